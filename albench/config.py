@@ -1,0 +1,350 @@
+"""Benchmark configuration: frozen dataclasses, strict TOML loading and ``--set`` overrides.
+
+A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
+
+    [benchmark]                 name, trials, seed, strategies
+    [strategies.NAME]           hyper-parameters of a strategy for every task
+    [tasks.NAME.al]             the active-learning schedule of one task   (ALConfig)
+    [tasks.NAME.train]          how the target model is trained            (TrainConfig)
+    [tasks.NAME.params]         keyword arguments of the task's constructor
+    [tasks.NAME.strategies.S]   per-task overrides of a strategy's hyper-parameters
+
+Loading is strict: an unknown key, a wrong type or an impossible value fails with a
+:class:`~albench.errors.ConfigError` that names the key, the valid keys and the fix.
+The dataclass defaults are the paper's CIFAR-10 settings (Yoo & Kweon 2019, §4 and §4.1);
+the resolved config, not the file, is what a run logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from albench.errors import ConfigError, did_you_mean, unknown
+
+__all__ = [
+    "ALConfig",
+    "BenchmarkConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "builtin_benchmarks",
+    "config_hash",
+    "load_benchmark",
+]
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
+
+
+@dataclass(frozen=True)
+class ALConfig:
+    """The active-learning schedule (paper §4: K = 1,000 initial and per cycle)."""
+
+    initial: int = 1000  # K labels drawn at random before the first cycle, §4
+    budget: int = 1000  # K labels added per cycle, §4
+    cycles: int = 10  # training cycles; labeled size goes initial, +budget, ... (1k..10k)
+    subset: int = 10000  # M, the random subset S_M scored per cycle (§4.1); 0 = whole pool
+    reinit_model: bool = False  # False: warm start, "we continue to train the current model" §4
+
+    def __post_init__(self) -> None:
+        _check(self.initial >= 1, "al.initial", self.initial, "at least 1")
+        _check(self.budget >= 1, "al.budget", self.budget, "at least 1")
+        _check(self.cycles >= 1, "al.cycles", self.cycles, "at least 1")
+        _check(self.subset >= 0, "al.subset", self.subset, "0 (whole pool) or more")
+
+    @property
+    def labels_needed(self) -> int:
+        """Labels the whole schedule reveals: initial + budget per selection."""
+        return self.initial + self.budget * (self.cycles - 1)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training of the target model and loss module in each cycle (paper §4.1 for CIFAR-10)."""
+
+    epochs: int = 200  # per cycle, §4.1
+    batch_size: int = 128  # B, even so that the B/2 pairs of Eq. 2 cover the batch
+    optimizer: str = "sgd"  # "sgd" | "rmsprop" | "adam"; restarted every cycle
+    lr: float = 0.1  # initial learning rate, §4.1
+    momentum: float = 0.9  # §4.1 (sgd only)
+    weight_decay: float = 5e-4  # §4.1
+    lr_milestones: tuple[int, ...] = (160,)  # epochs after which lr is multiplied by lr_gamma
+    lr_gamma: float = 0.1  # 0.1 -> 0.01 after epoch 160, §4.1
+    stop_grad_epoch: int = 120  # from this epoch on the loss module's gradient stops at the taps
+    eval_batch_size: int = 512  # test evaluation and pool scans; no autograd
+    num_workers: int = 0  # DataLoader worker processes
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", self.epochs, "at least 1")
+        _check(self.batch_size >= 2, "train.batch_size", self.batch_size, "at least 2 (Eq. 2 pairs)")
+        _check(
+            self.optimizer in OPTIMIZERS, "train.optimizer", self.optimizer, " | ".join(OPTIMIZERS)
+        )
+        _check(self.lr > 0, "train.lr", self.lr, "greater than 0")
+        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "0 or more")
+        _check(self.stop_grad_epoch >= 0, "train.stop_grad_epoch", self.stop_grad_epoch, ">= 0")
+        _check(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, ">= 1")
+        _check(self.num_workers >= 0, "train.num_workers", self.num_workers, ">= 0")
+        for m in self.lr_milestones:
+            _check(m >= 1, "train.lr_milestones", list(self.lr_milestones), "epochs >= 1")
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One task of a benchmark: its schedule, its training and its own parameters."""
+
+    name: str
+    al: ALConfig = field(default_factory=ALConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    params: dict[str, Any] = field(default_factory=dict)  # task constructor kwargs
+    strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """A whole benchmark: tasks x strategies x trials."""
+
+    name: str
+    trials: int = 5  # §4.1: 5 trials for CIFAR-10 (3 for VOC and MPII)
+    seed: int = 0  # trial t uses seed + t for every strategy (§4: shared seeds)
+    strategies: tuple[str, ...] = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")
+    strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: tuple[TaskConfig, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.trials >= 1, "--trials / benchmark.trials", self.trials, "at least 1")
+        _check(self.seed >= 0, "--seed / benchmark.seed", self.seed, "0 or more")
+
+    def task(self, name: str) -> TaskConfig:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise unknown("task in this benchmark", name, [t.name for t in self.tasks])
+
+    def strategy_hparams(self, task: str, strategy: str) -> dict[str, Any]:
+        """The strategy's hyper-parameters for one task: global table, then task overrides."""
+        merged = dict(self.strategy_params.get(strategy, {}))
+        merged.update(self.task(task).strategies.get(strategy, {}))
+        return merged
+
+    def select(self, tasks: list[str] | None, strategies: list[str] | None) -> BenchmarkConfig:
+        """A copy restricted to the given task and strategy names (None keeps all)."""
+        names = [t.name for t in self.tasks]
+        for t in tasks or []:
+            if t not in names:
+                raise unknown(
+                    f"task for benchmark {self.name!r}", t, names, "pick from the benchmark's tasks"
+                )
+        kept = tuple(t for t in self.tasks if tasks is None or t.name in tasks)
+        return dataclasses.replace(
+            self, tasks=kept, strategies=tuple(strategies) if strategies else self.strategies
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is invalid: expected {expected}")
+
+
+# --------------------------------------------------------------------------- strict loading
+
+
+def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+    """Whether ``value`` (from TOML) fits the annotation ``tp``; returns the converted value."""
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return isinstance(value, bool), value
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
+    if tp is str:
+        return isinstance(value, str), value
+    if origin is tuple:
+        (item, _) = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            return False, value
+        pairs = [_type_ok(v, item) for v in value]
+        return all(ok for ok, _ in pairs), tuple(v for _, v in pairs)
+    if origin is dict:
+        return isinstance(value, dict), value
+    if origin in (types.UnionType, typing.Union):
+        for arg in typing.get_args(tp):
+            ok, v = _type_ok(value, arg) if arg is not type(None) else (value is None, None)
+            if ok:
+                return True, v
+        return False, value
+    raise TypeError(f"unsupported config annotation {tp!r}")
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is tuple:
+        return f"a list of {typing.get_args(tp)[0].__name__}"
+    if typing.get_origin(tp) is dict:
+        return "a table"
+    return getattr(tp, "__name__", str(tp))
+
+
+def build_dataclass(cls: type, data: dict[str, Any], where: str, **extra: Any) -> Any:
+    """Build ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"[{where}] must be a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)} - set(extra)
+    kwargs: dict[str, Any] = dict(extra)
+    for key, value in data.items():
+        if key not in fields:
+            raise ConfigError(
+                f"unknown key {where}.{key}{did_you_mean(key, fields)}; "
+                f"valid keys in [{where}]: {', '.join(sorted(fields))}"
+            )
+        ok, converted = _type_ok(value, hints[key])
+        if not ok:
+            raise ConfigError(
+                f"{where}.{key} = {value!r} has the wrong type: expected {_type_name(hints[key])}"
+            )
+        kwargs[key] = converted
+    return cls(**kwargs)
+
+
+def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
+    from albench.registry import TASKS
+
+    tasks = []
+    for name, table in raw.items():
+        TASKS.get(name)  # unknown task names fail here, with a did-you-mean
+        if not isinstance(table, dict):
+            raise ConfigError(f"[tasks.{name}] must be a table, got {table!r}")
+        table = dict(table)
+        al = build_dataclass(ALConfig, table.pop("al", {}), f"tasks.{name}.al")
+        train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")
+        params = table.pop("params", {})
+        strategies = table.pop("strategies", {})
+        if table:
+            valid = ["al", "train", "params", "strategies"]
+            key = next(iter(table))
+            raise ConfigError(
+                f"unknown key tasks.{name}.{key}{did_you_mean(key, valid)}; "
+                f"valid keys in [tasks.{name}]: {', '.join(valid)}"
+            )
+        tasks.append(TaskConfig(name, al, train, dict(params), dict(strategies)))
+    return tuple(tasks)
+
+
+def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> BenchmarkConfig:
+    """Validate a parsed TOML document into a :class:`BenchmarkConfig`."""
+    from albench.registry import STRATEGIES
+
+    raw = copy.deepcopy(raw)
+    valid_top = ["benchmark", "strategies", "tasks"]
+    for key in raw:
+        if key not in valid_top:
+            raise ConfigError(
+                f"unknown table [{key}] in {where}{did_you_mean(key, valid_top)}; "
+                f"valid tables: {', '.join(valid_top)}"
+            )
+    if "benchmark" not in raw or "name" not in raw["benchmark"]:
+        raise ConfigError(f"{where} needs a [benchmark] table with a name")
+    if not raw.get("tasks"):
+        raise ConfigError(f"{where} has no [tasks.NAME] table; add at least one task")
+    strategy_params = raw.get("strategies", {})
+    tasks = _parse_tasks(raw["tasks"])
+    bench = build_dataclass(
+        BenchmarkConfig,
+        raw["benchmark"],
+        "benchmark",
+        strategy_params=strategy_params,
+        tasks=tasks,
+    )
+    for name in bench.strategies:
+        STRATEGIES.get(name)
+    for name in list(strategy_params) + [s for t in tasks for s in t.strategies]:
+        STRATEGIES.get(name)
+    return bench
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``--set section.key=value`` overrides to a raw TOML document.
+
+    ``al.*`` and ``train.*`` apply to every task of the benchmark; ``tasks.NAME.train.epochs``
+    to one. Values are parsed as TOML (``3``, ``0.5``, ``true``, ``[10, 20]``), else taken
+    as strings. Unknown keys are caught by the strict loader afterwards.
+    """
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r} is not of the form section.key=value")
+        path = key.strip().split(".")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        if path[0] in ("al", "train", "params"):
+            if len(path) != 2:
+                raise ConfigError(f"--set {item!r}: use {path[0]}.KEY=VALUE")
+            targets = [t.setdefault(path[0], {}) for t in raw.get("tasks", {}).values()]
+            for table in targets:
+                table[path[1]] = value
+            continue
+        if len(path) < 2:
+            raise ConfigError(
+                f"--set {item!r}: use section.key=value, e.g. train.epochs=5 or benchmark.trials=2"
+            )
+        table = raw
+        for part in path[:-1]:
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is not a table")
+        table[path[-1]] = value
+    return raw
+
+
+# --------------------------------------------------------------------------- files
+
+
+def builtin_benchmarks() -> dict[str, Path]:
+    """The benchmarks shipped in ``benchmarks/`` (installed as ``albench.benchmarks``)."""
+    root = resources.files("albench.benchmarks")
+    return {p.name[:-5]: Path(str(p)) for p in root.iterdir() if p.name.endswith(".toml")}
+
+
+def resolve_benchmark(spec: str) -> Path:
+    builtins = builtin_benchmarks()
+    if spec in builtins:
+        return builtins[spec]
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"benchmark file {spec!r} does not exist; give an existing .toml path")
+        return path
+    raise unknown("benchmark", spec, builtins, "or give a path to a .toml file")
+
+
+def load_benchmark(spec: str, overrides: list[str] | None = None) -> BenchmarkConfig:
+    """Load a built-in benchmark by name or a TOML file by path, with ``--set`` overrides."""
+    path = resolve_benchmark(spec)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    return parse_benchmark(apply_overrides(raw, overrides or []), str(path))
+
+
+def config_hash(obj: Any) -> str:
+    """A short stable hash of a JSON-able config (same config -> same job)."""
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,296 @@
+"""One job = one (task, strategy, trial): the active-learning cycles of DESIGN.md "Protocol".
+
+Per cycle: train the target model (and the strategy's module) on the labeled set (Eq. 3);
+evaluate the last epoch's model on the test split with per-sample losses and every scorer;
+draw the random subset S_M of the unlabeled pool; scan it in eval mode in a fixed order; take
+the strategy's K picks; reveal their labels. The model is warm-started across cycles unless
+``al.reinit_model`` is set; the optimiser and its schedule restart every cycle.
+
+Fairness (paper §4): the trial seed alone fixes the initial labeled set, the subset draws,
+the initial weights, the data order and the augmentation; the strategy only changes which
+items are added. Each source of randomness has its own stream derived from the trial seed,
+so a strategy's extra module or extra random draws cannot shift another stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from albench.config import TaskConfig, config_hash
+from albench.errors import AlbenchError, BudgetTooLargeError, PoolExhaustedError
+from albench.registry import STRATEGIES, TASKS
+from albench.scoring import score_quality
+from albench.strategies.base import Strategy
+from albench.tasks.base import Task, TaskData
+from albench.training import build_scan, train_cycle
+
+__all__ = ["Job", "JobResult", "Stream", "derive_seed", "prepare", "run_job"]
+
+
+class Stream(IntEnum):
+    """Independent random streams of a trial (see module docstring)."""
+
+    INITIAL = 0  # initial labeled set
+    SUBSET = 1  # per-cycle random subset S_M
+    MODEL = 2  # initial weights of the target model
+    AUX = 3  # initial weights of the strategy's module
+    SHUFFLE = 4  # order of training batches
+    AUGMENT = 5  # data augmentation (torch's global generator)
+    SELECT = 6  # the strategy's own randomness (random sampling)
+
+
+def derive_seed(seed: int, stream: Stream, cycle: int = 0) -> int:
+    """A 63-bit seed for (trial seed, stream, cycle), independent across streams."""
+    state = np.random.SeedSequence([seed, int(stream), cycle]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything one job needs; a plain picklable value so a scheduler can ship it."""
+
+    benchmark: str
+    experiment: str
+    task: TaskConfig
+    strategy: str
+    strategy_params: dict[str, Any] = field(default_factory=dict)
+    trial: int = 0
+    seed: int = 0  # base seed of the benchmark; the trial runs with seed + trial
+    device: str = "cpu"
+    data_root: str = "data"
+    download: bool = False
+    tracking_uri: str | None = None
+
+    @property
+    def trial_seed(self) -> int:
+        return self.seed + self.trial
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.task.name}/{self.strategy}/trial-{self.trial}"
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration this job runs with (logged as config.json and params)."""
+        return {
+            "benchmark": self.benchmark,
+            "task": self.task.name,
+            "strategy": self.strategy,
+            "trial": self.trial,
+            "seed": self.trial_seed,
+            "al": dataclasses.asdict(self.task.al),
+            "train": dataclasses.asdict(self.task.train),
+            "task_params": dict(self.task.params),
+            "strategy_params": dict(self.strategy_params),
+        }
+
+    def config_hash(self) -> str:
+        return config_hash(self.config())
+
+
+@dataclass(frozen=True)
+class JobResult:
+    run_id: str
+    status: str  # FINISHED | FAILED | KILLED
+    metric: float  # the task metric at the last cycle (NaN if the job did not get there)
+    seconds: float
+    error: str = ""
+
+
+def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
+    """Build the task and strategy and load the data; raise on any bad input, before MLflow."""
+    task = TASKS.create(job.task.name, dict(job.task.params), f"tasks.{job.task.name}.params")
+    strategy = STRATEGIES.create(job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}")
+    data = task.datasets(job.data_root, job.download)
+    al = job.task.al
+    if al.labels_needed > data.pool_size:
+        raise BudgetTooLargeError(
+            f"task {job.task.name!r}: al.initial + al.budget x (al.cycles - 1) = "
+            f"{al.initial} + {al.budget} x {al.cycles - 1} = {al.labels_needed} labels, but the "
+            f"pool has {data.pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
+        )
+    return task, strategy, data
+
+
+def _git_sha() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _loader(task: Task, dataset, indices: np.ndarray, batch_size: int, num_workers: int, **kw):
+    return DataLoader(
+        Subset(dataset, indices.tolist()),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=task.collate,
+        **kw,
+    )
+
+
+def run_job(job: Job, bar: Any | None = None) -> JobResult:
+    """Run every cycle of ``job`` and log it to MLflow as one run; see the module docstring.
+
+    Bad input raises :class:`~albench.errors.AlbenchError` before any run is created. A
+    failure after that marks the run FAILED (KILLED on Ctrl-C) with the reason, then re-raises.
+    ``bar`` is a tqdm-like progress bar (``update``, ``set_postfix_str``) over all epochs.
+    """
+    from albench.tracking import Tracker, flatten
+
+    task, strategy, data = prepare(job)
+    al, cfg = job.task.al, job.task.train
+    device = torch.device(job.device)
+    seed = job.trial_seed
+    tracker = Tracker(job.tracking_uri)
+    experiment_id = tracker.experiment_id(job.experiment)
+    tags = {
+        "albench.task": job.task.name,
+        "albench.strategy": job.strategy,
+        "albench.trial": job.trial,
+        "albench.seed": seed,
+        "albench.benchmark": job.benchmark,
+        "albench.config_hash": job.config_hash(),
+        "albench.git_sha": _git_sha(),
+        "albench.metric": task.metric,
+        "albench.host": socket.gethostname(),
+        "albench.pid": os.getpid(),
+    }
+    params = flatten(job.config()) | {"device": str(device), "data_root": job.data_root}
+    run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
+    started = time.perf_counter()
+    metric = math.nan
+    try:
+        tracker.log_json(run_id, job.config(), "config.json")
+        torch.manual_seed(derive_seed(seed, Stream.MODEL))
+        model = task.build_model().to(device)
+        torch.manual_seed(derive_seed(seed, Stream.AUX))
+        aux = strategy.auxiliary(task)
+        aux = aux.to(device) if aux is not None else None
+        initial_state = _snapshot(model, aux) if al.reinit_model else None
+
+        rng = np.random.default_rng(derive_seed(seed, Stream.INITIAL))
+        labeled = np.sort(rng.choice(data.pool_size, size=al.initial, replace=False))
+        tracker.log_npy(run_id, labeled, "selected/initial.npy")
+        scorers = {
+            name: (lambda out, name=name: strategy.collect(out, aux, task)[name])
+            for name in strategy.scores
+        }
+
+        for cycle in range(al.cycles):
+            if bar is not None:
+                bar.set_postfix_str(f"cycle {cycle + 1}/{al.cycles}, {len(labeled)} labeled")
+            if initial_state is not None and cycle > 0:
+                _restore(model, aux, initial_state)
+            # ---- train on the labeled set (Eq. 3)
+            torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
+            shuffle = torch.Generator().manual_seed(derive_seed(seed, Stream.SHUFFLE, cycle))
+            train_loader = _loader(
+                task, data.pool_train, labeled, cfg.batch_size, cfg.num_workers,
+                shuffle=True, generator=shuffle,
+                drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
+            )
+            t0 = time.perf_counter()
+            history = train_cycle(
+                task, strategy, model, aux, train_loader, cfg, device,
+                on_epoch=(lambda epoch, means: bar.update(1)) if bar is not None else None,
+            )
+            rows = [
+                (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
+                for epoch, means in enumerate(history)
+                for term, value in means.items()
+            ]
+            rows.append(("time/train_s", time.perf_counter() - t0, cycle))
+
+            # ---- evaluate the last epoch's model on the test split
+            if aux is not None:
+                aux.eval()
+            test_loader = _loader(task, data.test, np.arange(len(data.test)), cfg.eval_batch_size,
+                                  cfg.num_workers, shuffle=False)
+            result = task.evaluate(model, test_loader, device, scorers)
+            metric = result.metric
+            rows += [(f"eval/{task.metric}", metric, cycle), ("labeled", len(labeled), cycle)]
+            for name, score in result.scores.items():
+                for stat, value in score_quality(score, result.loss).items():
+                    rows.append((f"eval/{stat}/{name}", value, cycle))
+            scores_frame = pd.DataFrame({"index": np.arange(len(result.loss)), "loss": result.loss})
+            scores_frame["predicted_loss"] = result.scores.get("predicted_loss", np.nan)
+            for name, score in result.scores.items():
+                scores_frame[name] = score
+            tracker.log_frame(run_id, scores_frame, f"test_scores/cycle_{cycle:02d}.csv")
+
+            # ---- select K new items from the random subset S_M of the unlabeled pool
+            if cycle < al.cycles - 1:
+                unlabeled = np.setdiff1d(np.arange(data.pool_size), labeled)
+                sub_rng = np.random.default_rng(derive_seed(seed, Stream.SUBSET, cycle))
+                m = al.subset if 0 < al.subset < len(unlabeled) else len(unlabeled)
+                candidates = sub_rng.choice(unlabeled, size=m, replace=False)  # random order
+                if al.budget > len(candidates):
+                    raise PoolExhaustedError(
+                        f"cycle {cycle}: {al.budget} picks asked from {len(candidates)} candidates"
+                    )
+                t0 = time.perf_counter()
+                scan = build_scan(
+                    task, strategy, model, aux,
+                    lambda idx: _loader(task, data.pool_eval, idx, cfg.eval_batch_size,
+                                        cfg.num_workers, shuffle=False),
+                    candidates, labeled, device,
+                )
+                rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
+                t0 = time.perf_counter()
+                select_rng = np.random.default_rng(derive_seed(seed, Stream.SELECT, cycle))
+                picked = np.asarray(strategy.select(scan, al.budget, select_rng), dtype=np.int64)
+                rows.append(("time/select_s", time.perf_counter() - t0, cycle))
+                _check_picks(picked, candidates, al.budget, job.strategy)
+                labeled = np.concatenate([labeled, picked])
+                tracker.log_npy(run_id, picked, f"selected/cycle_{cycle:02d}.npy")
+            tracker.log_metrics(run_id, rows)
+    except KeyboardInterrupt:
+        tracker.end_run(run_id, "KILLED", "interrupted (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        tracker.end_run(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    tracker.end_run(run_id, "FINISHED")
+    return JobResult(run_id, "FINISHED", metric, time.perf_counter() - started)
+
+
+def _check_picks(picked: np.ndarray, candidates: np.ndarray, budget: int, name: str) -> None:
+    """A strategy must return ``budget`` distinct candidates; anything else is its bug."""
+    if len(picked) != budget or len(np.unique(picked)) != budget:
+        raise AlbenchError(f"strategy {name!r} returned {len(picked)} picks "
+                           f"({len(np.unique(picked))} distinct), expected {budget} distinct")
+    if not np.isin(picked, candidates).all():
+        raise AlbenchError(f"strategy {name!r} picked items outside the scanned subset")
+
+
+def _snapshot(model: torch.nn.Module, aux: torch.nn.Module | None) -> list[dict[str, Any]]:
+    return [
+        {k: v.detach().clone() for k, v in m.state_dict().items()}
+        for m in (model, aux) if m is not None
+    ]
+
+
+def _restore(model: torch.nn.Module, aux: torch.nn.Module | None, state) -> None:
+    for m, s in zip([m for m in (model, aux) if m is not None], state, strict=True):
+        m.load_state_dict(s)

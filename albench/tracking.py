@@ -1,0 +1,165 @@
+"""The only module that talks to MLflow (DESIGN.md "MLflow layout").
+
+Tracking URI: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` in the working
+directory. The driver creates the experiment before any job starts; jobs log through an
+explicit run id with :class:`mlflow.MlflowClient` (no global active run), so they can run in
+other processes. Every call retries "database is locked" from a busy sqlite file with
+exponential backoff.
+
+One run per job, named ``task/strategy/trial-N``, tagged ``albench.*``; metrics use the cycle
+as step (``eval/...``, ``labeled``, ``time/...``) or the global epoch (``train/loss/...``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DEFAULT_TRACKING_URI", "Tracker", "tracking_uri"]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+T = TypeVar("T")
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The URI in force: an explicit one, else ``MLFLOW_TRACKING_URI``, else the default."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _retry(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.05) -> T:
+    """Call ``fn``; on a locked sqlite database wait 50 ms, 100 ms, ... (jittered) and retry."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:  # MLflow wraps sqlite's OperationalError in its own types
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(base_delay * 2**attempt * (1 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested config -> ``{"a.b.c": "value"}`` for MLflow params."""
+    flat: dict[str, str] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            flat.update(flatten(v, key + "."))
+        else:
+            flat[key] = json.dumps(v) if isinstance(v, list | tuple | Mapping) else str(v)
+    return flat
+
+
+class Tracker:
+    """A thin, retrying wrapper around :class:`mlflow.MlflowClient`."""
+
+    def __init__(self, uri: str | None = None):
+        from mlflow import MlflowClient
+
+        for name in ("alembic", "mlflow"):  # schema-creation chatter on a new sqlite file
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self.uri = tracking_uri(uri)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
+    # ---------------------------------------------------------------- experiments and runs
+    def experiment_id(self, name: str, create: bool = True) -> str | None:
+        exp = _retry(lambda: self.client.get_experiment_by_name(name))
+        if exp is not None:
+            return exp.experiment_id
+        if not create:
+            return None
+        return _retry(lambda: self.client.create_experiment(name))
+
+    def experiment_names(self) -> list[str]:
+        return sorted(e.name for e in _retry(lambda: self.client.search_experiments()))
+
+    def start_run(
+        self, experiment_id: str, run_name: str, tags: Mapping[str, str], params: Mapping[str, str]
+    ) -> str:
+        from mlflow.entities import Param
+
+        run = _retry(
+            lambda: self.client.create_run(
+                experiment_id, run_name=run_name, tags={k: str(v) for k, v in tags.items()}
+            )
+        )
+        run_id = run.info.run_id
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for chunk in _chunks(items, 100):
+            _retry(lambda chunk=chunk: self.client.log_batch(run_id, params=chunk))
+        return run_id
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
+        _retry(lambda: self.client.log_batch(run_id, tags=items))
+
+    def end_run(self, run_id: str, status: str = "FINISHED", error: str | None = None) -> None:
+        """Mark a run FINISHED, FAILED or KILLED; ``error`` goes into the ``albench.error`` tag."""
+        if error:
+            self.set_tags(run_id, {"albench.error": error})
+        _retry(lambda: self.client.set_terminated(run_id, status=status))
+
+    # ---------------------------------------------------------------- metrics and artifacts
+    def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]]) -> None:
+        """Log ``(key, value, step)`` rows in batches of 1,000 (MLflow's limit)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, int(s)) for k, v, s in rows]
+        for chunk in _chunks(items, 1000):
+            _retry(lambda chunk=chunk: self.client.log_batch(run_id, metrics=chunk))
+
+    def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+        _retry(lambda: self.client.log_artifact(run_id, str(path), artifact_path))
+
+    def log_json(self, run_id: str, obj: Any, name: str) -> None:
+        self._log_with(run_id, name, lambda p: p.write_text(json.dumps(obj, indent=2, default=str)))
+
+    def log_npy(self, run_id: str, array: np.ndarray, name: str) -> None:
+        self._log_with(run_id, name, lambda p: np.save(p, array))
+
+    def log_frame(self, run_id: str, frame: pd.DataFrame, name: str) -> None:
+        self._log_with(run_id, name, lambda p: frame.to_csv(p, index=False))
+
+    def _log_with(self, run_id: str, name: str, write: Callable[[Path], Any]) -> None:
+        folder, _, filename = name.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / filename
+            write(path)
+            self.log_artifact(run_id, path, folder or None)
+
+    # ---------------------------------------------------------------- reading back
+    def runs(self, experiment: str) -> list[Any]:
+        """Every run of an experiment (any status), oldest first."""
+        exp_id = self.experiment_id(experiment, create=False)
+        if exp_id is None:
+            return []
+        return _retry(
+            lambda: self.client.search_runs([exp_id], max_results=50000, order_by=["start_time"])
+        )
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        hist = _retry(lambda: self.client.get_metric_history(run_id, key))
+        return sorted((m.step, m.value) for m in hist)
+
+    def download_artifact(self, run_id: str, path: str, dst: str | Path) -> Path:
+        return Path(
+            _retry(lambda: self.client.download_artifacts(run_id, path, str(dst)))
+        )

@@ -1,0 +1,6 @@
+"""Tasks (installed as ``albench.tasks``); importing this registers the built-in ones."""
+
+from albench.tasks.base import EvalResult, Metric, StepOutput, Task, TaskData
+from albench.tasks.classification import Cifar10Task, DigitsTask
+
+__all__ = ["Cifar10Task", "DigitsTask", "EvalResult", "Metric", "StepOutput", "Task", "TaskData"]

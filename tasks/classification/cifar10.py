@@ -1,0 +1,77 @@
+"""CIFAR-10 with ResNet-18, the paper's image classification experiment (§4.1).
+
+Pool: the 50,000 training images (stable indices = torchvision's order); test: the 10,000
+test images. Training augmentation, as in §4.1: 32x32 random crop from the 4-pixel
+zero-padded image, random horizontal flip, normalisation with the channel mean and std
+estimated over the training set (computed from the loaded data, not hard-coded). Scans and
+evaluation see the same images normalised but not augmented.
+
+Data is read by torchvision from ``<data-root>/cifar-10-batches-py`` and downloaded only when
+``--download`` is given.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+from torchvision import transforms
+from torchvision.datasets import CIFAR10
+
+from albench.errors import DatasetMissingError
+from albench.registry import TASKS
+from albench.tasks.base import TaskData
+from albench.tasks.classification.common import ClassificationTask
+from albench.tasks.classification.resnet import ResNet18
+
+__all__ = ["Cifar10Task", "channel_stats"]
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """(N, H, W, C) uint8 -> per-channel mean and std of the [0, 1]-scaled pixels."""
+    x = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0  # (N*H*W, C)
+    return x.mean(axis=0).tolist(), x.std(axis=0).tolist()
+
+
+def _with_transform(ds: CIFAR10, transform: transforms.Compose) -> CIFAR10:
+    """A view of ``ds`` sharing its image array, with its own transform."""
+    view = copy.copy(ds)
+    view.transform = transform
+    return view
+
+
+@TASKS.register("cifar10")
+class Cifar10Task(ClassificationTask):
+    """CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy."""
+
+    tap_channels = ResNet18.tap_channels
+    num_classes = 10
+    image_shape = (3, 32, 32)
+
+    def datasets(self, root: str, download: bool) -> TaskData:
+        try:
+            raw = CIFAR10(root, train=True, download=download)
+        except RuntimeError:
+            path = Path(root).resolve() / "cifar-10-batches-py"
+            raise DatasetMissingError(
+                f"CIFAR-10 not found at {path} (the python version: data_batch_1..5, "
+                "test_batch, batches.meta); rerun with --download, or --data-root DIR "
+                "where DIR/cifar-10-batches-py exists"
+            ) from None
+        mean, std = channel_stats(raw.data)
+        normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
+        train_tf = transforms.Compose(
+            [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] + normalize
+        )
+        eval_tf = transforms.Compose(normalize)
+        test = CIFAR10(root, train=False, transform=eval_tf)
+        return TaskData(
+            pool_train=_with_transform(raw, train_tf),
+            pool_eval=_with_transform(raw, eval_tf),
+            test=test,
+        )
+
+    def build_model(self) -> nn.Module:
+        return ResNet18(self.num_classes)

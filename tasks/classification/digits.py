@@ -1,0 +1,89 @@
+"""``digits``: the embedded classification twin, on scikit-learn's bundled 8x8 digits.
+
+Real data that ships with scikit-learn (1,797 images of handwritten digits, 16 grey levels),
+so a whole benchmark runs offline on a CPU in minutes through exactly the code path of
+CIFAR-10: per-sample cross-entropy, softmax entropy, accuracy, a small CNN with three
+loss-module taps and a 128-d core-set embedding.
+
+Split: a fixed permutation (seed 0, independent of the trial seed) puts ``test_size`` images in
+the test split and the rest (1,300 by default) in the pool. Augmentation: a random shift of up
+to ``shift`` pixels (zero padding + random crop), the 8x8 analogue of CIFAR's pad-4 crop.
+Pixels are scaled to [0, 1] and normalised with the pool's mean and std.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import Tensor, nn
+from torchvision import transforms
+
+from albench.registry import TASKS
+from albench.tasks.base import TaskData
+from albench.tasks.classification.common import ClassificationTask, ImageTensorDataset
+
+__all__ = ["DigitsNet", "DigitsTask"]
+
+
+def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class DigitsNet(nn.Module):
+    """A three-stage CNN for 8x8 digits; ``forward`` returns ``(logits, taps, embedding)``."""
+
+    tap_channels = (32, 64, 128)
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.stage1 = _conv_bn(1, 32, stride=1)
+        self.stage2 = _conv_bn(32, 64, stride=2)
+        self.stage3 = _conv_bn(64, 128, stride=2)
+        self.linear = nn.Linear(128, num_classes)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
+        t1 = self.stage1(x)  # (B, 32, 8, 8)
+        t2 = self.stage2(t1)  # (B, 64, 4, 4)
+        t3 = self.stage3(t2)  # (B, 128, 2, 2)
+        emb = F.adaptive_avg_pool2d(t3, 1).flatten(1)  # (B, 128, 2, 2) -> (B, 128)
+        return self.linear(emb), [t1, t2, t3], emb
+
+
+@TASKS.register("digits")
+class DigitsTask(ClassificationTask):
+    """Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy."""
+
+    tap_channels = DigitsNet.tap_channels
+    num_classes = 10
+    image_shape = (1, 8, 8)
+    embedded = True
+
+    def __init__(self, test_size: int = 497, shift: int = 1):
+        self.test_size = test_size  # images held out for the test split (1,797 in all)
+        self.shift = shift  # max random translation in pixels for training augmentation
+
+    def datasets(self, root: str, download: bool) -> TaskData:
+        bunch = load_digits()
+        images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+        test_idx, pool_idx = order[: self.test_size], order[self.test_size :]
+        pool = images[pool_idx]
+        mean, std = pool.mean().item(), pool.std().item()
+        normalize = transforms.Normalize([mean], [std])
+        train_tf = transforms.Compose(
+            [transforms.RandomCrop(8, padding=self.shift), normalize] if self.shift else [normalize]
+        )
+        labels = bunch.target
+        return TaskData(
+            pool_train=ImageTensorDataset(pool, labels[pool_idx.numpy()], train_tf),
+            pool_eval=ImageTensorDataset(pool, labels[pool_idx.numpy()], normalize),
+            test=ImageTensorDataset(images[test_idx], labels[test_idx.numpy()], normalize),
+        )
+
+    def build_model(self) -> nn.Module:
+        return DigitsNet(self.num_classes)
