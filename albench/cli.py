@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
-from albench.errors import AlbenchError, ConfigError, unknown
+from albench.errors import AlbenchError, ConfigError
 
 __all__ = ["main"]
 
@@ -52,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-root", default="data", help="where real data sets live")
     run.add_argument("--download", action="store_true", help="download missing data sets")
     run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a benchmark setting, e.g. train.epochs=5 or tasks.digits.al.cycles=3",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -157,9 +161,12 @@ def _run_sequential(jobs: list, progress: bool) -> int:
             except AlbenchError:
                 raise
             except Exception as exc:  # the job failed alone; its run is FAILED with the reason
-                results.append((job.run_name, "FAILED", float("nan"), time.perf_counter() - started))
-                print(f"albench: {job.run_name} FAILED: {type(exc).__name__}: {exc}",
-                      file=sys.stderr)
+                results.append(
+                    (job.run_name, "FAILED", float("nan"), time.perf_counter() - started)
+                )
+                print(
+                    f"albench: {job.run_name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr
+                )
         name, status, metric, secs = results[-1]
         print(f"{name:40s} {status:9s} {metric:.4f} {secs:7.1f}s", file=sys.stderr)
     failed = [r for r in results if r[1] != "FINISHED"]

@@ -85,7 +85,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", self.epochs, "at least 1")
-        _check(self.batch_size >= 2, "train.batch_size", self.batch_size, "at least 2 (Eq. 2 pairs)")
+        _check(
+            self.batch_size >= 2, "train.batch_size", self.batch_size, "at least 2 (Eq. 2 pairs)"
+        )
         _check(
             self.optimizer in OPTIMIZERS, "train.optimizer", self.optimizer, " | ".join(OPTIMIZERS)
         )
@@ -329,7 +331,9 @@ def resolve_benchmark(spec: str) -> Path:
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            raise ConfigError(f"benchmark file {spec!r} does not exist; give an existing .toml path")
+            raise ConfigError(
+                f"benchmark file {spec!r} does not exist; give an existing .toml path"
+            )
         return path
     raise unknown("benchmark", spec, builtins, "or give a path to a .toml file")
 

@@ -113,7 +113,9 @@ class JobResult:
 def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
     """Build the task and strategy and load the data; raise on any bad input, before MLflow."""
     task = TASKS.create(job.task.name, dict(job.task.params), f"tasks.{job.task.name}.params")
-    strategy = STRATEGIES.create(job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}")
+    strategy = STRATEGIES.create(
+        job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
+    )
     data = task.datasets(job.data_root, job.download)
     al = job.task.al
     if al.labels_needed > data.pool_size:
@@ -206,13 +208,24 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
             torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
             shuffle = torch.Generator().manual_seed(derive_seed(seed, Stream.SHUFFLE, cycle))
             train_loader = _loader(
-                task, data.pool_train, labeled, cfg.batch_size, cfg.num_workers,
-                shuffle=True, generator=shuffle,
+                task,
+                data.pool_train,
+                labeled,
+                cfg.batch_size,
+                cfg.num_workers,
+                shuffle=True,
+                generator=shuffle,
                 drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
             )
             t0 = time.perf_counter()
             history = train_cycle(
-                task, strategy, model, aux, train_loader, cfg, device,
+                task,
+                strategy,
+                model,
+                aux,
+                train_loader,
+                cfg,
+                device,
                 on_epoch=(lambda epoch, means: bar.update(1)) if bar is not None else None,
             )
             rows = [
@@ -225,8 +238,14 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
             # ---- evaluate the last epoch's model on the test split
             if aux is not None:
                 aux.eval()
-            test_loader = _loader(task, data.test, np.arange(len(data.test)), cfg.eval_batch_size,
-                                  cfg.num_workers, shuffle=False)
+            test_loader = _loader(
+                task,
+                data.test,
+                np.arange(len(data.test)),
+                cfg.eval_batch_size,
+                cfg.num_workers,
+                shuffle=False,
+            )
             result = task.evaluate(model, test_loader, device, scorers)
             metric = result.metric
             rows += [(f"eval/{task.metric}", metric, cycle), ("labeled", len(labeled), cycle)]
@@ -251,10 +270,21 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
                     )
                 t0 = time.perf_counter()
                 scan = build_scan(
-                    task, strategy, model, aux,
-                    lambda idx: _loader(task, data.pool_eval, idx, cfg.eval_batch_size,
-                                        cfg.num_workers, shuffle=False),
-                    candidates, labeled, device,
+                    task,
+                    strategy,
+                    model,
+                    aux,
+                    lambda idx: _loader(
+                        task,
+                        data.pool_eval,
+                        idx,
+                        cfg.eval_batch_size,
+                        cfg.num_workers,
+                        shuffle=False,
+                    ),
+                    candidates,
+                    labeled,
+                    device,
                 )
                 rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
                 t0 = time.perf_counter()
@@ -278,8 +308,10 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
 def _check_picks(picked: np.ndarray, candidates: np.ndarray, budget: int, name: str) -> None:
     """A strategy must return ``budget`` distinct candidates; anything else is its bug."""
     if len(picked) != budget or len(np.unique(picked)) != budget:
-        raise AlbenchError(f"strategy {name!r} returned {len(picked)} picks "
-                           f"({len(np.unique(picked))} distinct), expected {budget} distinct")
+        raise AlbenchError(
+            f"strategy {name!r} returned {len(picked)} picks "
+            f"({len(np.unique(picked))} distinct), expected {budget} distinct"
+        )
     if not np.isin(picked, candidates).all():
         raise AlbenchError(f"strategy {name!r} picked items outside the scanned subset")
 
@@ -287,7 +319,8 @@ def _check_picks(picked: np.ndarray, candidates: np.ndarray, budget: int, name: 
 def _snapshot(model: torch.nn.Module, aux: torch.nn.Module | None) -> list[dict[str, Any]]:
     return [
         {k: v.detach().clone() for k, v in m.state_dict().items()}
-        for m in (model, aux) if m is not None
+        for m in (model, aux)
+        if m is not None
     ]
 
 

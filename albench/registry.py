@@ -18,8 +18,8 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
 from importlib.metadata import entry_points
+from typing import Any
 
 from albench.errors import ConfigError, UnknownNameError, did_you_mean, unknown
 

@@ -160,6 +160,4 @@ class Tracker:
         return sorted((m.step, m.value) for m in hist)
 
     def download_artifact(self, run_id: str, path: str, dst: str | Path) -> Path:
-        return Path(
-            _retry(lambda: self.client.download_artifacts(run_id, path, str(dst)))
-        )
+        return Path(_retry(lambda: self.client.download_artifacts(run_id, path, str(dst))))

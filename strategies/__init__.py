@@ -22,4 +22,5 @@ __all__ = [
     "Strategy",
     "k_center_greedy",
     "ranking_loss",
+    "top_k",
 ]

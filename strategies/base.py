@@ -85,4 +85,3 @@ class Strategy(ABC):
     def get_params(self) -> dict[str, Any]:
         """The hyper-parameters given to ``__init__`` (logged as run params)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
-

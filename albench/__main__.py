@@ -1,0 +1,7 @@
+"""``python -m albench`` is the ``albench`` command."""
+
+import sys
+
+from albench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""Shared fixtures: an isolated MLflow store per test and a tiny digits schedule."""
+
+from __future__ import annotations
+
+import pytest
+
+from albench.config import ALConfig, TaskConfig, TrainConfig
+from albench.loop import Job
+
+
+@pytest.fixture
+def mlflow_uri(tmp_path, monkeypatch) -> str:
+    """A fresh sqlite tracking store in tmp_path, also the working directory."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+def tiny_digits(**al) -> TaskConfig:
+    """A digits schedule that runs in about a second: 3 cycles of 2 epochs."""
+    al_cfg = {"initial": 20, "budget": 20, "cycles": 3, "subset": 100} | al
+    return TaskConfig(
+        name="digits",
+        al=ALConfig(**al_cfg),
+        train=TrainConfig(
+            epochs=2,
+            batch_size=16,
+            lr=0.05,
+            lr_milestones=(),
+            stop_grad_epoch=1,
+            eval_batch_size=256,
+        ),
+    )
+
+
+def tiny_job(strategy: str, trial: int = 0, uri: str | None = None, **al) -> Job:
+    return Job(
+        benchmark="test",
+        experiment="test",
+        task=tiny_digits(**al),
+        strategy=strategy,
+        trial=trial,
+        seed=0,
+        device="cpu",
+        tracking_uri=uri,
+    )

@@ -1,0 +1,111 @@
+"""The command line end to end: the quick benchmark, `albench list`, and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from albench.cli import main
+from albench.tracking import Tracker
+
+pytestmark = pytest.mark.e2e
+
+
+def _albench(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "albench.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_quick_benchmark_through_the_cli(tmp_path):
+    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    proc = _albench(
+        "run", "--benchmark", "quick", "--trials", "2", "--no-progress", cwd=tmp_path, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "10/10 jobs FINISHED" in proc.stderr
+
+    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+    try:
+        tracker = Tracker()
+        runs = tracker.runs("quick")
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    assert len(runs) == 10 and {r.info.status for r in runs} == {"FINISHED"}
+    names = {r.info.run_name for r in runs}
+    assert "digits/learn_loss/trial-1" in names and "digits/coreset/trial-0" in names
+    last_rank_acc = []
+    for run in runs:
+        acc = [v for _, v in tracker.metric_history(run.info.run_id, "eval/accuracy")]
+        labeled = [v for _, v in tracker.metric_history(run.info.run_id, "labeled")]
+        assert len(acc) == 6 and labeled == [40, 80, 120, 160, 200, 240]
+        assert acc[-1] > acc[0] + 0.1, (run.info.run_name, acc)  # learning happens
+        if run.data.tags["albench.strategy"] == "learn_loss":
+            hist = tracker.metric_history(run.info.run_id, "eval/rank_acc/predicted_loss")
+            assert len(hist) == 6
+            last_rank_acc.append(hist[-1][1])
+    assert np.mean(last_rank_acc) > 0.5
+
+
+def test_list_prints_tasks_and_strategies(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("digits", "cifar10", "random", "entropy", "coreset", "learn_loss_mse", "quick"):
+        assert name in out
+
+
+BAD_INPUT = [
+    (["--tasks", "digit"], "did you mean 'digits'"),
+    (["--strategies", "learn_los"], "did you mean 'learn_loss'"),
+    (["--set", "train.epoch=3"], "did you mean 'epochs'"),
+    (["--set", "benchmark.trails=3"], "did you mean 'trials'"),
+    (["--trials", "0"], "--trials 0"),
+    (["--set", "al.budget=1000"], "lower al.budget"),
+    (["--trials", "two"], "invalid int value"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD_INPUT)
+def test_bad_input_is_one_line_exit_2_and_leaves_no_run(args, expected, mlflow_uri, capsys):
+    code = _exit_code(["run", "--benchmark", "quick", "--no-progress", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], err
+    assert "Traceback" not in err
+    assert Tracker().runs("quick") == []
+
+
+def _exit_code(argv: list[str]) -> int:
+    """main()'s return code, or the code argparse exits with on a malformed argument."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code)
+
+
+def test_unknown_benchmark_and_paper_without_cuda(mlflow_uri, capsys):
+    assert main(["run", "--benchmark", "quik"]) == 2
+    assert "did you mean 'quick'" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["run", "--tasks", "all", "--trials", "5"]) == 2
+        err = capsys.readouterr().err
+        assert "--benchmark quick" in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_error_has_no_traceback(tmp_path):
+    proc = _albench("run", "--benchmark", "quick", "--tasks", "nope", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists()  # nothing half-written

@@ -1,0 +1,120 @@
+"""Strict benchmark loading and --set overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from albench.config import (
+    ALConfig,
+    TrainConfig,
+    apply_overrides,
+    builtin_benchmarks,
+    load_benchmark,
+    parse_benchmark,
+)
+from albench.errors import ConfigError, UnknownNameError
+
+MINIMAL = {"benchmark": {"name": "t"}, "tasks": {"digits": {}}}
+
+
+def test_builtin_benchmarks_load():
+    assert {"quick", "paper"} <= set(builtin_benchmarks())
+    quick = load_benchmark("quick")
+    assert [t.name for t in quick.tasks] == ["digits"] and quick.trials == 3
+    assert len(quick.strategies) == 5
+
+
+def test_paper_benchmark_carries_the_paper_settings():
+    paper = load_benchmark("paper")
+    c = paper.task("cifar10")
+    assert (c.al.initial, c.al.budget, c.al.cycles, c.al.subset) == (1000, 1000, 10, 10000)
+    assert (c.train.epochs, c.train.batch_size, c.train.lr) == (200, 128, 0.1)
+    assert (c.train.momentum, c.train.weight_decay) == (0.9, 5e-4)
+    assert c.train.lr_milestones == (160,) and c.train.stop_grad_epoch == 120
+    assert paper.trials == 5 and c.al.reinit_model is False
+    assert paper.strategy_hparams("cifar10", "learn_loss")["weight"] == 1.0
+    assert paper.strategy_hparams("cifar10", "learn_loss_mse")["weight"] == 0.1
+
+
+def test_unknown_key_names_the_valid_keys_with_did_you_mean():
+    raw = {"benchmark": {"name": "t"}, "tasks": {"digits": {"train": {"epoch": 3}}}}
+    with pytest.raises(ConfigError) as err:
+        parse_benchmark(raw)
+    msg = str(err.value)
+    assert "tasks.digits.train.epoch" in msg and "did you mean 'epochs'" in msg
+    assert "batch_size" in msg  # the valid keys are listed
+
+
+def test_wrong_type_fails():
+    raw = {"benchmark": {"name": "t"}, "tasks": {"digits": {"al": {"cycles": "3"}}}}
+    with pytest.raises(ConfigError, match="wrong type"):
+        parse_benchmark(raw)
+    raw["tasks"]["digits"]["al"]["cycles"] = True  # a bool is not an int
+    with pytest.raises(ConfigError, match="wrong type"):
+        parse_benchmark(raw)
+
+
+def test_int_is_accepted_for_float_and_list_for_tuple():
+    raw = {
+        "benchmark": {"name": "t"},
+        "tasks": {"digits": {"train": {"lr": 1, "lr_milestones": [3, 4]}}},
+    }
+    task = parse_benchmark(raw).task("digits")
+    assert task.train.lr == 1.0 and isinstance(task.train.lr, float)
+    assert task.train.lr_milestones == (3, 4)
+
+
+def test_unknown_task_and_strategy_have_did_you_mean():
+    with pytest.raises(UnknownNameError, match="did you mean 'digits'"):
+        parse_benchmark({"benchmark": {"name": "t"}, "tasks": {"digit": {}}})
+    with pytest.raises(UnknownNameError, match="did you mean 'entropy'"):
+        parse_benchmark(MINIMAL | {"benchmark": {"name": "t", "strategies": ["entropi"]}})
+
+
+def test_invalid_values_fail():
+    with pytest.raises(ConfigError, match="al.cycles"):
+        ALConfig(cycles=0)
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainConfig(batch_size=1)
+    with pytest.raises(ConfigError, match="trials"):
+        parse_benchmark(MINIMAL | {"benchmark": {"name": "t", "trials": 0}})
+
+
+def test_overrides_apply_to_all_tasks_or_one():
+    raw = {"benchmark": {"name": "t"}, "tasks": {"digits": {}, "cifar10": {}}}
+    out = apply_overrides(raw, ["train.epochs=7", "tasks.digits.al.cycles=2", "benchmark.seed=3"])
+    assert out["tasks"]["cifar10"]["train"]["epochs"] == 7
+    assert out["tasks"]["digits"]["train"]["epochs"] == 7
+    assert out["tasks"]["digits"]["al"]["cycles"] == 2
+    assert out["benchmark"]["seed"] == 3
+    assert "train" not in raw["tasks"]["digits"]  # the input is not modified
+    parsed = parse_benchmark(apply_overrides(raw, ["train.lr_milestones=[2, 4]"]))
+    assert parsed.task("digits").train.lr_milestones == (2, 4)
+
+
+def test_override_errors():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        apply_overrides(MINIMAL, ["epochs"])
+    with pytest.raises(ConfigError, match="did you mean 'epochs'"):
+        load_benchmark("quick", ["train.epoch=3"])
+
+
+def test_unknown_benchmark_name_and_missing_file(tmp_path):
+    with pytest.raises(UnknownNameError, match="did you mean 'quick'"):
+        load_benchmark("quik")
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_benchmark(str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[benchmark\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_benchmark(str(bad))
+
+
+def test_strategy_overrides_per_task_merge_over_global():
+    raw = {
+        "benchmark": {"name": "t"},
+        "strategies": {"learn_loss": {"weight": 1.0, "margin": 2.0}},
+        "tasks": {"digits": {"strategies": {"learn_loss": {"weight": 1e-4}}}},
+    }
+    bench = parse_benchmark(raw)
+    assert bench.strategy_hparams("digits", "learn_loss") == {"weight": 1e-4, "margin": 2.0}

@@ -1,0 +1,169 @@
+"""The active-learning loop: shared seeds, selection bookkeeping, MLflow layout, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import albench.loop as loop
+from albench.errors import BudgetTooLargeError
+from albench.loop import Stream, derive_seed, prepare, run_job
+from albench.strategies.entropy import EntropyStrategy
+from albench.tracking import Tracker
+from albench.training import build_scan
+from tests.conftest import tiny_job
+
+
+def _artifact(tracker, run_id, path, tmp_path):
+    return tracker.download_artifact(run_id, path, tmp_path / run_id)
+
+
+def test_strategies_of_a_trial_share_initial_set_and_weights(mlflow_uri, tmp_path):
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    results = {s: run_job(tiny_job(s)) for s in ("random", "entropy", "coreset", "learn_loss")}
+    initial = {
+        s: np.load(_artifact(tracker, r.run_id, "selected/initial.npy", tmp_path))
+        for s, r in results.items()
+    }
+    first = initial["random"]
+    assert all(np.array_equal(first, v) for v in initial.values())
+    # strategies that do not change training see the same model at cycle 0
+    acc0 = {s: tracker.metric_history(r.run_id, "eval/accuracy")[0][1] for s, r in results.items()}
+    assert acc0["random"] == acc0["entropy"] == acc0["coreset"]
+    other = run_job(tiny_job("random", trial=1))
+    assert not np.array_equal(
+        first, np.load(_artifact(tracker, other.run_id, "selected/initial.npy", tmp_path))
+    )
+
+
+def test_run_layout_in_mlflow(mlflow_uri, tmp_path):
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    res = run_job(tiny_job("learn_loss"))
+    run = tracker.client.get_run(res.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "digits/learn_loss/trial-0"
+    tags = run.data.tags
+    for key in ("task", "strategy", "trial", "seed", "benchmark", "config_hash", "git_sha"):
+        assert f"albench.{key}" in tags
+    assert run.data.params["al.cycles"] == "3" and run.data.params["strategy"] == "learn_loss"
+    assert [v for _, v in tracker.metric_history(res.run_id, "labeled")] == [20, 40, 60]
+    assert [s for s, _ in tracker.metric_history(res.run_id, "eval/accuracy")] == [0, 1, 2]
+    for key in (
+        "eval/rank_acc/predicted_loss",
+        "eval/pearson/predicted_loss",
+        "eval/spearman/entropy",
+        "time/train_s",
+    ):
+        assert len(tracker.metric_history(res.run_id, key)) == 3
+    assert [s for s, _ in tracker.metric_history(res.run_id, "time/scan_s")] == [0, 1]
+    steps = [s for s, _ in tracker.metric_history(res.run_id, "train/loss/ranking")]
+    assert steps == list(range(6))  # 3 cycles x 2 epochs, global epoch as step
+    scores = pd.read_csv(_artifact(tracker, res.run_id, "test_scores/cycle_02.csv", tmp_path))
+    assert list(scores.columns) == ["index", "loss", "predicted_loss", "entropy"]
+    assert len(scores) == 497
+    picked = [
+        np.load(_artifact(tracker, res.run_id, f"selected/cycle_{c:02d}.npy", tmp_path))
+        for c in (0, 1)
+    ]
+    initial = np.load(_artifact(tracker, res.run_id, "selected/initial.npy", tmp_path))
+    everything = np.concatenate([initial, *picked])
+    assert len(everything) == len(np.unique(everything)) == 60
+
+
+def test_same_job_twice_is_bit_identical(mlflow_uri, tmp_path):
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    runs = [run_job(tiny_job("learn_loss")) for _ in range(2)]
+    hist = [tracker.metric_history(r.run_id, "eval/accuracy") for r in runs]
+    assert hist[0] == hist[1]
+    picks = [
+        np.load(_artifact(tracker, r.run_id, "selected/cycle_01.npy", tmp_path / str(i)))
+        for i, r in enumerate(runs)
+    ]
+    assert np.array_equal(*picks)
+
+
+def test_scan_statistics_belong_to_their_candidates(mlflow_uri):
+    job = tiny_job("entropy")
+    task, strategy, data = prepare(job)
+    model = task.build_model().eval()
+    candidates = np.random.default_rng(0).permutation(data.pool_size)[:50]
+
+    def make_loader(idx):  # same fixed-order loader the loop uses
+        return loop._loader(task, data.pool_eval, idx, 16, 0, shuffle=False)
+
+    scan = build_scan(
+        task, strategy, model, None, make_loader, candidates, np.arange(5), torch.device("cpu")
+    )
+    with torch.inference_mode():
+        for k in (0, 17, 49):
+            x, y = data.pool_eval[int(candidates[k])]
+            out = task.step(model, (x[None], y[None]), train=False)
+            assert torch.allclose(task.uncertainty(out)[0], scan.stats["entropy"][k], atol=1e-6)
+
+
+def test_the_trained_model_is_scanned(mlflow_uri, monkeypatch):
+    seen = {}
+    real_train, real_scan = loop.train_cycle, loop.build_scan
+
+    def spy_train(task, strategy, model, *a, **kw):
+        seen.setdefault("trained", []).append(model)
+        return real_train(task, strategy, model, *a, **kw)
+
+    def spy_scan(task, strategy, model, *a, **kw):
+        seen.setdefault("scanned", []).append(model)
+        return real_scan(task, strategy, model, *a, **kw)
+
+    monkeypatch.setattr(loop, "train_cycle", spy_train)
+    monkeypatch.setattr(loop, "build_scan", spy_scan)
+    Tracker().experiment_id("test")
+    run_job(tiny_job("entropy"))
+    assert all(m is seen["trained"][0] for m in seen["trained"] + seen["scanned"])
+
+
+def test_reinit_model_restarts_every_cycle_from_the_initial_weights(mlflow_uri, monkeypatch):
+    states = []
+    real_train = loop.train_cycle
+
+    def spy(task, strategy, model, *a, **kw):
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_train(task, strategy, model, *a, **kw)
+
+    monkeypatch.setattr(loop, "train_cycle", spy)
+    Tracker().experiment_id("test")
+    run_job(tiny_job("random", reinit_model=True))
+    assert all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+    states.clear()
+    run_job(tiny_job("random"))  # warm start: cycle 2 starts from trained weights
+    assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+
+
+def test_budget_larger_than_pool_fails_before_any_run(mlflow_uri):
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    with pytest.raises(BudgetTooLargeError, match="pool has 1300"):
+        run_job(tiny_job("random", budget=1000))
+    assert tracker.runs("test") == []
+
+
+def test_a_failing_strategy_marks_its_run_failed(mlflow_uri, monkeypatch):
+    def boom(self, scan, budget, rng):
+        raise RuntimeError("selection exploded")
+
+    monkeypatch.setattr(EntropyStrategy, "select", boom)
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    with pytest.raises(RuntimeError):
+        run_job(tiny_job("entropy"))
+    (run,) = tracker.runs("test")
+    assert run.info.status == "FAILED"
+    assert "selection exploded" in run.data.tags["albench.error"]
+
+
+def test_derived_seeds_are_distinct_per_stream_and_cycle():
+    seeds = {derive_seed(0, s, c) for s in Stream for c in range(3)}
+    assert len(seeds) == len(Stream) * 3
+    assert derive_seed(5, Stream.MODEL) == derive_seed(5, Stream.MODEL)
