@@ -35,23 +35,20 @@ def _names(value: str, valid: Sequence[str], kind: str) -> list[str] | None:
     return names
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="albench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    run = sub.add_parser("run", help="run a benchmark: tasks x strategies x trials")
-    run.add_argument(
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """Flags shared by ``run`` and ``plan``: which jobs, and how they are scheduled."""
+    p.add_argument(
         "--benchmark", default="paper", help="'quick', 'paper' (default) or a .toml path"
     )
-    run.add_argument("--tasks", default="all", help="'all' or a comma-separated list")
-    run.add_argument("--strategies", default="all", help="'all', names or module:Class paths")
-    run.add_argument("--trials", type=int, help="trials per (task, strategy); default: benchmark's")
-    run.add_argument("--seed", type=int, help="base seed; trial t uses seed + t")
-    run.add_argument("--experiment", help="MLflow experiment; default: the benchmark's name")
-    run.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    run.add_argument("--data-root", default="data", help="where real data sets live")
-    run.add_argument("--download", action="store_true", help="download missing data sets")
-    run.add_argument(
+    p.add_argument("--tasks", default="all", help="'all' or a comma-separated list")
+    p.add_argument("--strategies", default="all", help="'all', names or module:Class paths")
+    p.add_argument("--trials", type=int, help="trials per (task, strategy); default: benchmark's")
+    p.add_argument("--seed", type=int, help="base seed; trial t uses seed + t")
+    p.add_argument("--experiment", help="MLflow experiment; default: the benchmark's name")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--data-root", default="data", help="where real data sets live")
+    p.add_argument("--download", action="store_true", help="download missing data sets")
+    p.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -59,7 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a benchmark setting, e.g. train.epochs=5 or tasks.digits.al.cycles=3",
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--gpus", default="auto", help="'auto' (all visible), 'none' or ids: 0,1")
+    p.add_argument("--jobs-per-gpu", type=int, default=1, help="k jobs packed on each GPU")
+    p.add_argument("--jobs", type=int, default=1, help="CPU-only: N jobs in parallel processes")
+    p.add_argument("--backend", default="local", choices=["local", "ray"])
+    p.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    p.add_argument("--state-dir", help="checkpoints for resume; default: beside the database")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="albench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a benchmark: tasks x strategies x trials")
+    _add_selection(run)
+    run.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    run.add_argument("--no-progress", action="store_true", help="plain log lines, no live view")
+    plan = sub.add_parser("plan", help="print the jobs of a run with their estimated GPU time")
+    _add_selection(plan)
 
     sub.add_parser("list", help="list the registered tasks, strategies and benchmarks")
     return parser
@@ -82,11 +96,38 @@ def _resolve_device(requested: str, tasks: list, explicit_cpu: bool) -> str:
     return device
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _resolve_gpus(spec: str, device: str) -> list[int] | None:
+    """GPU ids for the slot pool, or None for CPU jobs."""
+    if device == "cpu" or spec == "none":
+        return None
+    import torch
+
+    count = torch.cuda.device_count()
+    if spec == "auto":
+        return list(range(count))
+    try:
+        ids = [int(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--gpus {spec!r}: give 'auto', 'none' or ids like 0,1") from None
+    bad = [i for i in ids if not 0 <= i < count]
+    if bad or not ids:
+        raise ConfigError(f"--gpus {spec!r}: visible GPU ids are 0..{count - 1}")
+    return ids
+
+
+def _jobs(args: argparse.Namespace, need_data: bool):
+    """The selected jobs, their (pool, test) sizes, device and GPU ids; all input checked."""
+    from pathlib import Path
+
     from albench.config import load_benchmark
+    from albench.errors import DatasetMissingError
     from albench.loop import Job, prepare
     from albench.registry import STRATEGIES, TASKS
+    from albench.tracking import tracking_uri
 
+    for flag in ("jobs", "jobs_per_gpu"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give 1 or more")
     overrides = list(args.overrides)
     if args.trials is not None:
         if args.trials < 1:
@@ -101,77 +142,116 @@ def cmd_run(args: argparse.Namespace) -> int:
     bench = bench.select(_names(args.tasks, [t.name for t in bench.tasks], "tasks"), strategies)
     task_classes = [TASKS.get(t.name) for t in bench.tasks]
     device = _resolve_device(args.device, task_classes, explicit_cpu=args.device == "cpu")
-    experiment = args.experiment or bench.name
-
+    gpus = _resolve_gpus(args.gpus, device)
     jobs = [
         Job(
             benchmark=bench.name,
-            experiment=experiment,
+            experiment=args.experiment or bench.name,
             task=task,
             strategy=strategy,
             strategy_params=bench.strategy_hparams(task.name, strategy),
             trial=trial,
             seed=bench.seed,
             device=device,
-            data_root=args.data_root,
+            data_root=str(Path(args.data_root).resolve()),
             download=args.download,
+            tracking_uri=tracking_uri(),
         )
         for task in bench.tasks
         for trial in range(bench.trials)
         for strategy in bench.strategies
     ]
     # Preflight: every task's data and budget, every strategy's parameters, before any run.
-    checked: set[str] = set()
+    sizes: dict[str, tuple[int, int]] = {}
     for job in jobs:
-        if job.task.name not in checked:
-            prepare(job)
-            checked.add(job.task.name)
+        if job.task.name not in sizes:
+            try:
+                _, _, data = prepare(job)
+                sizes[job.task.name] = (data.pool_size, len(data.test))
+            except DatasetMissingError:
+                hint = TASKS.get(job.task.name).sizes
+                if need_data or hint is None:
+                    raise
+                sizes[job.task.name] = hint
         STRATEGIES.create(job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}")
+    return jobs, sizes, device, gpus
 
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from albench.checkpoint import state_dir_for
+    from albench.runner import ProgressBoard, format_plan, plan_jobs, run_jobs
     from albench.tracking import Tracker
 
+    dry = args.command == "plan" or args.dry_run
+    jobs, sizes, device, gpus = _jobs(args, need_data=not dry)
     tracker = Tracker()
-    tracker.experiment_id(experiment)  # created by the driver, before any job
+    experiment = jobs[0].experiment
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else state_dir_for(tracker.uri)
+    finished = set()
+    if not dry or tracker.experiment_id(experiment, create=False) is not None:
+        finished = {
+            r.data.tags.get("albench.config_hash")
+            for r in tracker.runs(experiment)
+            if r.info.status == "FINISHED"
+        }
+    planned = plan_jobs(jobs, sizes, state_dir, finished)
+    if dry:
+        print(format_plan(planned))
+        return 0
+    tracker.experiment_id(experiment)  # created by the driver, before any worker starts
+    todo = [p.job for p in planned if p.state != "finished"]
+    where = (
+        f"Ray{' at ' + args.address if args.address else ''}"
+        if args.backend == "ray"
+        else f"GPUs {gpus} x {args.jobs_per_gpu}"
+        if gpus
+        else f"{args.jobs} CPU process(es)"
+    )
     print(
-        f"albench: {len(jobs)} jobs ({len(bench.tasks)} task(s) x {len(bench.strategies)} "
-        f"strategies x {bench.trials} trials) on {device}; MLflow {tracker.uri}, "
-        f"experiment {experiment!r}",
+        f"albench: {len(todo)} of {len(jobs)} jobs to run ({len(jobs) - len(todo)} finished "
+        f"already) on {device}, {where}; MLflow {tracker.uri}, experiment {experiment!r}",
         file=sys.stderr,
     )
-    return _run_sequential(jobs, progress=not args.no_progress)
-
-
-def _run_sequential(jobs: list, progress: bool) -> int:
-    from tqdm import tqdm
-
-    from albench.loop import run_job
-
-    results = []
-    for i, job in enumerate(jobs):
-        total = job.task.al.cycles * job.task.train.epochs
-        desc = f"[{i + 1}/{len(jobs)}] {job.run_name}"
-        started = time.perf_counter()
-        with tqdm(total=total, desc=desc, unit="ep", disable=not progress, leave=False) as bar:
-            try:
-                res = run_job(job, bar=bar)
-                results.append((job.run_name, res.status, res.metric, res.seconds))
-            except KeyboardInterrupt:
-                print("albench: interrupted; the current run is marked KILLED", file=sys.stderr)
-                return 130
-            except AlbenchError:
-                raise
-            except Exception as exc:  # the job failed alone; its run is FAILED with the reason
-                results.append(
-                    (job.run_name, "FAILED", float("nan"), time.perf_counter() - started)
-                )
-                print(
-                    f"albench: {job.run_name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr
-                )
-        name, status, metric, secs = results[-1]
-        print(f"{name:40s} {status:9s} {metric:.4f} {secs:7.1f}s", file=sys.stderr)
-    failed = [r for r in results if r[1] != "FINISHED"]
-    print(f"albench: {len(results) - len(failed)}/{len(results)} jobs FINISHED", file=sys.stderr)
+    board = ProgressBoard(tty=None if not args.no_progress else False)
+    started = time.perf_counter()
+    try:
+        results = run_jobs(
+            todo,
+            str(state_dir),
+            backend=args.backend,
+            n_jobs=args.jobs,
+            gpus=gpus,
+            jobs_per_gpu=args.jobs_per_gpu,
+            address=args.address,
+            board=board,
+        )
+    except KeyboardInterrupt:
+        _mark_killed(tracker, experiment, todo)
+        print(
+            "albench: interrupted; unfinished runs are KILLED and resume on the next run "
+            "of the same command",
+            file=sys.stderr,
+        )
+        return 130
+    failed = [(j, r) for j, r in results if r.status != "FINISHED"]
+    for job, res in failed:
+        print(f"albench: {job.run_name} {res.status}: {res.error}", file=sys.stderr)
+    print(
+        f"albench: {len(results) - len(failed)}/{len(results)} jobs FINISHED in "
+        f"{time.perf_counter() - started:.0f}s ({len(jobs) - len(todo)} skipped as finished)",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
+
+
+def _mark_killed(tracker, experiment: str, jobs: list) -> None:
+    """Runs of these jobs still RUNNING after Ctrl-C (a worker died mid-way) become KILLED."""
+    hashes = {j.config_hash() for j in jobs}
+    for run in tracker.runs(experiment):
+        if run.info.status == "RUNNING" and run.data.tags.get("albench.config_hash") in hashes:
+            tracker.end_run(run.info.run_id, "KILLED", "interrupted (Ctrl-C)")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -191,7 +271,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "list": cmd_list}[args.command](args)
+        return {"run": cmd_run, "plan": cmd_run, "list": cmd_list}[args.command](args)
     except AlbenchError as exc:
         print(f"albench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,16 @@ from albench.strategies.base import Strategy
 from albench.tasks.base import Task, TaskData
 from albench.training import build_scan, train_cycle
 
-__all__ = ["Job", "JobResult", "Stream", "derive_seed", "prepare", "run_job"]
+__all__ = [
+    "Job",
+    "JobResult",
+    "Reporter",
+    "Stream",
+    "checkpoint_path",
+    "derive_seed",
+    "prepare",
+    "run_job",
+]
 
 
 class Stream(IntEnum):
@@ -151,13 +160,36 @@ def _loader(task: Task, dataset, indices: np.ndarray, batch_size: int, num_worke
     )
 
 
-def run_job(job: Job, bar: Any | None = None) -> JobResult:
+class Reporter(Protocol):
+    """Receives progress from a running job (the runner renders it)."""
+
+    def __call__(
+        self,
+        name: str,
+        cycle: int,
+        cycles: int,
+        epoch: int,
+        epochs: int,
+        metric: float | None = None,
+    ) -> None: ...
+
+
+def checkpoint_path(state_dir: str | Path, job: Job) -> Path:
+    """Where ``job`` keeps its checkpoint: one file per (experiment, config hash)."""
+    return Path(state_dir) / job.experiment / f"{job.config_hash()}.pt"
+
+
+def run_job(
+    job: Job, report: Reporter | None = None, state_dir: str | Path | None = None
+) -> JobResult:
     """Run every cycle of ``job`` and log it to MLflow as one run; see the module docstring.
 
     Bad input raises :class:`~albench.errors.AlbenchError` before any run is created. A
     failure after that marks the run FAILED (KILLED on Ctrl-C) with the reason, then re-raises.
-    ``bar`` is a tqdm-like progress bar (``update``, ``set_postfix_str``) over all epochs.
+    With ``state_dir`` the job checkpoints after every cycle and, if a checkpoint is there,
+    resumes at the next cycle in the same MLflow run (results equal an uninterrupted run).
     """
+    from albench import checkpoint as ckpt_io
     from albench.tracking import Tracker, flatten
 
     task, strategy, data = prepare(job)
@@ -165,43 +197,67 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
     device = torch.device(job.device)
     seed = job.trial_seed
     tracker = Tracker(job.tracking_uri)
-    experiment_id = tracker.experiment_id(job.experiment)
-    tags = {
-        "albench.task": job.task.name,
-        "albench.strategy": job.strategy,
-        "albench.trial": job.trial,
-        "albench.seed": seed,
-        "albench.benchmark": job.benchmark,
-        "albench.config_hash": job.config_hash(),
-        "albench.git_sha": _git_sha(),
-        "albench.metric": task.metric,
-        "albench.host": socket.gethostname(),
-        "albench.pid": os.getpid(),
-    }
-    params = flatten(job.config()) | {"device": str(device), "data_root": job.data_root}
-    run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
+    ckpt_path = checkpoint_path(state_dir, job) if state_dir is not None else None
+    ckpt = ckpt_io.load(ckpt_path) if ckpt_path is not None else None
+
+    torch.manual_seed(derive_seed(seed, Stream.MODEL))
+    model = task.build_model().to(device)
+    torch.manual_seed(derive_seed(seed, Stream.AUX))
+    aux = strategy.auxiliary(task)
+    aux = aux.to(device) if aux is not None else None
+    initial_state = _snapshot(model, aux) if al.reinit_model else None
+    worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
+
+    if ckpt is not None:  # resume in the same run, at the next cycle
+        run_id, start = ckpt.run_id, ckpt.cycle + 1
+        labeled = ckpt.labeled
+        model.load_state_dict(ckpt.model)
+        if aux is not None and ckpt.aux is not None:
+            aux.load_state_dict(ckpt.aux)
+        ckpt_io.restore_rng(ckpt.rng)
+        tracker.reopen_run(run_id)
+        tracker.set_tags(run_id, worker_tags | {"albench.resumed_at_cycle": start})
+        _log_cycle(tracker, run_id, ckpt.rows, ckpt.artifacts, dedupe=True)
+    else:
+        start = 0
+        tags = {
+            "albench.task": job.task.name,
+            "albench.strategy": job.strategy,
+            "albench.trial": job.trial,
+            "albench.seed": seed,
+            "albench.benchmark": job.benchmark,
+            "albench.config_hash": job.config_hash(),
+            "albench.git_sha": _git_sha(),
+            "albench.metric": task.metric,
+        } | worker_tags
+        params = flatten(job.config()) | {"device": str(device), "data_root": job.data_root}
+        run_id = tracker.start_run(
+            tracker.experiment_id(job.experiment), job.run_name, tags, params
+        )
+        rng = np.random.default_rng(derive_seed(seed, Stream.INITIAL))
+        labeled = np.sort(rng.choice(data.pool_size, size=al.initial, replace=False))
+
     started = time.perf_counter()
     metric = math.nan
     try:
-        tracker.log_json(run_id, job.config(), "config.json")
-        torch.manual_seed(derive_seed(seed, Stream.MODEL))
-        model = task.build_model().to(device)
-        torch.manual_seed(derive_seed(seed, Stream.AUX))
-        aux = strategy.auxiliary(task)
-        aux = aux.to(device) if aux is not None else None
-        initial_state = _snapshot(model, aux) if al.reinit_model else None
-
-        rng = np.random.default_rng(derive_seed(seed, Stream.INITIAL))
-        labeled = np.sort(rng.choice(data.pool_size, size=al.initial, replace=False))
-        tracker.log_npy(run_id, labeled, "selected/initial.npy")
+        if ckpt is None:
+            tracker.log_json(run_id, job.config(), "config.json")
+            tracker.log_npy(run_id, labeled, "selected/initial.npy")
         scorers = {
             name: (lambda out, name=name: strategy.collect(out, aux, task)[name])
             for name in strategy.scores
         }
 
-        for cycle in range(al.cycles):
-            if bar is not None:
-                bar.set_postfix_str(f"cycle {cycle + 1}/{al.cycles}, {len(labeled)} labeled")
+        def on_epoch(cycle: int) -> Any:
+            if report is None:
+                return None
+            return lambda epoch, means: report(
+                job.run_name, cycle, al.cycles, epoch + 1, cfg.epochs
+            )
+
+        for cycle in range(start, al.cycles):
+            if report is not None:
+                report(job.run_name, cycle, al.cycles, 0, cfg.epochs)
             if initial_state is not None and cycle > 0:
                 _restore(model, aux, initial_state)
             # ---- train on the labeled set (Eq. 3)
@@ -219,14 +275,7 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
             )
             t0 = time.perf_counter()
             history = train_cycle(
-                task,
-                strategy,
-                model,
-                aux,
-                train_loader,
-                cfg,
-                device,
-                on_epoch=(lambda epoch, means: bar.update(1)) if bar is not None else None,
+                task, strategy, model, aux, train_loader, cfg, device, on_epoch=on_epoch(cycle)
             )
             rows = [
                 (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
@@ -252,11 +301,15 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
             for name, score in result.scores.items():
                 for stat, value in score_quality(score, result.loss).items():
                     rows.append((f"eval/{stat}/{name}", value, cycle))
-            scores_frame = pd.DataFrame({"index": np.arange(len(result.loss)), "loss": result.loss})
-            scores_frame["predicted_loss"] = result.scores.get("predicted_loss", np.nan)
-            for name, score in result.scores.items():
-                scores_frame[name] = score
-            tracker.log_frame(run_id, scores_frame, f"test_scores/cycle_{cycle:02d}.csv")
+            columns = {
+                "index": np.arange(len(result.loss)),
+                "loss": result.loss,
+                "predicted_loss": result.scores.get(
+                    "predicted_loss", np.full(len(result.loss), np.nan)
+                ),
+            }
+            columns.update(result.scores)
+            artifacts: dict[str, Any] = {f"test_scores/cycle_{cycle:02d}.csv": columns}
 
             # ---- select K new items from the random subset S_M of the unlabeled pool
             if cycle < al.cycles - 1:
@@ -293,8 +346,26 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
                 rows.append(("time/select_s", time.perf_counter() - t0, cycle))
                 _check_picks(picked, candidates, al.budget, job.strategy)
                 labeled = np.concatenate([labeled, picked])
-                tracker.log_npy(run_id, picked, f"selected/cycle_{cycle:02d}.npy")
-            tracker.log_metrics(run_id, rows)
+                artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
+            if report is not None:
+                report(job.run_name, cycle, al.cycles, cfg.epochs, cfg.epochs, metric)
+            # ---- checkpoint first, then log: a crash in between is finished on resume
+            if ckpt_path is not None:
+                ckpt_io.save(
+                    ckpt_path,
+                    ckpt_io.Checkpoint(
+                        run_id=run_id,
+                        config_hash=job.config_hash(),
+                        cycle=cycle,
+                        labeled=labeled,
+                        model=_state(model),
+                        aux=_state(aux) if aux is not None else None,
+                        rng=ckpt_io.capture_rng(),
+                        rows=rows,
+                        artifacts=artifacts,
+                    ),
+                )
+            _log_cycle(tracker, run_id, rows, artifacts)
     except KeyboardInterrupt:
         tracker.end_run(run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
@@ -302,7 +373,27 @@ def run_job(job: Job, bar: Any | None = None) -> JobResult:
         tracker.end_run(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
         raise
     tracker.end_run(run_id, "FINISHED")
+    if ckpt_path is not None:
+        ckpt_path.unlink(missing_ok=True)  # MLflow's FINISHED status is the record from now on
     return JobResult(run_id, "FINISHED", metric, time.perf_counter() - started)
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _log_cycle(tracker, run_id: str, rows, artifacts: dict[str, Any], dedupe: bool = False):
+    """Log one cycle's metric rows and artifacts; ``dedupe`` skips (key, step) already there."""
+    if dedupe:
+        keys = {k for k, _, _ in rows}
+        logged = {(k, s) for k in keys for s, _ in tracker.metric_history(run_id, k)}
+        rows = [r for r in rows if (r[0], r[2]) not in logged]
+    tracker.log_metrics(run_id, rows)
+    for name, value in artifacts.items():
+        if name.endswith(".npy"):
+            tracker.log_npy(run_id, np.asarray(value), name)
+        else:
+            tracker.log_frame(run_id, pd.DataFrame(value), name)
 
 
 def _check_picks(picked: np.ndarray, candidates: np.ndarray, budget: int, name: str) -> None:

@@ -32,8 +32,16 @@ T = TypeVar("T")
 
 
 def tracking_uri(uri: str | None = None) -> str:
-    """The URI in force: an explicit one, else ``MLFLOW_TRACKING_URI``, else the default."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """The URI in force: an explicit one, else ``MLFLOW_TRACKING_URI``, else the default.
+
+    A relative sqlite path is made absolute, so worker processes with another working
+    directory write to the same database.
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
 
 
 def _retry(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.05) -> T:
@@ -109,6 +117,10 @@ class Tracker:
 
         items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
         _retry(lambda: self.client.log_batch(run_id, tags=items))
+
+    def reopen_run(self, run_id: str) -> None:
+        """Set a run back to RUNNING (a resumed job)."""
+        _retry(lambda: self.client.update_run(run_id, status="RUNNING"))
 
     def end_run(self, run_id: str, status: str = "FINISHED", error: str | None = None) -> None:
         """Mark a run FINISHED, FAILED or KILLED; ``error`` goes into the ``albench.error`` tag."""

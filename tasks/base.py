@@ -76,6 +76,7 @@ class Task(ABC):
     metric: ClassVar[str] = ""  # "accuracy" | "map" | "pckh": logged as eval/<metric>
     tap_channels: ClassVar[tuple[int, ...]] = ()  # channels of each tap, for the loss module
     embedded: ClassVar[bool] = False  # True: offline data generated or bundled (quick runs)
+    sizes: ClassVar[tuple[int, int] | None] = None  # (pool, test) for planning without data
 
     @abstractmethod
     def datasets(self, root: str, download: bool) -> TaskData:

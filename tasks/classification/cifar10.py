@@ -49,6 +49,7 @@ class Cifar10Task(ClassificationTask):
     tap_channels = ResNet18.tap_channels
     num_classes = 10
     image_shape = (3, 32, 32)
+    sizes = (50_000, 10_000)  # §4.1
 
     def datasets(self, root: str, download: bool) -> TaskData:
         try:

@@ -1,0 +1,397 @@
+"""Job planning, scheduling over GPU slots or a Ray cluster, and crash-safe resume.
+
+Jobs are independent (task, strategy, trial) values (:class:`albench.loop.Job`). The driver
+(1) plans them: image passes, an estimated GPU time, and what is already done; (2) creates the
+MLflow experiment; (3) runs them longest first:
+
+- in-process, one after another, for ``--jobs 1`` without GPUs;
+- locally with joblib's loky backend, one worker per slot: ``--gpus`` x ``--jobs-per-gpu``
+  slots on GPUs (each job takes a GPU id from a shared queue holding every id k times and
+  gives it back when it ends, failed or not), or ``--jobs N`` CPU processes;
+- on Ray with joblib's Ray backend and ``ray_remote_args={"num_gpus": 1/k}`` (Ray assigns and
+  isolates the GPUs itself).
+
+A job that raises fails alone: its run is FAILED with the reason and the others go on.
+Re-running the same command skips FINISHED jobs (same experiment and config hash), resumes
+unfinished ones from their last checkpoint (``--state-dir``) and starts the rest.
+
+Time estimates: a job's image passes (training: epochs x labeled size summed over cycles;
+inference: the test split every cycle plus the scanned items) divided by a throughput in
+training images/s. ``benchmarks/speed/throughput.json`` (written by the speed benchmarks)
+overrides the defaults below, which are rough single-GPU figures for a plain fp32 loop;
+inference passes are counted as 1/3 of a training pass (forward only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from albench.errors import AlbenchError
+from albench.loop import Job, JobResult, checkpoint_path, run_job
+
+__all__ = [
+    "DEFAULT_THROUGHPUT",
+    "PlannedJob",
+    "ProgressBoard",
+    "SlotPool",
+    "execute",
+    "image_passes",
+    "plan_jobs",
+    "run_jobs",
+]
+
+DEFAULT_THROUGHPUT = {  # training images/s on one GPU, plain fp32 loop (estimates only)
+    "cifar10": 4000.0,  # ResNet-18 at 32x32, batch 128
+    "voc": 120.0,  # SSD300
+    "mpii": 150.0,  # 2-stack hourglass at 256x256
+    "digits": 20000.0,
+    "shapes": 2000.0,
+    "stickmen": 2000.0,
+}
+FALLBACK_THROUGHPUT = 1000.0  # a task with no figure at all
+INFERENCE_COST = 1 / 3  # an inference pass costs a third of a training pass
+
+
+def throughput_table(path: Path | None = None) -> dict[str, float]:
+    """Defaults, overridden by a measured ``{"task": images_per_s}`` JSON file if present."""
+    table = dict(DEFAULT_THROUGHPUT)
+    path = path or Path(__file__).resolve().parent.parent / "benchmarks/speed/throughput.json"
+    if path.is_file():
+        table.update({k: float(v) for k, v in json.loads(path.read_text()).items()})
+    return table
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job: Job
+    train_passes: int  # images through a training step, all cycles
+    infer_passes: int  # images through inference (test evaluation + scans), all cycles
+    est_seconds: float
+    state: str  # "new", "resume at cycle N", "finished"
+
+
+def image_passes(
+    job: Job, pool_size: int, test_size: int, scan_labeled: bool, needs_scan: bool
+) -> tuple[int, int]:
+    """(training, inference) image passes of one job over all its cycles."""
+    al, epochs = job.task.al, job.task.train.epochs
+    train = infer = 0
+    for cycle in range(al.cycles):
+        labeled = al.initial + cycle * al.budget
+        train += epochs * labeled
+        infer += test_size
+        if cycle < al.cycles - 1 and needs_scan:
+            unlabeled = pool_size - labeled
+            infer += min(al.subset, unlabeled) if al.subset > 0 else unlabeled
+            infer += labeled if scan_labeled else 0
+    return train, infer
+
+
+def plan_jobs(
+    jobs: list[Job], sizes: dict[str, tuple[int, int]], state_dir: Path | None, finished: set[str]
+) -> list[PlannedJob]:
+    """Estimate every job and tag what is done; longest first (ties keep the given order)."""
+    from albench.registry import STRATEGIES
+
+    table = throughput_table()
+    planned = []
+    for job in jobs:
+        cls = STRATEGIES.get(job.strategy)
+        pool, test = sizes[job.task.name]
+        train, infer = image_passes(job, pool, test, cls.scan_labeled, cls.needs_scan)
+        rate = table.get(job.task.name, FALLBACK_THROUGHPUT)
+        seconds = (train + INFERENCE_COST * infer) / rate
+        if job.config_hash() in finished:
+            state = "finished"
+        elif state_dir is not None and checkpoint_path(state_dir, job).exists():
+            from albench.checkpoint import load
+
+            ckpt = load(checkpoint_path(state_dir, job))
+            state = f"resume at cycle {ckpt.cycle + 2}" if ckpt else "new"
+        else:
+            state = "new"
+        planned.append(PlannedJob(job, train, infer, seconds, state))
+    return sorted(planned, key=lambda p: -p.est_seconds)
+
+
+def format_plan(planned: list[PlannedJob], throughput_note: str = "") -> str:
+    lines = [f"{'job':40s} {'train passes':>13s} {'infer passes':>13s} {'est. GPU':>9s}  state"]
+    for p in planned:
+        lines.append(
+            f"{p.job.run_name:40s} {p.train_passes:13,d} {p.infer_passes:13,d} "
+            f"{_duration(p.est_seconds):>9s}  {p.state}"
+        )
+    todo = [p for p in planned if p.state != "finished"]
+    total = sum(p.est_seconds for p in todo)
+    lines.append(
+        f"{len(todo)} of {len(planned)} jobs to run, about {_duration(total)} of GPU "
+        f"time{throughput_note}"
+    )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+# ------------------------------------------------------------------------------ GPU slots
+
+
+class SlotPool:
+    """GPU ids handed out through a queue that holds each id ``per_gpu`` times.
+
+    ``acquire`` blocks until an id is free; ``release`` gives it back. The queue may be a
+    ``multiprocessing.Manager().Queue()`` shared with worker processes.
+    """
+
+    def __init__(self, gpu_ids: Iterable[int], per_gpu: int, q: Any | None = None):
+        self.queue = q if q is not None else queue.Queue()
+        for _ in range(per_gpu):
+            for gpu in gpu_ids:
+                self.queue.put(gpu)
+
+    def acquire(self) -> int:
+        return self.queue.get()
+
+    def release(self, gpu: int) -> None:
+        self.queue.put(gpu)
+
+
+# ------------------------------------------------------------------------------ workers
+
+
+def execute(
+    job: Job, state_dir: str | None, slots: SlotPool | None = None, events: Any | None = None
+) -> JobResult:
+    """Run one job in a worker; failures come back as a FAILED result, never as an exception.
+
+    With ``slots`` the job runs on the GPU id it takes from the pool, and gives it back when
+    it ends, however it ends. ``events`` (anything with ``put``) receives progress tuples.
+    """
+    gpu = slots.acquire() if slots is not None else None
+    started = time.perf_counter()
+    try:
+        if gpu is not None:
+            job = dataclasses.replace(job, device=f"cuda:{gpu}")
+        _limit_threads()
+        report = (lambda *a, **kw: events.put(("progress", a, kw))) if events else None
+        return run_job(job, report=report, state_dir=state_dir)
+    except KeyboardInterrupt:
+        return JobResult("", "KILLED", float("nan"), time.perf_counter() - started, "interrupted")
+    except Exception as exc:  # the run is already FAILED in MLflow (or was never created)
+        return JobResult(
+            "",
+            "FAILED",
+            float("nan"),
+            time.perf_counter() - started,
+            f"{type(exc).__name__}: {exc}",
+        )
+    finally:
+        if gpu is not None:
+            slots.release(gpu)
+
+
+def _limit_threads() -> None:
+    """Share the CPU cores between concurrent worker processes (ALBENCH_THREADS)."""
+    n = os.environ.get("ALBENCH_THREADS")
+    if n:
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
+# ------------------------------------------------------------------------------ progress
+
+
+class ProgressBoard:
+    """One line per running job; redrawn in place on a TTY, plain log lines otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr, tty: bool | None = None):
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.lines: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.drawn = 0
+        self.last_draw = 0.0
+        self.lock = threading.Lock()
+
+    def progress(
+        self,
+        name: str,
+        cycle: int,
+        cycles: int,
+        epoch: int,
+        epochs: int,
+        metric: float | None = None,
+    ) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.started.setdefault(name, now)
+            done = cycle * epochs + epoch
+            total = cycles * epochs
+            eta = (now - self.started[name]) / done * (total - done) if done else float("nan")
+            line = f"{name:36s} cycle {cycle + 1}/{cycles} epoch {epoch}/{epochs}"
+            line += f"  ETA {_duration(eta)}" if eta == eta else ""
+            if metric is not None:
+                line += f"  metric {metric:.4f}"
+            self.lines[name] = line
+            if self.tty:
+                if now - self.last_draw > 0.2 or metric is not None:
+                    self._draw()
+            elif metric is not None:  # plain mode: one line per finished cycle
+                print(line, file=self.stream, flush=True)
+
+    def finished(self, name: str, result: JobResult) -> None:
+        with self.lock:
+            self.lines.pop(name, None)
+            self._clear()
+            print(
+                f"{name:36s} {result.status:9s} metric {result.metric:.4f} "
+                f"{result.seconds:7.1f}s {result.error}".rstrip(),
+                file=self.stream,
+                flush=True,
+            )
+            if self.tty:
+                self._draw()
+
+    def _clear(self) -> None:
+        if self.tty and self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _draw(self) -> None:
+        self._clear()
+        for line in self.lines.values():
+            self.stream.write(line[:200] + "\n")
+        self.drawn = len(self.lines)
+        self.stream.flush()
+        self.last_draw = time.monotonic()
+
+
+class _DirectEvents:
+    """In-process stand-in for an event queue: events go straight to the board."""
+
+    def __init__(self, board: ProgressBoard):
+        self.board = board
+
+    def put(self, event: tuple) -> None:
+        _dispatch(self.board, event)
+
+
+def _dispatch(board: ProgressBoard, event: tuple) -> None:
+    kind, args, kwargs = event
+    if kind == "progress":
+        board.progress(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+def run_jobs(
+    jobs: list[Job],
+    state_dir: str | None,
+    backend: str = "local",
+    n_jobs: int = 1,
+    gpus: list[int] | None = None,
+    jobs_per_gpu: int = 1,
+    address: str | None = None,
+    board: ProgressBoard | None = None,
+) -> list[tuple[Job, JobResult]]:
+    """Run ``jobs`` (already ordered) and return each with its result, in completion order."""
+    board = board or ProgressBoard()
+    if backend == "ray":
+        return _run_ray(jobs, state_dir, gpus, jobs_per_gpu, address, board)
+    slots_n = len(gpus) * jobs_per_gpu if gpus else n_jobs
+    if slots_n <= 1:
+        results = []
+        events = _DirectEvents(board)
+        slots = SlotPool(gpus, jobs_per_gpu) if gpus else None
+        for job in jobs:
+            res = execute(job, state_dir, slots, events)
+            board.finished(job.run_name, res)
+            results.append((job, res))
+            if res.status == "KILLED":
+                raise KeyboardInterrupt
+        return results
+    return _run_loky(jobs, state_dir, slots_n, gpus, jobs_per_gpu, board)
+
+
+def _run_loky(jobs, state_dir, n_slots, gpus, jobs_per_gpu, board) -> list:
+    import multiprocessing
+
+    from joblib import Parallel, delayed
+
+    manager = multiprocessing.Manager()
+    events = manager.Queue()
+    slots = SlotPool(gpus, jobs_per_gpu, manager.Queue()) if gpus else None
+    stop = threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            try:
+                _dispatch(board, events.get(timeout=0.1))
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    threads = max(1, (os.cpu_count() or 1) // n_slots)
+    os.environ.setdefault("ALBENCH_THREADS", str(threads))  # inherited by the loky workers
+    results = []
+    try:
+        out = Parallel(n_jobs=n_slots, backend="loky", return_as="generator_unordered")(
+            delayed(_execute_tagged)(job, state_dir, slots, events) for job in jobs
+        )
+        for job, res in out:
+            board.finished(job.run_name, res)
+            results.append((job, res))
+    finally:
+        stop.set()
+        drainer.join(timeout=2)
+        manager.shutdown()
+    return results
+
+
+def _execute_tagged(job, state_dir, slots, events) -> tuple[Job, JobResult]:
+    return job, execute(job, state_dir, slots, events)
+
+
+def _run_ray(jobs, state_dir, gpus, jobs_per_gpu, address, board) -> list:
+    try:
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError:
+        raise AlbenchError(
+            "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
+        ) from None
+    from joblib import Parallel, delayed, parallel_config
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    register_ray()
+    remote_args = {"num_gpus": 1 / jobs_per_gpu} if gpus else {}
+    if gpus:
+        jobs = [dataclasses.replace(j, device="cuda") for j in jobs]  # Ray sets the visible GPU
+    with parallel_config(backend="ray", ray_remote_args=remote_args):
+        results = Parallel(n_jobs=-1)(
+            delayed(_execute_tagged)(job, state_dir, None, None) for job in jobs
+        )
+    for job, res in results:
+        board.finished(job.run_name, res)
+    return results
