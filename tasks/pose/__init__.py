@@ -1,0 +1,1 @@
+"""Human pose estimation tasks: ``mpii`` (2-stack hourglass, paper §4.3) and ``stickmen``."""
