@@ -243,6 +243,8 @@ def run_job(
         if ckpt is None:
             tracker.log_json(run_id, job.config(), "config.json")
             tracker.log_npy(run_id, labeled, "selected/initial.npy")
+            if ckpt_path is not None:  # from now on a rerun resumes this run, even in cycle 0
+                ckpt_io.save(ckpt_path, _checkpoint(job, run_id, -1, labeled, model, aux, [], {}))
         scorers = {
             name: (lambda out, name=name: strategy.collect(out, aux, task)[name])
             for name in strategy.scores
@@ -351,20 +353,8 @@ def run_job(
                 report(job.run_name, cycle, al.cycles, cfg.epochs, cfg.epochs, metric)
             # ---- checkpoint first, then log: a crash in between is finished on resume
             if ckpt_path is not None:
-                ckpt_io.save(
-                    ckpt_path,
-                    ckpt_io.Checkpoint(
-                        run_id=run_id,
-                        config_hash=job.config_hash(),
-                        cycle=cycle,
-                        labeled=labeled,
-                        model=_state(model),
-                        aux=_state(aux) if aux is not None else None,
-                        rng=ckpt_io.capture_rng(),
-                        rows=rows,
-                        artifacts=artifacts,
-                    ),
-                )
+                snapshot = _checkpoint(job, run_id, cycle, labeled, model, aux, rows, artifacts)
+                ckpt_io.save(ckpt_path, snapshot)
             _log_cycle(tracker, run_id, rows, artifacts)
     except KeyboardInterrupt:
         tracker.end_run(run_id, "KILLED", "interrupted (Ctrl-C)")
@@ -376,6 +366,23 @@ def run_job(
     if ckpt_path is not None:
         ckpt_path.unlink(missing_ok=True)  # MLflow's FINISHED status is the record from now on
     return JobResult(run_id, "FINISHED", metric, time.perf_counter() - started)
+
+
+def _checkpoint(job, run_id, cycle, labeled, model, aux, rows, artifacts):
+    """What the next cycle needs to go on exactly as if the job had never stopped."""
+    from albench.checkpoint import Checkpoint, capture_rng
+
+    return Checkpoint(
+        run_id=run_id,
+        config_hash=job.config_hash(),
+        cycle=cycle,
+        labeled=labeled,
+        model=_state(model),
+        aux=_state(aux) if aux is not None else None,
+        rng=capture_rng(),
+        rows=rows,
+        artifacts=artifacts,
+    )
 
 
 def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -1,0 +1,200 @@
+"""Parallel execution: loky worker processes, Ray, a shared MLflow server, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from albench.tracking import Tracker
+
+pytestmark = pytest.mark.e2e
+
+SMALL = [
+    "run",
+    "--benchmark",
+    "quick",
+    "--trials",
+    "1",
+    "--no-progress",
+    "--set",
+    "al.cycles=2",
+    "--set",
+    "train.epochs=3",
+]
+
+
+def _cli(args, env, cwd, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "albench", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _runs(uri: str, experiment: str = "quick"):
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        tracker = Tracker()
+        return tracker, tracker.runs(experiment)
+    finally:
+        if old is None:
+            del os.environ["MLFLOW_TRACKING_URI"]
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+
+
+def test_two_worker_processes(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = _cli([*SMALL, "--jobs", "2"], os.environ | {"MLFLOW_TRACKING_URI": uri}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    _, runs = _runs(uri)
+    assert len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
+    pids = {r.data.tags["albench.pid"] for r in runs}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # two workers, not the driver
+
+
+def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    args = [
+        "--benchmark",
+        "quick",
+        "--trials",
+        "1",
+        "--strategies",
+        "random",
+        "--no-progress",
+        "--set",
+        "al.cycles=4",
+        "--set",
+        "train.epochs=40",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "albench", "run", *args],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stderr.readline()
+    while line and "cycle 1/4" not in line:  # the first cycle is checkpointed
+        line = proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    _, runs = _runs(uri)
+    assert [r.info.status for r in runs] == ["KILLED"]
+    again = _cli(["run", *args], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    tracker, runs = _runs(uri)
+    assert [r.info.status for r in runs] == ["FINISHED"]  # the same run, resumed
+    steps = [s for s, _ in tracker.metric_history(runs[0].info.run_id, "eval/accuracy")]
+    assert steps == [0, 1, 2, 3]
+
+
+RAY_DRIVER = """
+import sys
+import ray
+from albench.cli import main
+
+ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+try:
+    code = main(sys.argv[1:])
+finally:
+    ray.shutdown()
+sys.exit(code)
+"""
+
+
+def test_ray_backend_with_a_local_instance(tmp_path):
+    pytest.importorskip("ray", reason="Ray comes with the dev extras: pip install -e '.[dev]'")
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare(1) to confine Ray to a loopback-only namespace")
+    # Ray's servers bind every interface; in a fresh network namespace the only one is lo.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "ray_driver.py").write_text(RAY_DRIVER)
+    cmd = f"ip link set lo up && exec {sys.executable} ray_driver.py " + " ".join(
+        [*SMALL, "--backend", "ray"]
+    )
+    proc = subprocess.run(
+        ["unshare", "--net", "sh", "-c", cmd],
+        cwd=tmp_path,
+        env=os.environ | {"MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, runs = _runs(uri)
+    assert len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path):
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                assert time.time() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.5)
+        proc = _cli(
+            [*SMALL, "--strategies", "learn_loss,coreset", "--jobs", "2"],
+            os.environ | {"MLFLOW_TRACKING_URI": uri},
+            tmp_path,
+        )
+        assert proc.returncode == 0, proc.stderr
+        tracker, runs = _runs(uri)
+        assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+        for run in runs:
+            rid = run.info.run_id
+            assert len(tracker.metric_history(rid, "eval/accuracy")) == 2
+            assert len(tracker.metric_history(rid, "train/loss/target")) == 6  # 2 x 3 epochs
+            assert len(tracker.metric_history(rid, "time/scan_s")) == 1
+        assert len({r.data.tags["albench.pid"] for r in runs}) == 2
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
