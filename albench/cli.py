@@ -185,6 +185,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from albench.tracking import Tracker
 
     dry = args.command == "plan" or args.dry_run
+    if args.backend == "ray" and not dry:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise AlbenchError(
+                "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
+            ) from None
     jobs, sizes, device, gpus = _jobs(args, need_data=not dry)
     tracker = Tracker()
     experiment = jobs[0].experiment
