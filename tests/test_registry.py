@@ -53,3 +53,19 @@ def test_double_registration_fails():
     reg.register("a")(EveryOther)
     with pytest.raises(ValueError):
         reg.register("a")(Strategy)
+
+
+def test_entry_points_are_discovered(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import albench.registry as registry
+
+    def fake_entry_points(group):
+        assert group == "albench.strategies"
+        return [EntryPoint("third_party", "tests.test_registry:EveryOther", group)]
+
+    monkeypatch.setattr(registry, "entry_points", fake_entry_points)
+    reg = Registry("strategy", "albench.strategies")
+    assert "third_party" in reg.names() and "entropy" not in reg.names()  # fresh registry
+    assert reg.get("third_party").__name__ == "EveryOther"
+    assert reg.describe()["third_party"].startswith("Takes every other candidate")

@@ -109,3 +109,12 @@ def test_console_script_error_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing half-written
+
+
+def test_plan_and_dry_run_create_nothing(mlflow_uri, capsys, tmp_path):
+    assert main(["plan", "--benchmark", "quick", "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("digits/") == 10 and "10 of 10 jobs to run" in out
+    assert main(["run", "--benchmark", "quick", "--trials", "1", "--dry-run"]) == 0
+    assert "5 of 5 jobs to run" in capsys.readouterr().out
+    assert Tracker().runs("quick") == []
