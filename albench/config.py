@@ -43,6 +43,8 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
+DATA_PATHS = ("auto", "resident", "loader")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class TrainConfig:
     stop_grad_epoch: int = 120  # from this epoch on the loss module's gradient stops at the taps
     eval_batch_size: int = 512  # test evaluation and pool scans; no autograd
     num_workers: int = 0  # DataLoader worker processes
+    # Speed only (not paper settings); the results stay comparable within one setting:
+    data_path: str = "auto"  # "auto" | "resident" (data on the device) | "loader" (DataLoader)
+    precision: str = "fp32"  # "fp32" | "bf16": bf16 autocast on CUDA (fp32 master weights)
+    channels_last: bool = False  # NHWC memory format for the model on CUDA
+    compile: bool = False  # torch.compile the model; falls back (and logs why) if it fails
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", self.epochs, "at least 1")
@@ -96,6 +103,12 @@ class TrainConfig:
         _check(self.stop_grad_epoch >= 0, "train.stop_grad_epoch", self.stop_grad_epoch, ">= 0")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, ">= 1")
         _check(self.num_workers >= 0, "train.num_workers", self.num_workers, ">= 0")
+        _check(
+            self.data_path in DATA_PATHS, "train.data_path", self.data_path, " | ".join(DATA_PATHS)
+        )
+        _check(
+            self.precision in PRECISIONS, "train.precision", self.precision, " | ".join(PRECISIONS)
+        )
         for m in self.lr_milestones:
             _check(m >= 1, "train.lr_milestones", list(self.lr_milestones), "epochs >= 1")
 

@@ -31,12 +31,12 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from albench.config import TaskConfig, config_hash
-from albench.errors import AlbenchError, BudgetTooLargeError, PoolExhaustedError
+from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.registry import STRATEGIES, TASKS
 from albench.scoring import score_quality
 from albench.strategies.base import Strategy
 from albench.tasks.base import Task, TaskData
-from albench.training import build_scan, train_cycle
+from albench.training import accelerate, build_scan, train_cycle
 
 __all__ = [
     "Job",
@@ -150,14 +150,56 @@ def _git_sha() -> str:
         return "unknown"
 
 
-def _loader(task: Task, dataset, indices: np.ndarray, batch_size: int, num_workers: int, **kw):
-    return DataLoader(
-        Subset(dataset, indices.tolist()),
-        batch_size=batch_size,
-        num_workers=num_workers,
-        collate_fn=task.collate,
-        **kw,
-    )
+def _memory_budget(device: torch.device) -> int:
+    """Bytes a device-resident data set may take: half of what is free on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] // 2
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+
+
+class _Loaders:
+    """A job's batches: index slices of device-resident data when the task offers them and
+    they fit (``train.data_path`` "auto" or "resident"), else DataLoaders over the datasets."""
+
+    def __init__(self, task: Task, data: TaskData, cfg, device: torch.device):
+        self.task, self.data, self.cfg = task, data, cfg
+        self.resident = None
+        if cfg.data_path != "loader":
+            self.resident = task.device_data(data, device, _memory_budget(device))
+            if self.resident is None and cfg.data_path == "resident":
+                raise ConfigError(
+                    f"train.data_path = 'resident': task {task.name!r} has no device-resident "
+                    "data path, or its data does not fit; use 'auto' or 'loader'"
+                )
+        self.path = "resident" if self.resident is not None else "loader"
+
+    def train(self, indices: np.ndarray, seed: int, drop_last: bool):
+        if self.resident is not None:
+            return self.resident.train_batches(indices, self.cfg.batch_size, seed, drop_last)
+        return self._loader(
+            self.data.pool_train,
+            indices,
+            self.cfg.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(seed),
+            drop_last=drop_last,
+        )
+
+    def eval(self, split: str, indices: np.ndarray):
+        """Fixed-order batches of the "pool" (without augmentation) or "test" split."""
+        if self.resident is not None:
+            return self.resident.eval_batches(split, indices, self.cfg.eval_batch_size)
+        dataset = self.data.pool_eval if split == "pool" else self.data.test
+        return self._loader(dataset, indices, self.cfg.eval_batch_size, shuffle=False)
+
+    def _loader(self, dataset, indices: np.ndarray, batch_size: int, **kw) -> DataLoader:
+        return DataLoader(
+            Subset(dataset, indices.tolist()),
+            batch_size=batch_size,
+            num_workers=self.cfg.num_workers,
+            collate_fn=self.task.collate,
+            **kw,
+        )
 
 
 class Reporter(Protocol):
@@ -206,6 +248,8 @@ def run_job(
     aux = strategy.auxiliary(task)
     aux = aux.to(device) if aux is not None else None
     initial_state = _snapshot(model, aux) if al.reinit_model else None
+    loaders = _Loaders(task, data, cfg, device)
+    forward_model, compile_note = accelerate(task, model, cfg, device)
     worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
 
     if ckpt is not None:  # resume in the same run, at the next cycle
@@ -230,7 +274,12 @@ def run_job(
             "albench.git_sha": _git_sha(),
             "albench.metric": task.metric,
         } | worker_tags
-        params = flatten(job.config()) | {"device": str(device), "data_root": job.data_root}
+        params = flatten(job.config()) | {
+            "device": str(device),
+            "data_root": job.data_root,
+            "data_path": loaders.path,
+            "compile": compile_note,
+        }
         run_id = tracker.start_run(
             tracker.experiment_id(job.experiment), job.run_name, tags, params
         )
@@ -264,20 +313,22 @@ def run_job(
                 _restore(model, aux, initial_state)
             # ---- train on the labeled set (Eq. 3)
             torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
-            shuffle = torch.Generator().manual_seed(derive_seed(seed, Stream.SHUFFLE, cycle))
-            train_loader = _loader(
-                task,
-                data.pool_train,
+            train_loader = loaders.train(
                 labeled,
-                cfg.batch_size,
-                cfg.num_workers,
-                shuffle=True,
-                generator=shuffle,
+                seed=derive_seed(seed, Stream.SHUFFLE, cycle),
                 drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
             )
             t0 = time.perf_counter()
             history = train_cycle(
-                task, strategy, model, aux, train_loader, cfg, device, on_epoch=on_epoch(cycle)
+                task,
+                strategy,
+                model,
+                aux,
+                train_loader,
+                cfg,
+                device,
+                on_epoch=on_epoch(cycle),
+                forward_model=forward_model,
             )
             rows = [
                 (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
@@ -289,14 +340,7 @@ def run_job(
             # ---- evaluate the last epoch's model on the test split
             if aux is not None:
                 aux.eval()
-            test_loader = _loader(
-                task,
-                data.test,
-                np.arange(len(data.test)),
-                cfg.eval_batch_size,
-                cfg.num_workers,
-                shuffle=False,
-            )
+            test_loader = loaders.eval("test", np.arange(len(data.test)))
             result = task.evaluate(model, test_loader, device, scorers)
             metric = result.metric
             rows += [(f"eval/{task.metric}", metric, cycle), ("labeled", len(labeled), cycle)]
@@ -329,14 +373,7 @@ def run_job(
                     strategy,
                     model,
                     aux,
-                    lambda idx: _loader(
-                        task,
-                        data.pool_eval,
-                        idx,
-                        cfg.eval_batch_size,
-                        cfg.num_workers,
-                        shuffle=False,
-                    ),
+                    lambda idx: loaders.eval("pool", idx),
                     candidates,
                     labeled,
                     device,

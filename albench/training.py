@@ -24,7 +24,7 @@ from albench.config import TrainConfig
 from albench.strategies.base import Scan, Strategy
 from albench.tasks.base import Task
 
-__all__ = ["NonFiniteLossError", "build_scan", "scan", "train_cycle"]
+__all__ = ["NonFiniteLossError", "accelerate", "build_scan", "scan", "train_cycle"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -47,8 +47,16 @@ def train_cycle(
     cfg: TrainConfig,
     device: torch.device,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    forward_model: nn.Module | None = None,
 ) -> list[dict[str, float]]:
-    """Train for ``cfg.epochs`` epochs; returns the per-epoch mean of every loss term."""
+    """Train for ``cfg.epochs`` epochs; returns the per-epoch mean of every loss term.
+
+    ``forward_model`` (e.g. the ``torch.compile`` wrapper of ``model``) runs the forward
+    passes; ``model`` owns the parameters. With ``cfg.precision == "bf16"`` on CUDA the
+    forward runs under bf16 autocast (fp32 master weights; bf16 needs no loss scaling).
+    """
+    forward_model = forward_model or model
+    amp = cfg.precision == "bf16" and device.type == "cuda"
     optimizer, scheduler = task.build_optimizer(_parameters(model, aux), cfg)
     history = []
     for epoch in range(cfg.epochs):
@@ -60,8 +68,10 @@ def train_cycle(
         batches = 0
         for batch in loader:
             batch = task.to_device(batch, device)
-            out = task.step(model, batch, train=True)
-            terms = {"target": out.loss.mean()}  # (B,) -> scalar, Eq. 3 first term
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                out = task.step(forward_model, batch, train=True)
+            # Outside autocast: the per-sample loss and the strategy's terms stay in fp32.
+            terms = {"target": out.loss.float().mean()}  # (B,) -> scalar, Eq. 3 first term
             terms.update(strategy.extra_losses(out, aux, detach_taps=detach_taps))
             total = sum(terms.values())
             optimizer.zero_grad(set_to_none=True)
@@ -78,6 +88,29 @@ def train_cycle(
         if on_epoch is not None:
             on_epoch(epoch, means)
     return history
+
+
+def accelerate(
+    task: Task, model: nn.Module, cfg: TrainConfig, device: torch.device
+) -> tuple[nn.Module, str]:
+    """Apply the speed settings to ``model``; returns the module to train with and a note.
+
+    channels_last and cudnn.benchmark on CUDA; ``torch.compile`` when asked, checked on an
+    example batch so that a compiler failure falls back to eager mode with its reason.
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if cfg.channels_last:
+            model.to(memory_format=torch.channels_last)
+    if not cfg.compile:
+        return model, "off"
+    try:
+        compiled = torch.compile(model)
+        with torch.no_grad():
+            task.step(compiled, task.to_device(task.example_batch(2), device), train=False)
+        return compiled, "on"
+    except Exception as exc:  # any compiler/back-end failure: run eagerly, say why
+        return model, f"fallback to eager: {type(exc).__name__}: {str(exc)[:300]}"
 
 
 def scan(

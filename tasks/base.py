@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from albench.config import TrainConfig
 
-__all__ = ["EvalResult", "Metric", "StepOutput", "Task", "TaskData"]
+__all__ = ["DeviceData", "EvalResult", "Metric", "StepOutput", "Task", "TaskData"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class TaskData:
     pool_train: Dataset
     pool_eval: Dataset
     test: Dataset
+    arrays: Any = None  # raw tensors a task can move to the device (see Task.device_data)
 
     @property
     def pool_size(self) -> int:
@@ -57,6 +58,24 @@ class EvalResult:
     metric: float
     loss: np.ndarray  # (N,) true per-sample target loss
     scores: dict[str, np.ndarray]  # scorer name -> (N,) score, e.g. entropy, predicted_loss
+
+
+class DeviceData(ABC):
+    """A task's data held on the job's device: batches are index slices, augmentation is
+    done there too (DESIGN.md "Performance principles"). Iterating a loader again gives a new
+    epoch (a new shuffle and new augmentation draws from its seeded generators)."""
+
+    nbytes: int = 0
+
+    @abstractmethod
+    def train_batches(
+        self, indices: np.ndarray, batch_size: int, seed: int, drop_last: bool
+    ) -> Iterable[Any]:
+        """Shuffled, augmented batches of pool items ``indices``; ``seed`` fixes both."""
+
+    @abstractmethod
+    def eval_batches(self, split: str, indices: np.ndarray, batch_size: int) -> Iterable[Any]:
+        """Batches of ``split`` ("pool" or "test") items in the given order, no augmentation."""
 
 
 class Metric(ABC):
@@ -121,6 +140,13 @@ class Task(ABC):
             opt, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
         )
         return opt, sched
+
+    def device_data(
+        self, data: TaskData, device: torch.device, max_bytes: int
+    ) -> DeviceData | None:
+        """The data resident on ``device`` if this task supports it and it fits in
+        ``max_bytes``; None selects the DataLoader path (the default)."""
+        return None
 
     def collate(self, items: list[Any]) -> Any:
         """How a list of dataset items becomes a batch (default: torch's default collate)."""

@@ -94,7 +94,19 @@ def test_ray_backend_without_ray_is_a_one_line_error(monkeypatch, mlflow_uri, ca
     from albench.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    code = main(["run", "--benchmark", "quick", "--trials", "1", "--strategies", "random",
-                 "--backend", "ray", "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--benchmark",
+            "quick",
+            "--trials",
+            "1",
+            "--strategies",
+            "random",
+            "--backend",
+            "ray",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "pip install 'albench[ray]'" in err[0]

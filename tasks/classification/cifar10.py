@@ -16,6 +16,7 @@ import copy
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
@@ -24,6 +25,7 @@ from albench.errors import DatasetMissingError
 from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.classification.common import ClassificationTask
+from albench.tasks.classification.resident import ImageArrays
 from albench.tasks.classification.resnet import ResNet18
 
 __all__ = ["Cifar10Task", "channel_stats"]
@@ -68,10 +70,22 @@ class Cifar10Task(ClassificationTask):
         )
         eval_tf = transforms.Compose(normalize)
         test = CIFAR10(root, train=False, transform=eval_tf)
+        arrays = ImageArrays(
+            pool=torch.from_numpy(raw.data).permute(0, 3, 1, 2),  # (N, H, W, C) -> (N, C, H, W)
+            pool_labels=torch.as_tensor(raw.targets),
+            test=torch.from_numpy(test.data).permute(0, 3, 1, 2),
+            test_labels=torch.as_tensor(test.targets),
+            scale=1 / 255,
+            mean=tuple(mean),
+            std=tuple(std),
+            pad=4,  # §4.1: 32x32 crop from the 36x36 zero-padded image
+            flip=True,
+        )
         return TaskData(
             pool_train=_with_transform(raw, train_tf),
             pool_eval=_with_transform(raw, eval_tf),
             test=test,
+            arrays=arrays,
         )
 
     def build_model(self) -> nn.Module:

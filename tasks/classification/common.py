@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from albench.tasks.base import Metric, StepOutput, Task
+from albench.tasks.base import Metric, StepOutput, Task, TaskData
+from albench.tasks.classification.resident import ImageArrays, ResidentImages
 
 __all__ = ["Accuracy", "ClassificationTask", "ImageTensorDataset", "softmax_entropy"]
 
@@ -61,6 +62,12 @@ class ClassificationTask(Task):
 
     def new_metric(self) -> Metric:
         return Accuracy()
+
+    def device_data(self, data: TaskData, device: torch.device, max_bytes: int):
+        arrays = data.arrays
+        if not isinstance(arrays, ImageArrays) or arrays.nbytes > max_bytes:
+            return None
+        return ResidentImages(arrays, device)
 
     def example_batch(self, batch_size: int) -> Any:
         g = torch.Generator().manual_seed(0)

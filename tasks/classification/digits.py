@@ -22,6 +22,7 @@ from torchvision import transforms
 from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.classification.common import ClassificationTask, ImageTensorDataset
+from albench.tasks.classification.resident import ImageArrays
 
 __all__ = ["DigitsNet", "DigitsTask"]
 
@@ -78,11 +79,23 @@ class DigitsTask(ClassificationTask):
         train_tf = transforms.Compose(
             [transforms.RandomCrop(8, padding=self.shift), normalize] if self.shift else [normalize]
         )
-        labels = bunch.target
+        labels = torch.as_tensor(bunch.target)
+        arrays = ImageArrays(
+            pool=(pool * 16).round().to(torch.uint8),  # the raw 0..16 grey levels
+            pool_labels=labels[pool_idx],
+            test=(images[test_idx] * 16).round().to(torch.uint8),
+            test_labels=labels[test_idx],
+            scale=1 / 16,
+            mean=(mean,),
+            std=(std,),
+            pad=self.shift,
+            flip=False,  # digits are not mirror-symmetric
+        )
         return TaskData(
-            pool_train=ImageTensorDataset(pool, labels[pool_idx.numpy()], train_tf),
-            pool_eval=ImageTensorDataset(pool, labels[pool_idx.numpy()], normalize),
-            test=ImageTensorDataset(images[test_idx], labels[test_idx.numpy()], normalize),
+            pool_train=ImageTensorDataset(pool, labels[pool_idx], train_tf),
+            pool_eval=ImageTensorDataset(pool, labels[pool_idx], normalize),
+            test=ImageTensorDataset(images[test_idx], labels[test_idx], normalize),
+            arrays=arrays,
         )
 
     def build_model(self) -> nn.Module:
