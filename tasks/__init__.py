@@ -8,4 +8,9 @@ __all__ = [
     "Cifar10Task",
     "DeviceData",
     "DigitsTask",
-    "EvalResult", "Metric", "StepOutput", "Task", "TaskData"]
+    "EvalResult",
+    "Metric",
+    "StepOutput",
+    "Task",
+    "TaskData",
+]

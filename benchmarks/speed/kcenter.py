@@ -12,14 +12,10 @@ identical. Imports torch, numpy and albench's pure k-center function (no MLflow)
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+import _record
 import numpy as np
 import torch
 
@@ -37,12 +33,6 @@ def numpy_k_center(features: np.ndarray, centers: np.ndarray, picks: int) -> lis
         min_dist = np.minimum(min_dist, np.linalg.norm(features - features[i], axis=1))
         min_dist[i] = -1.0
     return chosen
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def main() -> None:
@@ -95,22 +85,7 @@ def main() -> None:
         ref = f"{r['numpy_s']:9.2f}" if r["numpy_s"] else f"{'-':>9s}"
         up = f"{r['speedup']:8.1f}x" if r["speedup"] else f"{'-':>9s}"
         print(f"{r['pool']:7d} {r['albench_s']:10.2f} {ref} {up}  {r['identical_picks']}")
-    if args.out:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-        args.out.write_text(
-            json.dumps(
-                {
-                    "command": " ".join([sys.executable, *sys.argv]),
-                    "commit": commit,
-                    "device": device_name(device),
-                    "torch": torch.__version__,
-                    "rows": rows,
-                },
-                indent=2,
-            )
-        )
+    _record.write(args.out, device, rows=rows)
 
 
 if __name__ == "__main__":

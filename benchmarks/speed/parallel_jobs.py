@@ -11,7 +11,6 @@ the runs themselves go through the installed ``albench`` command.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,12 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _commit() -> str:
-    out = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-    )
-    return out.stdout.strip() or "unknown"
+import _record
 
 
 def run_once(jobs: int, extra: list[str]) -> float:
@@ -67,19 +61,9 @@ def main() -> None:
     print(f"{'--jobs':>6s} {'median wall s':>14s} {'speed-up':>9s}")
     for j, ts in times.items():
         print(f"{j:6d} {statistics.median(ts):14.1f} {base / statistics.median(ts):8.2f}x")
-    if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "command": " ".join([sys.executable, *sys.argv]),
-                    "commit": _commit(),
-                    "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                    "platform": platform.platform(),
-                    "wall_s": {str(j): ts for j, ts in times.items()},
-                },
-                indent=2,
-            )
-        )
+    _record.write(
+        args.out, None, platform=platform.platform(), wall_s={str(j): ts for j, ts in times.items()}
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import Tensor, nn
 from torchvision import transforms
 
@@ -69,6 +68,8 @@ class DigitsTask(ClassificationTask):
         self.shift = shift  # max random translation in pixels for training augmentation
 
     def datasets(self, root: str, download: bool) -> TaskData:
+        from sklearn.datasets import load_digits  # lazily: speed benchmarks import torch only
+
         bunch = load_digits()
         images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
