@@ -1,0 +1,61 @@
+"""What both pose tasks share: the batch layout, the step, the entropy and the metric (§4.3).
+
+A pose model returns ``(heatmaps per stack, taps, embedding)`` (see ``hourglass``). The step
+computes the per-sample loss over every stack (intermediate supervision) and reports the last
+stack's heatmaps as the output: the entropy baseline and PCKh read those.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from albench.tasks.base import Metric, StepOutput, Task
+from albench.tasks.pose.data import make_sample
+from albench.tasks.pose.geometry import Augmentation
+from albench.tasks.pose.heatmaps import heatmap_entropy, heatmap_loss
+from albench.tasks.pose.pckh import PCKh
+
+__all__ = ["PoseTask"]
+
+
+class PoseTask(Task):
+    """Base for single-person pose estimation; batches are dicts (see ``data``)."""
+
+    metric = "pckh"
+    num_joints: ClassVar[int] = 16  # MPII's joints (the stickmen twin draws the same 16)
+    input_res: ClassVar[int] = 256  # crop side in pixels (Newell et al.)
+    channels: ClassVar[int] = 3
+
+    def step(self, model: nn.Module, batch: Any, train: bool) -> StepOutput:
+        heatmaps, taps, embedding = model(batch["image"])
+        loss = heatmap_loss(heatmaps, batch["target"], batch["target_weight"])  # (B,)
+        return StepOutput(output=heatmaps[-1], loss=loss, taps=list(taps), embedding=embedding)
+
+    def uncertainty(self, out: StepOutput) -> Tensor:
+        return heatmap_entropy(out.output)
+
+    def new_metric(self) -> Metric:
+        return PCKh()
+
+    def example_batch(self, batch_size: int) -> Any:
+        """Noise images with random people, built by the real sample pipeline."""
+        rng = np.random.default_rng(0)
+        r = self.input_res
+        items = []
+        for _ in range(batch_size):
+            pixels = rng.integers(0, 256, (r, r, self.channels), dtype=np.uint8)
+            image = Image.fromarray(pixels[:, :, 0] if self.channels == 1 else pixels)
+            joints = rng.uniform(0.1 * r, 0.9 * r, (self.num_joints, 2))
+            visible = rng.random(self.num_joints) < 0.8
+            center = np.array([(r - 1) / 2, (r - 1) / 2])
+            head = float(rng.uniform(0.05, 0.15) * r)
+            items.append(make_sample(image, joints, visible, center, r, head, r, Augmentation()))
+        return self.collate(items)
+
+    def to_device(self, batch: Any, device: torch.device) -> Any:
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

@@ -1,0 +1,245 @@
+"""``stickmen``: the embedded twin of ``mpii``, procedurally drawn stick figures (offline, CPU).
+
+Every image is a 64x64 grey canvas with one stick figure carrying MPII's 16 joints (same
+order, same left/right pairs, same PCKh mean set), drawn at twice the size and box-filtered
+down (anti-aliasing):
+
+- pose: a random figure size (head top to ankles 57-78 % of the canvas), torso lean, head
+  tilt, leg and arm angles and bends, a global rotation and position; 30 % of the figures
+  face away (their right side on the image's right);
+- side: the figure's left limbs are drawn brighter than its right limbs, the only cue for
+  left vs right (as anatomy is in MPII), so a mirrored figure is a valid figure with its
+  left/right labels swapped -- the flip augmentation stays consistent;
+- head: a filled disc between the upper neck and the head top; the head box is its bounding
+  square, so the PCKh threshold is 0.5 x 0.6 x its diagonal (about 3-4 pixels);
+- clutter: smooth background noise, 2-6 limb-like strokes and 0-2 head-like discs;
+- occlusion: with probability 0.25 a block covers the surroundings of a random limb joint;
+  joints under it, or off the canvas, are not visible (no ground truth), as missing MPII joints.
+
+Image i of the pool comes from ``numpy.random.default_rng([seed, 0, i])`` and of the test
+split from ``[seed, 1, i]``, so the test images do not depend on the pool size. The arrays are
+cached in ``<data-root>/stickmen/`` under a name that hashes the generation parameters, written
+to a temporary file and renamed (atomic), so reruns and parallel workers reuse them safely.
+
+The model is the ``mpii`` hourglass code with 1 stack, 64 features and depth 3 (16x16
+heatmaps at the bottom 2x2); loss, entropy, PCKh and augmentation are the ``mpii`` ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+from torch import nn
+
+from albench.registry import TASKS
+from albench.tasks.base import TaskData
+from albench.tasks.pose.common import PoseTask
+from albench.tasks.pose.data import PoseAnnotations, PoseDataset
+from albench.tasks.pose.hourglass import StackedHourglass
+from albench.tasks.pose.pckh import head_size
+
+__all__ = ["StickmenTask", "draw_stickman", "generate_stickmen", "load_stickmen"]
+
+GENERATOR_VERSION = 1  # bump when the drawing changes: it is part of the cache key
+SUPERSAMPLE = 2  # drawn at 2x and box-filtered down
+# Limbs as (joint, joint, side): side 0 = torso/head, 1 = the figure's left, 2 = its right.
+LIMBS = (
+    (6, 7, 0), (7, 8, 0), (2, 3, 0), (12, 13, 0),
+    (3, 4, 1), (4, 5, 1), (13, 14, 1), (14, 15, 1), (7, 13, 1), (6, 3, 1),
+    (2, 1, 2), (1, 0, 2), (12, 11, 2), (11, 10, 2), (7, 12, 2), (6, 2, 2),
+)  # fmt: skip
+OCCLUDABLE = (0, 1, 4, 5, 10, 11, 14, 15)  # ankles, knees, wrists, elbows
+
+
+def _unit(angle_deg: float) -> np.ndarray:
+    """Unit vector at ``angle_deg`` from "up" in image coordinates (y down), clockwise."""
+    a = math.radians(angle_deg)
+    return np.array([math.sin(a), -math.cos(a)])
+
+
+def _pose(rng: np.random.Generator, size: int) -> np.ndarray:
+    """(16, 2) joints of a random figure, in canvas pixels."""
+    h = rng.uniform(0.55, 0.75) * size  # scale: head top to ankles spans about 1.04 h
+    j = np.zeros((16, 2))
+    lean = rng.normal(0.0, 12.0) + rng.normal(0.0, 15.0)  # global rotation + torso lean
+    up = _unit(lean)
+    side = np.array([-up[1], up[0]])  # the figure's left when facing the viewer
+    if rng.random() < 0.3:  # faces away: its left is on the image's left
+        side = -side
+    j[6] = np.full(2, (size - 1) / 2) + rng.normal(0.0, 0.06 * size, 2) - 0.04 * h * up
+    j[7] = j[6] + 0.30 * h * up  # thorax
+    j[8] = j[7] + 0.06 * h * _unit(lean + rng.normal(0.0, 10.0))  # upper neck
+    j[9] = j[8] + 0.20 * h * _unit(lean + rng.normal(0.0, 15.0))  # head top
+    j[12], j[13] = j[7] - 0.10 * h * side, j[7] + 0.10 * h * side  # r, l shoulder
+    j[2], j[3] = j[6] - 0.08 * h * side, j[6] + 0.08 * h * side  # r, l hip
+    down = lean + 180.0
+    to_left = 1.0 if _unit(down + 10.0) @ side > 0 else -1.0  # angle sense towards its left
+    for hip, knee, ankle, s in ((2, 1, 0, -1.0), (3, 4, 5, 1.0)):
+        thigh = down + s * to_left * rng.uniform(0.0, 25.0) + rng.normal(0.0, 15.0)
+        j[knee] = j[hip] + 0.24 * h * _unit(thigh)
+        j[ankle] = j[knee] + 0.24 * h * _unit(thigh + rng.uniform(-70.0, 70.0))
+    for shoulder, elbow, wrist in ((12, 11, 10), (13, 14, 15)):
+        upper = down + rng.uniform(-150.0, 150.0)
+        j[elbow] = j[shoulder] + 0.17 * h * _unit(upper)
+        j[wrist] = j[elbow] + 0.15 * h * _unit(upper + rng.uniform(-130.0, 130.0))
+    return j
+
+
+def draw_stickman(
+    rng: np.random.Generator, size: int = 64
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One figure: (size, size) uint8 image, (16, 2) joints, (16,) visibility, (4,) head box.
+
+    Joints and the head box are in pixel-centre coordinates of the ``size`` canvas.
+    """
+    big = size * SUPERSAMPLE
+    joints = _pose(rng, size)
+
+    def q(p: np.ndarray) -> tuple[float, float]:  # canvas -> 2x drawing coordinates
+        return (SUPERSAMPLE * p[0] + 0.5 * (SUPERSAMPLE - 1), SUPERSAMPLE * p[1] + 0.5)
+
+    noise = Image.fromarray(rng.uniform(0, 1, (6, 6)).astype(np.float32))
+    smooth = np.asarray(noise.resize((big, big), Image.BILINEAR))
+    base = rng.uniform(0.0, 0.35) + 0.15 * (smooth - 0.5)
+    canvas = Image.fromarray((np.clip(base, 0, 1) * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    width = SUPERSAMPLE * 2  # limb stroke: 2 canvas pixels
+    for _ in range(rng.integers(2, 7)):  # limb-like clutter strokes
+        a = rng.uniform(0, big, 2)
+        b = a + rng.uniform(0.12, 0.35) * big * _unit(rng.uniform(0, 360))
+        draw.line([tuple(a), tuple(b)], fill=int(rng.uniform(0.3, 0.85) * 255), width=width)
+    head_r = 0.5 * float(np.linalg.norm(joints[9] - joints[8]))
+    for _ in range(rng.integers(0, 3)):  # head-like clutter discs
+        c, r = rng.uniform(0, big, 2), SUPERSAMPLE * head_r * rng.uniform(0.6, 1.2)
+        grey = int(rng.uniform(0.3, 0.8) * 255)
+        draw.ellipse([c[0] - r, c[1] - r, c[0] + r, c[1] + r], fill=grey)
+
+    tone = rng.uniform(0.75, 1.0)
+    fills = (int(tone * 0.85 * 255), int(tone * 255), int(tone * 0.5 * 255))
+    for a, b, s in LIMBS:
+        draw.line([q(joints[a]), q(joints[b])], fill=fills[s], width=width)
+    head_c = 0.5 * (joints[8] + joints[9])
+    hc, hr = q(head_c), SUPERSAMPLE * head_r
+    draw.ellipse([hc[0] - hr, hc[1] - hr, hc[0] + hr, hc[1] + hr], fill=fills[0])
+    head_box = np.array([head_c[0] - head_r, head_c[1] - head_r, head_c[0] + head_r,
+                         head_c[1] + head_r])  # fmt: skip
+
+    visible = np.ones(16, dtype=bool)
+    if rng.random() < 0.25:  # an occluding block around a random limb joint
+        target = joints[OCCLUDABLE[rng.integers(len(OCCLUDABLE))]]
+        half = rng.uniform(0.06, 0.11) * size
+        lo = target + rng.uniform(-0.5, 0.5, 2) * half - half
+        hi = lo + 2 * half
+        draw.rectangle([*q(lo), *q(hi)], fill=int(rng.uniform(0.0, 0.5) * 255))
+        visible &= ~((joints >= lo) & (joints <= hi)).all(axis=1)
+    visible &= ((joints >= 0) & (joints <= size - 1)).all(axis=1)
+
+    small = np.asarray(canvas.resize((size, size), Image.BOX), dtype=np.float32)
+    small = small + rng.normal(0.0, 6.0, small.shape)  # sensor noise, grey levels
+    image = np.clip(small, 0, 255).astype(np.uint8)
+    return image, joints.astype(np.float32), visible, head_box.astype(np.float32)
+
+
+def generate_stickmen(seed: int, split: int, count: int, size: int) -> dict[str, np.ndarray]:
+    """``count`` figures of one split (0 = pool, 1 = test) as stacked arrays."""
+    figures = [draw_stickman(np.random.default_rng([seed, split, i]), size) for i in range(count)]
+    images, joints, visible, boxes = (np.stack(parts) for parts in zip(*figures, strict=True))
+    return {"images": images, "joints": joints, "visible": visible, "head_box": boxes}
+
+
+def load_stickmen(root: str | Path, seed: int, pool: int, test: int, size: int):
+    """(pool arrays, test arrays), generated once and cached under ``root``/stickmen."""
+    key = {"v": GENERATOR_VERSION, "seed": seed, "pool": pool, "test": test, "size": size}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    path = Path(root) / "stickmen" / f"stickmen-{digest}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+    else:
+        splits = [generate_stickmen(seed, s, n, size) for s, n in ((0, pool), (1, test))]
+        arrays = {
+            f"{name}_{k}": v
+            for name, d in zip(("pool", "test"), splits, strict=True)
+            for k, v in d.items()
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return tuple({k: arrays[f"{name}_{k}"] for k in ("images", "joints", "visible", "head_box")}
+                 for name in ("pool", "test"))  # fmt: skip
+
+
+def _annotations(arrays: dict[str, np.ndarray], size: int) -> PoseAnnotations:
+    n = len(arrays["images"])
+    return PoseAnnotations(
+        joints=arrays["joints"].astype(np.float64),
+        visible=arrays["visible"],
+        center=np.full((n, 2), (size - 1) / 2),  # the whole canvas is the crop
+        box=np.full(n, float(size)),
+        head_size=head_size(arrays["head_box"]),
+    )
+
+
+@TASKS.register("stickmen")
+class StickmenTask(PoseTask):
+    """Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5."""
+
+    embedded = True
+    channels = 1
+    input_res = 64  # image_size
+    tap_channels = (64,)  # (features,): the 1 stack's last feature map
+    sizes = (2000, 500)  # (pool_size, test_size) defaults, for planning
+
+    def __init__(
+        self,
+        pool_size: int = 2000,  # generated pool figures
+        test_size: int = 500,  # generated test figures
+        image_size: int = 64,  # canvas side in pixels; heatmaps are a quarter of it
+        features: int = 64,  # hourglass width (mpii: 256)
+        depth: int = 3,  # hourglass levels (mpii: 4): 16 -> 2 pixels
+        seed: int = 0,  # generation seed, independent of the trial seeds
+    ):
+        self.pool_size, self.test_size, self.image_size = pool_size, test_size, image_size
+        self.features, self.depth, self.seed = features, depth, seed
+        self.input_res = image_size
+        self.tap_channels = (features,)
+        self.sizes = (pool_size, test_size)
+
+    def datasets(self, root: str, download: bool) -> TaskData:
+        pool, test = load_stickmen(root, self.seed, self.pool_size, self.test_size, self.image_size)
+        pool_ann = _annotations(pool, self.image_size)
+        test_ann = _annotations(test, self.image_size)
+
+        def loader(images: np.ndarray):
+            return lambda i: Image.fromarray(images[i])
+
+        def make(ann, images, augment):
+            return PoseDataset(ann, loader(images), self.image_size, augment, self.channels)
+
+        return TaskData(
+            pool_train=make(pool_ann, pool["images"], True),
+            pool_eval=make(pool_ann, pool["images"], False),
+            test=make(test_ann, test["images"], False),
+        )
+
+    def build_model(self) -> nn.Module:
+        return StackedHourglass(
+            num_joints=self.num_joints,
+            num_stacks=1,
+            features=self.features,
+            depth=self.depth,
+            in_channels=self.channels,
+        )
