@@ -59,9 +59,9 @@ class Cifar10Task(ClassificationTask):
         except RuntimeError:
             path = Path(root).resolve() / "cifar-10-batches-py"
             raise DatasetMissingError(
-                f"CIFAR-10 not found at {path} (the python version: data_batch_1..5, "
-                "test_batch, batches.meta); rerun with --download, or --data-root DIR "
-                "where DIR/cifar-10-batches-py exists"
+                f"CIFAR-10 not found (or corrupted) at {path} (the python version: "
+                "data_batch_1..5, test_batch, batches.meta); rerun with --download, or "
+                "--data-root DIR where DIR/cifar-10-batches-py exists"
             ) from None
         mean, std = channel_stats(raw.data)
         normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
