@@ -1,4 +1,4 @@
-"""The ``albench`` command line: ``run`` a benchmark, ``list`` what is registered.
+"""The ``albench`` command line: ``run`` a benchmark, ``report`` on it, ``list`` what is there.
 
 Every :class:`~albench.errors.AlbenchError` (bad task, strategy, benchmark key, budget,
 missing data) is printed as one line with exit code 2 and no traceback, and is raised before
@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(plan)
 
     sub.add_parser("list", help="list the registered tasks, strategies and benchmarks")
+
+    rep = sub.add_parser("report", help="figures, tables and index.html of one experiment")
+    rep.add_argument("--experiment", help="MLflow experiment; default: the only one with runs")
+    rep.add_argument("--out", help="output directory; default: reports/<experiment>")
+    rep.add_argument("--tasks", default="all", help="'all' or a comma-separated list")
+    rep.add_argument("--strategies", default="all", help="'all' or a comma-separated list")
+    rep.add_argument("--trial", type=int, help="trial of the scatter plots; default: the first")
+    rep.add_argument("--format", default="png,svg", help="figure formats: png,svg[,pdf]")
     return parser
 
 
@@ -275,10 +283,46 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import shlex
+
+    from albench.report import default_experiment, make_report
+    from albench.tracking import Tracker
+
+    tracker = Tracker()
+    experiment = args.experiment or default_experiment(tracker)
+    out = args.out or f"reports/{experiment}"
+    command = ["albench", "report", "--experiment", experiment, "--out", out]
+    for flag in ("tasks", "strategies", "trial", "format"):
+        value = getattr(args, flag)
+        if value not in (None, "all", "png,svg"):
+            command += [f"--{flag}", str(value)]
+    result = make_report(
+        experiment,
+        out,
+        tasks=_names(args.tasks, [], "tasks"),
+        strategies=_names(args.strategies, [], "strategies"),
+        trial=args.trial,
+        formats=[f.strip() for f in args.format.split(",") if f.strip()],
+        command=shlex.join(command),
+        tracker=tracker,
+    )
+    for row in result.left_out.itertuples():
+        print(f"albench report: left out {row.name}: {row.reason}", file=sys.stderr)
+    print(
+        f"albench report: wrote {len(result.files)} files to {result.out_dir}/ (open "
+        f"{result.out_dir / 'index.html'}); logged as MLflow run {result.run_id} 'report' "
+        f"in experiment {experiment!r}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "plan": cmd_run, "list": cmd_list}[args.command](args)
+        commands = {"run": cmd_run, "plan": cmd_run, "list": cmd_list, "report": cmd_report}
+        return commands[args.command](args)
     except AlbenchError as exc:
         print(f"albench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -173,3 +173,11 @@ class Tracker:
 
     def download_artifact(self, run_id: str, path: str, dst: str | Path) -> Path:
         return Path(_retry(lambda: self.client.download_artifacts(run_id, path, str(dst))))
+
+    def artifact_files(self, run_id: str, path: str | None = None) -> list[str]:
+        """Every artifact file of a run under ``path`` (all when None), sorted, as paths
+        relative to the run's artifact root."""
+        files: list[str] = []
+        for item in _retry(lambda: self.client.list_artifacts(run_id, path)):
+            files += self.artifact_files(run_id, item.path) if item.is_dir else [item.path]
+        return sorted(files)

@@ -1,0 +1,228 @@
+"""Pure figure functions: tables in, :class:`matplotlib.figure.Figure` out (no files, no
+pyplot state), drawn in seaborn's paper style.
+
+The figures of Yoo & Kweon, CVPR 2019: performance curves (Figs 4, 6, 7: the task's metric
+vs labeled samples, mean +/- 1 std over trials), ranking accuracy of every scorer (Fig. 5),
+true loss against predicted loss and against entropy at the last cycle with the top 20 %
+by score highlighted (Fig. 8), plus the normalised area under each curve and the time
+each cycle took.
+
+Print-readable: seaborn's colour-blind-safe palette, one fixed colour *and* marker per
+strategy in every figure (so a grey-scale print still tells them apart), axis labels with
+units, text as paths in SVG (no font needed to view it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never opens a window
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from albench.report.stats import strategy_order  # noqa: E402
+
+__all__ = [
+    "ScatterPanel",
+    "aubc_figure",
+    "cost_figure",
+    "curve_figure",
+    "metric_label",
+    "rank_acc_figure",
+    "scatter_figure",
+    "strategy_styles",
+    "style",
+]
+
+X_LABEL = "labeled training samples (count)"
+METRIC_LABELS = {  # y axis of the performance curves, by the task's albench.metric tag
+    "accuracy": "test accuracy (fraction correct)",
+    "map": "test mAP@0.5 (VOC07 11-point, fraction)",
+    "pckh": "test PCKh@0.5 (fraction of joints)",
+}
+SCORER_LABELS = {
+    "predicted_loss": "predicted loss (unnormalised score)",
+    "entropy": "entropy (nats)",
+}
+# Fixed palette slots of seaborn's "colorblind" palette (Wong, Nature Methods 2011):
+# 0 blue, 1 orange, 2 green, 3 vermillion, 4 purple, 5 brown, 6 pink, 7 grey, 8 yellow, 9 sky.
+_FIXED_COLOUR = {"random": 7, "entropy": 0, "coreset": 2, "learn_loss": 3, "learn_loss_mse": 4}
+_SPARE_COLOURS = (1, 9, 5, 6, 8)
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+_FIXED_MARKER = {"random": "o", "entropy": "s", "coreset": "^", "learn_loss": "D"}
+_FIXED_MARKER |= {"learn_loss_mse": "v"}
+BAND_ALPHA = 0.18  # +/- 1 std band over trials
+DPI = 150  # PNG resolution: sharp on screen, small enough to inline in index.html
+PANEL = (4.2, 3.2)  # inches per panel: two fit a column of a paper at full size
+
+STYLE = {
+    **sns.axes_style("whitegrid"),
+    **sns.plotting_context("paper", font_scale=1.1),
+    "font.family": "DejaVu Sans",  # bundled with matplotlib: same glyphs on every machine
+    "svg.fonttype": "path",  # SVG text as paths: no font needed to view it
+    "svg.hashsalt": "albench-report",  # fixed ids in SVG: byte-for-byte reproducible files
+    "pdf.fonttype": 42,
+    "legend.frameon": True,
+    "legend.framealpha": 0.9,
+    "axes.titlesize": "medium",
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The report's matplotlib settings, for drawing and saving alike."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def strategy_styles(strategies: Sequence[str]) -> dict[str, tuple[tuple[float, ...], str]]:
+    """strategy -> (colour, marker); the paper's strategies always get the same ones, any
+    other strategy the spare colours in alphabetical order."""
+    palette = sns.color_palette("colorblind", 10)
+    out = {}
+    spare = iter(_SPARE_COLOURS)
+    extra_markers = iter(m for m in _MARKERS if m not in _FIXED_MARKER.values())
+    for i, name in enumerate(strategy_order(strategies)):
+        slot = _FIXED_COLOUR.get(name)
+        if slot is None:
+            slot = next(spare, None)
+        colour = palette[slot] if slot is not None else sns.color_palette("husl", 20)[i % 20]
+        marker = _FIXED_MARKER.get(name) or next(extra_markers, "o")
+        out[name] = (tuple(colour), marker)
+    return out
+
+
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, f"test {metric}")
+
+
+def _trials(n: pd.Series) -> str:
+    lo, hi = int(n.min()), int(n.max())
+    count = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return f"{count} trial{'s' if hi != 1 else ''}"
+
+
+def _band_lines(
+    ax, summary: pd.DataFrame, styles: Mapping[str, tuple], group: str = "strategy"
+) -> None:
+    """One line per strategy: mean with markers, a +/- 1 std band, trial counts in the label."""
+    for strat in strategy_order(summary.strategy.unique()):
+        s = summary[summary.strategy == strat].sort_values("labeled")
+        colour, marker = styles[strat]
+        x, m, sd = s.labeled.to_numpy(), s["mean"].to_numpy(), s["std"].to_numpy()
+        ax.plot(x, m, color=colour, marker=marker, ms=4, lw=1.6, label=f"{strat} ({_trials(s.n)})")
+        if np.isfinite(sd).any():
+            sd = np.nan_to_num(sd)
+            ax.fill_between(x, m - sd, m + sd, color=colour, alpha=BAND_ALPHA, lw=0)
+
+
+def curve_figure(
+    summary: pd.DataFrame, task: str, metric: str, styles: Mapping[str, tuple]
+) -> Figure:
+    """Paper Figs 4, 6, 7: the task's metric vs labeled samples (mean +/- 1 std)."""
+    fig = Figure(figsize=(PANEL[0] * 1.4, PANEL[1] * 1.3), layout="constrained")
+    ax = fig.add_subplot()
+    _band_lines(ax, summary, styles)
+    ax.set_xlabel(X_LABEL)
+    ax.set_ylabel(metric_label(metric))
+    ax.set_title(f"{task}: {metric} vs labeled samples (mean ± 1 std over trials)")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def rank_acc_figure(summary: pd.DataFrame, task: str, styles: Mapping[str, tuple]) -> Figure:
+    """Paper Fig. 5: ranking accuracy of each scorer vs labeled samples, one panel per
+    scorer, one line per strategy that logged it (mean +/- 1 std)."""
+    scorers = sorted(summary.scorer.unique(), key=lambda s: (s != "predicted_loss", s))
+    fig = Figure(figsize=(PANEL[0] * len(scorers), PANEL[1] * 1.2), layout="constrained")
+    axes = fig.subplots(1, len(scorers), sharey=True, squeeze=False)[0]
+    for ax, scorer in zip(axes, scorers, strict=True):
+        _band_lines(ax, summary[summary.scorer == scorer], styles)
+        ax.axhline(0.5, color="0.4", lw=0.8, ls=":", label="chance (0.5)")
+        ax.set_title(f"{task}: ranking accuracy of {scorer}")
+        ax.set_xlabel(X_LABEL)
+        ax.legend(loc="lower right", fontsize="small")
+    axes[0].set_ylabel("ranking accuracy (fraction of test pairs)")
+    return fig
+
+
+@dataclass(frozen=True)
+class ScatterPanel:
+    """One Fig. 8 panel: a run's scorer against the true loss at one cycle."""
+
+    strategy: str
+    scorer: str
+    trial: int
+    cycle: int
+    labeled: float
+    points: pd.DataFrame  # score, loss, top (bool): the shown sample (<= 2,000 points)
+    n_test: int  # test samples the correlations are computed over
+    pearson: float
+    spearman: float
+
+
+def scatter_figure(panels: Sequence[ScatterPanel], task: str, styles: Mapping[str, tuple]):
+    """Paper Fig. 8: true test loss vs each score, top 20 % by score in colour."""
+    cols = min(len(panels), 3)
+    rows = math.ceil(len(panels) / cols)
+    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * 1.15 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax, p in zip(axes, panels, strict=False):
+        colour = styles[p.strategy][0]
+        rest, top = p.points[~p.points.top], p.points[p.points.top]
+        ax.scatter(rest.score, rest.loss, s=6, color="0.65", alpha=0.6, lw=0, label="other 80 %")
+        ax.scatter(top.score, top.loss, s=7, color=colour, alpha=0.85, lw=0, label="top 20 %")
+        ax.set_title(
+            f"{p.strategy}, trial {p.trial}, {int(p.labeled)} labels: {p.scorer}\n"
+            f"Pearson r = {p.pearson:.2f}, Spearman ρ = {p.spearman:.2f} (n = {p.n_test})"
+        )
+        ax.set_xlabel(SCORER_LABELS.get(p.scorer, f"{p.scorer} (score)"))
+        ax.set_ylabel("true test loss (task loss, per sample)")
+        ax.legend(loc="upper left", fontsize="small", markerscale=2)
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{task}: loss vs score at the last cycle ({len(panels[0].points)} test samples)")
+    return fig
+
+
+def aubc_figure(table: pd.DataFrame, task: str, metric: str, styles: Mapping[str, tuple]):
+    """Normalised area under the budget curve per strategy with its 95 % bootstrap CI."""
+    t = table.reset_index(drop=True)
+    fig = Figure(figsize=(PANEL[0] * 1.3, PANEL[1]), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(t))[::-1]
+    for yi, row in zip(y, t.itertuples(), strict=True):
+        colour, marker = styles[row.strategy]
+        err = [[row.aubc - row.ci_low], [row.ci_high - row.aubc]]
+        err = np.nan_to_num(np.asarray(err, float))
+        ax.errorbar(row.aubc, yi, xerr=err, fmt=marker, color=colour, capsize=3, ms=6)
+    ax.set_yticks(y, [f"{s} (n={n})" for s, n in zip(t.strategy, t.n, strict=True)])
+    ax.set_xlabel(f"normalised AUBC: mean {metric} over the budget")
+    ax.set_title(f"{task}: AUBC, mean and 95 % bootstrap CI")
+    return fig
+
+
+def cost_figure(cost: pd.DataFrame, task: str, styles: Mapping[str, tuple]) -> Figure:
+    """Seconds per cycle of training, pool scan and selection vs labeled samples."""
+    parts = [c for c in ("train_s", "scan_s", "select_s") if c in cost]
+    names = {"train_s": "training", "scan_s": "pool scan", "select_s": "selection"}
+    fig = Figure(figsize=(PANEL[0] * len(parts), PANEL[1]), layout="constrained")
+    axes = fig.subplots(1, len(parts), squeeze=False)[0]
+    for ax, part in zip(axes, parts, strict=True):
+        for strat in strategy_order(cost.strategy.unique()):
+            s = cost[cost.strategy == strat].dropna(subset=[part]).sort_values("labeled")
+            colour, marker = styles[strat]
+            ax.plot(s.labeled, s[part], color=colour, marker=marker, ms=4, lw=1.4, label=strat)
+        ax.set_title(f"{task}: {names[part]} time")
+        ax.set_xlabel(X_LABEL)
+        ax.set_ylabel("seconds per cycle (s, mean over trials)")
+    axes[0].legend(fontsize="small")
+    return fig
