@@ -20,15 +20,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure  # used without pyplot: no GUI backend, no global state
 
-matplotlib.use("Agg")  # files only; never opens a window
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from albench.report.stats import strategy_order  # noqa: E402
+from albench.report.stats import strategy_order
 
 __all__ = [
     "ScatterPanel",

@@ -25,6 +25,7 @@ import datetime as dt
 import html
 import math
 import platform
+import re
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -551,6 +552,11 @@ def _html_table(t: _Table) -> str:
     return f"<h3>{html.escape(t.title)}</h3>\n{cap}\n{body}"
 
 
+def _code(escaped: str) -> str:
+    """Markdown's `code` spans as <code> in already escaped text."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+
+
 def _html(title: str, intro: list[str], sections: list[_Section], made: list[tuple]) -> str:
     e = html.escape
     out = [
@@ -559,7 +565,7 @@ def _html(title: str, intro: list[str], sections: list[_Section], made: list[tup
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{e(title)}</h1>",
     ]
-    out += [f'<p class="{"left" if "left out" in p else "intro"}">{e(p)}</p>' for p in intro]
+    out += [f'<p class="{"left" if "left out" in p else "intro"}">{_code(e(p))}</p>' for p in intro]
     out.append("<nav><ul>")
     out += [f'<li><a href="#s{i}">{e(s.title)}</a></li>' for i, s in enumerate(sections)]
     out.append('<li><a href="#made">How this was made</a></li></ul></nav>')
@@ -578,7 +584,7 @@ def _html(title: str, intro: list[str], sections: list[_Section], made: list[tup
             elif isinstance(item, _Table):
                 out.append(_html_table(item))
             else:
-                out.append(f"<p>{e(item)}</p>")
+                out.append(f"<p>{_code(e(item))}</p>")
     out.append('<h2 id="made">How this was made</h2><dl class="made">')
     out += [f"<dt>{e(k)}</dt><dd>{e(str(v))}</dd>" for k, v in made]
     out.append("</dl></body></html>")
@@ -637,6 +643,8 @@ def _clear_previous(out: Path) -> None:
         path = (out / line.strip()).resolve()
         if line.strip() and path.is_file() and path.is_relative_to(root):
             path.unlink()
+            if path.parent != root and not any(path.parent.iterdir()):
+                path.parent.rmdir()  # a task's folder the new report may not have
     manifest.unlink()
 
 

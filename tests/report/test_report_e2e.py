@@ -1,0 +1,124 @@
+"""`albench run` then `albench report` through the command line, and the report's index.html
+rendered in headless Chromium (Debian's `chromium` package; .ci/run installs it).
+
+A tiny real run (digits, 2 trials x 5 strategies, 2 epochs per cycle) gives a report with
+every figure; Chromium must lay the page out with those figures loaded from disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from albench.tracking import Tracker
+
+pytestmark = pytest.mark.e2e
+
+RUN = ["--benchmark", "quick", "--tasks", "digits", "--trials", "2"]
+RUN += ["--set", "train.epochs=2", "--set", "al.cycles=3"]  # 40 -> 120 labels, seconds per job
+# Headless as root in a container: no sandbox, GPU, network services or first-run UI.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LEARN_LOSS_RGB = (213, 94, 0)  # learn_loss's colour in every figure (colorblind vermillion)
+
+
+def _albench(*args: str, cwd, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "albench.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory):
+    """A real quick run of digits and its report, made through the CLI."""
+    root = tmp_path_factory.mktemp("quick")
+    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    run = _albench("run", *RUN, "--no-progress", cwd=root, env=env)
+    assert run.returncode == 0, run.stderr
+    rep = _albench("report", "--experiment", "quick", cwd=root, env=env)
+    assert rep.returncode == 0, rep.stderr
+    return {"root": root, "env": env, "out": root / "reports/quick", "stderr": rep.stderr}
+
+
+def test_report_of_a_real_run_has_every_figure_and_is_logged(quick_report):
+    out, env = quick_report["out"], quick_report["env"]
+    for name in ("curve", "rank_acc", "scatter", "aubc", "cost"):
+        assert (out / f"digits/{name}.png").is_file() and (out / f"digits/{name}.svg").is_file()
+    for table in ("last_cycle", "paired_tests", "paired_aubc", "aubc", "label_efficiency"):
+        assert (out / f"digits/{table}.csv").is_file()
+    files = sorted(
+        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != ".DS_Store"
+    )
+    page = (out / "index.html").read_text()
+    refs = set(re.findall(r'(?:src|href)="([^"#]+)"', page))
+    assert {f for f in files if f.endswith((".png", ".svg"))} <= refs
+    assert "albench report --experiment quick --out reports/quick" in page
+    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+    try:
+        tracker = Tracker()
+        runs = tracker.runs("quick")
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    reports = [r for r in runs if r.info.run_name == "report"]
+    assert len(reports) == 1 and len(runs) == 11
+    assert tracker.artifact_files(reports[0].info.run_id) == files
+    # `albench run`'s finished-job detection is not fooled by the report run: all 10 jobs
+    # are still found finished, and nothing new would run.
+    plan = _albench("plan", *RUN, cwd=quick_report["root"], env=env)
+    assert plan.returncode == 0 and "0 of 10 jobs to run" in plan.stdout, plan.stdout
+
+
+def test_index_html_renders_in_headless_chromium(quick_report, tmp_path):
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")
+    index = (quick_report["out"] / "index.html").resolve()
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", index.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    srcs = re.findall(r'<img [^>]*src="([^"]+)"', dom.stdout)
+    assert len(srcs) == 5 and all(s.startswith("digits/") for s in srcs), srcs
+    shot = tmp_path / "index.png"
+    proc = subprocess.run(
+        [chromium, *flags, "--window-size=1200,2600", f"--screenshot={shot}", index.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    assert pixels.shape[:2] == (2600, 1200)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # not a blank page
+    # The figures were loaded and drawn: learn_loss's colour appears (only the figures
+    # contain it; the page's own CSS does not).
+    near = np.abs(pixels - np.array(LEARN_LOSS_RGB)).max(axis=2) <= 12
+    assert near.sum() > 500, near.sum()
