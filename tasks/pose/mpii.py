@@ -137,6 +137,12 @@ def _as_list(value) -> list:
     return [value]
 
 
+def _number(value) -> float:
+    """A MATLAB scalar as a float; NaN for a missing or empty field."""
+    array = np.asarray(value if value is not None else [], dtype=np.float64).reshape(-1)
+    return float(array[0]) if array.size == 1 else float("nan")
+
+
 def _head_boxes_official(path: Path, fields: dict[str, np.ndarray]) -> np.ndarray:
     """(N, 4) head boxes from RELEASE.annolist(annolist_index).annorect(people_index)."""
     from scipy.io import loadmat
@@ -150,10 +156,8 @@ def _head_boxes_official(path: Path, fields: dict[str, np.ndarray]) -> np.ndarra
         rects = _as_list(annolist[a - 1].annorect)
         if not 1 <= p <= len(rects):
             continue
-        rect = rects[p - 1]
-        if all(hasattr(rect, k) for k in ("x1", "y1", "x2", "y2")):
-            out[i] = [float(rect.x1), float(rect.y1), float(rect.x2), float(rect.y2)]
-    missing = np.flatnonzero(fields["valid"] & np.isnan(out[:, 0]))
+        out[i] = [_number(getattr(rects[p - 1], k, None)) for k in ("x1", "y1", "x2", "y2")]
+    missing = np.flatnonzero(fields["valid"] & np.isnan(out).any(axis=1))
     if len(missing):
         raise DatasetMissingError(
             f"{path} has no head box for {len(missing)} validation poses of {ANNOTATIONS} "
