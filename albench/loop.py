@@ -18,7 +18,6 @@ import dataclasses
 import math
 import os
 import socket
-import subprocess
 import time
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -32,6 +31,7 @@ from torch.utils.data import DataLoader, Subset
 
 from albench.config import TaskConfig, config_hash
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
+from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS
 from albench.scoring import score_quality
 from albench.strategies.base import Strategy
@@ -134,20 +134,6 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
             f"pool has {data.pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
         )
     return task, strategy, data
-
-
-def _git_sha() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _memory_budget(device: torch.device) -> int:
@@ -271,7 +257,7 @@ def run_job(
             "albench.seed": seed,
             "albench.benchmark": job.benchmark,
             "albench.config_hash": job.config_hash(),
-            "albench.git_sha": _git_sha(),
+            "albench.git_sha": git_sha(),
             "albench.metric": task.metric,
         } | worker_tags
         params = flatten(job.config()) | {

@@ -26,7 +26,6 @@ import html
 import math
 import platform
 import re
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from albench.errors import ConfigError
+from albench.provenance import git_sha
 from albench.report import figures as figs
 from albench.report import stats
 from albench.report.data import (
@@ -106,21 +106,6 @@ def _p(v: float) -> str:
 
 def _pm(mean: float, std: float) -> str:
     return f"{mean:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
-
-
-def _git_sha() -> str:
-    """The commit of the albench code that made the report."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def _versions() -> str:
@@ -707,7 +692,7 @@ def make_report(
         ("runs", f"{n_runs}: " + ", ".join(data.runs.name)),
         ("left out", str(len(data.left_out)) + " (see left_out.csv)"),
         ("commit of the runs", ", ".join(job_shas)),
-        ("commit of the report", _git_sha()),
+        ("commit of the report", git_sha()),
         ("devices of the runs", ", ".join(sorted(set(data.runs.device) - {""})) or "unknown"),
         ("versions", _versions()),
         (GENERATED, dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
@@ -726,7 +711,7 @@ def make_report(
 def _log_report(tracker: Any, experiment: str, out: Path, files: list[str], command: str) -> str:
     """Log the report directory as the artifacts of a run named ``report``. It carries
     ``albench.kind = report`` and no ``albench.config_hash``: never read as a job run."""
-    tags = {REPORT_KIND_TAG: "report", "albench.git_sha": _git_sha()}
+    tags = {REPORT_KIND_TAG: "report", "albench.git_sha": git_sha()}
     if command:
         tags["albench.report.command"] = command
     run_id = tracker.start_run(
