@@ -1,0 +1,256 @@
+"""``shapes``: the embedded twin of ``voc``, procedurally drawn objects with boxes (offline, CPU).
+
+Each image (``image_size`` pixels square, 64 by default) shows one to four objects of three
+classes, filled rectangles (1), discs (2) and triangles (3), in random colours on a random
+two-colour gradient background with pixel noise. Objects vary in size (about 15 % to 50 %
+of the image), aspect and rotation (triangles); they may overlap (box IoU up to 0.3, a later
+object drawn over an earlier one). About one object in eight is tiny (3 to 6 pixels): it is
+marked *difficult*, so, as VOC's difficult objects, it is neither a training target nor
+counted or penalised by the mAP. A box is the exact pixel extent of the drawn shape.
+
+The data are a pure function of the generation parameters (the seed included; pool and
+test come from independent streams of it), generated once and cached as ``.npz`` under
+``<data-root>/shapes/`` with the parameters' hash in the file name, written to a temporary
+file and renamed, so that reruns and parallel worker processes reuse it safely.
+
+The detector is the same torchvision SSD class as SSD300 (head, default boxes, matching,
+per-image loss, post-processing and VOC07 mAP are shared) on a small conv-BN-ReLU backbone
+with five source maps (16x16 .. 1x1), see ``models.py``. Training augmentation: random
+horizontal flip (torchvision transforms v2); the photometric / expand / IoU-crop steps of
+SSD300 cost more than the whole 64-pixel forward pass on a CPU and are left to ``voc``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from albench.registry import TASKS
+from albench.tasks.base import TaskData
+from albench.tasks.detection.common import DetectionTask
+from albench.tasks.detection.models import SmallBackbone, build_small_ssd
+
+__all__ = [
+    "SHAPE_CLASSES",
+    "ShapeSet",
+    "ShapesDataset",
+    "ShapesTask",
+    "generate",
+    "load_or_generate",
+]
+
+SHAPE_CLASSES = ("rectangle", "disc", "triangle")  # labels 1, 2, 3; 0 is background
+GENERATOR_VERSION = 1  # bump when the drawing code changes: it is part of the cache key
+MAX_OBJECTS = 4  # regular objects per image (1 .. 4)
+TINY_PROB = 0.5  # chance that an image also gets one tiny (difficult) object
+SPLITS = ("pool", "test")  # independent random streams of the generation seed
+MAX_OVERLAP = 0.3  # largest IoU allowed between the boxes of two objects
+
+
+@dataclass(frozen=True)
+class ShapeSet:
+    """Generated images and their padded objects."""
+
+    images: np.ndarray  # (N, S, S, 3) uint8
+    boxes: np.ndarray  # (N, M, 4) float32 x1, y1, x2, y2 pixel extents; padding 0
+    labels: np.ndarray  # (N, M) int64 1..3; 0 = padding
+    difficult: np.ndarray  # (N, M) bool
+
+
+def _fits(box: np.ndarray, others: list[np.ndarray]) -> bool:
+    """Whether ``box`` overlaps every other box by IoU <= MAX_OVERLAP and covers at most
+    half of either box (so no object hides another)."""
+    for other in others:
+        lt, rb = np.maximum(box[:2], other[:2]), np.minimum(box[2:], other[2:])
+        inter = float(np.prod(np.clip(rb - lt, 0, None)))
+        a, b = float(np.prod(box[2:] - box[:2])), float(np.prod(other[2:] - other[:2]))
+        if inter / (a + b - inter) > MAX_OVERLAP or inter > 0.5 * min(a, b):
+            return False
+    return True
+
+
+def _mask(rng: np.random.Generator, label: int, size: float, s: int) -> np.ndarray:
+    """A (s, s) boolean mask of one shape of class ``label`` and extent about ``size``."""
+    yy, xx = np.mgrid[0:s, 0:s] + 0.5  # pixel centres
+    if label == 1:  # rectangle, aspect 1:2 .. 2:1
+        w, h = size * rng.uniform(0.5, 1.0, 2)
+        x0, y0 = rng.uniform(0, s - w), rng.uniform(0, s - h)
+        return (xx >= x0) & (xx < x0 + w) & (yy >= y0) & (yy < y0 + h)
+    if label == 2:  # disc
+        r = size / 2
+        cx, cy = rng.uniform(r, s - r, 2)
+        return (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    # triangle: an equilateral one of circumradius size/2, rotated at random
+    r = size / 2
+    cx, cy = rng.uniform(r, s - r, 2)
+    angles = rng.uniform(0, 2 * np.pi) + np.array([0, 2 * np.pi / 3, 4 * np.pi / 3])
+    vx, vy = cx + r * np.cos(angles), cy + r * np.sin(angles)
+    inside = np.ones((s, s), dtype=bool)
+    for i in range(3):  # same side of each edge as the opposite vertex
+        j, k = (i + 1) % 3, (i + 2) % 3
+        edge = (vx[j] - vx[i]) * (yy - vy[i]) - (vy[j] - vy[i]) * (xx - vx[i])
+        ref = (vx[j] - vx[i]) * (vy[k] - vy[i]) - (vy[j] - vy[i]) * (vx[k] - vx[i])
+        inside &= edge * ref >= 0
+    return inside
+
+
+def _colour(rng: np.random.Generator, avoid: np.ndarray) -> np.ndarray:
+    """A random RGB colour at L1 distance >= 150 from ``avoid`` (so objects stay visible)."""
+    while True:
+        c = rng.integers(0, 256, 3)
+        if np.abs(c - avoid).sum() >= 150:
+            return c
+
+
+def _draw(rng: np.random.Generator, s: int) -> tuple[np.ndarray, list, list, list]:
+    """One image: (S, S, 3) uint8 and its boxes, labels and difficult flags."""
+    c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = np.linspace(0, 1, s)[:, None, None]
+    bg = c0 + (c1 - c0) * 0.3 * (t if rng.random() < 0.5 else t.transpose(1, 0, 2))
+    image = np.broadcast_to(bg, (s, s, 3)).astype(np.float64).copy()
+    mean_bg = bg.reshape(-1, 3).mean(axis=0)
+    boxes, labels, difficult = [], [], []
+    wanted = [(False, rng.integers(1, MAX_OBJECTS + 1))]
+    if rng.random() < TINY_PROB:
+        wanted.append((True, 1))
+    for tiny, count in wanted:
+        for _ in range(count):
+            for _attempt in range(20):
+                label = int(rng.integers(1, len(SHAPE_CLASSES) + 1))
+                size = rng.uniform(3, 6) if tiny else rng.uniform(0.15 * s, 0.5 * s)
+                mask = _mask(rng, label, size, s)
+                if not mask.any():
+                    continue
+                ys, xs = np.nonzero(mask)
+                box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+                if _fits(box, boxes):
+                    break
+            else:
+                continue  # no room for this object
+            image[mask] = _colour(rng, mean_bg)
+            boxes.append(box)
+            labels.append(label)
+            difficult.append(bool(tiny))
+    image += rng.normal(0, 8, image.shape)  # sensor-like noise
+    return np.clip(image, 0, 255).astype(np.uint8), boxes, labels, difficult
+
+
+def generate(n: int, image_size: int, seed: int, split: str) -> ShapeSet:
+    """``n`` images of ``split``, drawn from the stream (seed, split); deterministic."""
+    rng = np.random.default_rng([seed, SPLITS.index(split)])
+    drawn = [_draw(rng, image_size) for _ in range(n)]
+    m = max(len(d[2]) for d in drawn)
+    out = ShapeSet(
+        images=np.stack([d[0] for d in drawn]),
+        boxes=np.zeros((n, m, 4), dtype=np.float32),
+        labels=np.zeros((n, m), dtype=np.int64),
+        difficult=np.zeros((n, m), dtype=bool),
+    )
+    for i, (_, boxes, labels, difficult) in enumerate(drawn):
+        k = len(labels)
+        out.boxes[i, :k] = boxes
+        out.labels[i, :k] = labels
+        out.difficult[i, :k] = difficult
+    return out
+
+
+def load_or_generate(root: str | Path, n: int, image_size: int, seed: int, split: str) -> ShapeSet:
+    """The cached set for these parameters under ``root/shapes``, generated if missing."""
+    params = {"version": GENERATOR_VERSION, "n": n, "size": image_size, "seed": seed}
+    params["split"] = split
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    folder = Path(root) / "shapes"
+    path = folder / f"{split}-{n}x{image_size}px-seed{seed}-{key}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return ShapeSet(**{k: f[k] for k in ("images", "boxes", "labels", "difficult")})
+    data = generate(n, image_size, seed, split)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **vars(data))
+        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return data
+
+
+class ShapesDataset(Dataset):
+    """Items ``(image (3, S, S) uint8, {"boxes", "labels", "difficult"})`` of a ShapeSet."""
+
+    def __init__(self, data: ShapeSet, transform: v2.Transform | None = None):
+        self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2)  # (N, S, S, 3) -> NCHW
+        self.boxes = torch.from_numpy(data.boxes)
+        self.labels = torch.from_numpy(data.labels)
+        self.difficult = torch.from_numpy(data.difficult)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
+        real = self.labels[i] > 0
+        image = self.images[i]
+        target = {
+            "boxes": self.boxes[i][real],
+            "labels": self.labels[i][real],
+            "difficult": self.difficult[i][real],
+        }
+        if self.transform is None:
+            return image, target
+        target["boxes"] = tv_tensors.BoundingBoxes(
+            target["boxes"], format="XYXY", canvas_size=tuple(image.shape[-2:])
+        )
+        image, target = self.transform(tv_tensors.Image(image), target)
+        return image.as_subclass(Tensor), {k: v.as_subclass(Tensor) for k, v in target.items()}
+
+
+@TASKS.register("shapes")
+class ShapesTask(DetectionTask):
+    """Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP."""
+
+    num_classes = len(SHAPE_CLASSES) + 1
+    embedded = True
+    tap_channels = SmallBackbone.channels(16)  # source maps of the default backbone
+
+    def __init__(
+        self,
+        pool_size: int = 1000,
+        test_size: int = 250,
+        image_size: int = 64,
+        width: int = 16,
+        seed: int = 0,
+    ):
+        self.pool_size = pool_size  # generated pool images
+        self.test_size = test_size  # generated test images (independent stream)
+        self.image_size = (image_size, image_size)  # pixels, square
+        self.width = width  # channels of the backbone's first stage (x2, x4 later)
+        self.seed = seed  # generation seed, fixed across trials (the data set, not a trial)
+        self.tap_channels = SmallBackbone.channels(width)
+        self.sizes = (pool_size, test_size)
+
+    def datasets(self, root: str, download: bool) -> TaskData:
+        pool = load_or_generate(root, self.pool_size, self.image_size[0], self.seed, "pool")
+        test = load_or_generate(root, self.test_size, self.image_size[0], self.seed, "test")
+        flip = v2.RandomHorizontalFlip(p=0.5)
+        return TaskData(
+            pool_train=ShapesDataset(pool, flip),
+            pool_eval=ShapesDataset(pool),
+            test=ShapesDataset(test),
+        )
+
+    def build_model(self) -> nn.Module:
+        return build_small_ssd(self.num_classes, self.image_size[0], self.width)
