@@ -73,11 +73,8 @@ def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def average_precision_11pt(recall: np.ndarray, precision: np.ndarray) -> float:
     """VOC2007 11-point interpolated AP of a precision/recall curve."""
-    ap = 0.0
-    for t in RECALL_POINTS:
-        reached = recall >= t
-        ap += (precision[reached].max() if reached.any() else 0.0) / len(RECALL_POINTS)
-    return float(ap)
+    best = [precision[recall >= t].max() if (recall >= t).any() else 0.0 for t in RECALL_POINTS]
+    return float(np.mean(best))
 
 
 def _match_class(
