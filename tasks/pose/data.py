@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from albench.tasks.pose.geometry import (
 )
 from albench.tasks.pose.heatmaps import render_heatmaps
 
-__all__ = ["PoseAnnotations", "PoseDataset", "make_sample"]
+__all__ = ["ImageArray", "ImageFiles", "PoseAnnotations", "PoseDataset", "make_sample"]
 
 STRIDE = 4  # input pixels per heatmap pixel: 256x256 input -> 64x64 heatmaps (Newell et al.)
 
@@ -109,8 +110,30 @@ def make_sample(
     }
 
 
+class ImageFiles:
+    """Item i's image from ``folder / names[i]``, as RGB (picklable, for DataLoader workers)."""
+
+    def __init__(self, folder: Path, names: np.ndarray):
+        self.folder, self.names = folder, names
+
+    def __call__(self, i: int) -> Image.Image:
+        with Image.open(self.folder / str(self.names[i])) as image:
+            return image.convert("RGB")
+
+
+class ImageArray:
+    """Item i's image from an (N, H, W, C) or (N, H, W) uint8 array held in memory."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def __call__(self, i: int) -> Image.Image:
+        return Image.fromarray(self.images[i])
+
+
 class PoseDataset(Dataset):
-    """People from ``ann`` with images from ``load_image(i)``; augmented if ``augment``.
+    """People from ``ann`` with images from ``load_image(i)`` (:class:`ImageFiles`,
+    :class:`ImageArray`); augmented if ``augment``.
 
     Evaluation items (``augment=False``) are the plain crop. In a flipped sample every
     per-joint field is re-indexed (left <-> right), so ``inverse`` applied to the decoded

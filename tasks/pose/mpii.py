@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from torch import nn
 
 from albench.errors import DatasetMissingError
 from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.pose.common import PoseTask
-from albench.tasks.pose.data import PoseAnnotations, PoseDataset
+from albench.tasks.pose.data import ImageFiles, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
 from albench.tasks.pose.pckh import head_size
 
@@ -199,13 +198,11 @@ class MpiiTask(PoseTask):
         files = find_mpii(root)
         ann, paths, valid = read_mpii(files)
 
-        def loader(subset_paths: np.ndarray):
-            return lambda i: Image.open(files.images / subset_paths[i]).convert("RGB")
-
         train, test = np.flatnonzero(~valid), np.flatnonzero(valid)
 
         def make(idx: np.ndarray, augment: bool) -> PoseDataset:
-            return PoseDataset(ann.subset(idx), loader(paths[idx]), self.input_res, augment)
+            images = ImageFiles(files.images, paths[idx])
+            return PoseDataset(ann.subset(idx), images, self.input_res, augment)
 
         return TaskData(
             pool_train=make(train, True), pool_eval=make(train, False), test=make(test, False)

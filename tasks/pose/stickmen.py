@@ -44,7 +44,7 @@ from torch import nn
 from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.pose.common import PoseTask
-from albench.tasks.pose.data import PoseAnnotations, PoseDataset
+from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
 from albench.tasks.pose.pckh import head_size
 
@@ -235,11 +235,8 @@ class StickmenTask(PoseTask):
         pool_ann = _annotations(pool, self.image_size)
         test_ann = _annotations(test, self.image_size)
 
-        def loader(images: np.ndarray):
-            return lambda i: Image.fromarray(images[i])
-
         def make(ann, images, augment):
-            return PoseDataset(ann, loader(images), self.image_size, augment, self.channels)
+            return PoseDataset(ann, ImageArray(images), self.image_size, augment, self.channels)
 
         return TaskData(
             pool_train=make(pool_ann, pool["images"], True),
