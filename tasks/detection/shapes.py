@@ -2,11 +2,12 @@
 
 Each image (``image_size`` pixels square, 64 by default) shows one to four objects of three
 classes, filled rectangles (1), discs (2) and triangles (3), in random colours on a random
-two-colour gradient background with pixel noise. Objects vary in size (about 15 % to 50 %
-of the image), aspect and rotation (triangles); they may overlap (box IoU up to 0.3, a later
-object drawn over an earlier one). About one object in eight is tiny (3 to 6 pixels): it is
-marked *difficult*, so, as VOC's difficult objects, it is neither a training target nor
-counted or penalised by the mAP. A box is the exact pixel extent of the drawn shape.
+two-colour gradient background with pixel noise. Objects vary in size (18 % to 50 % of the
+image side), aspect (rectangles) and rotation (triangles); they may overlap (box IoU up to
+0.3, at most half of either box covered; a later object is drawn over an earlier one). Half
+of the images also get one tiny object (3 to 5 pixels), marked *difficult*: as VOC's
+difficult objects, it is neither a training target nor counted or penalised by the mAP.
+A box is the exact pixel extent of the drawn shape (x2, y2 exclusive).
 
 The data are a pure function of the generation parameters (the seed included; pool and
 test come from independent streams of it), generated once and cached as ``.npz`` under
@@ -51,11 +52,14 @@ __all__ = [
 ]
 
 SHAPE_CLASSES = ("rectangle", "disc", "triangle")  # labels 1, 2, 3; 0 is background
-GENERATOR_VERSION = 1  # bump when the drawing code changes: it is part of the cache key
+GENERATOR_VERSION = 2  # bump when the drawing code changes: it is part of the cache key
 MAX_OBJECTS = 4  # regular objects per image (1 .. 4)
 TINY_PROB = 0.5  # chance that an image also gets one tiny (difficult) object
 SPLITS = ("pool", "test")  # independent random streams of the generation seed
 MAX_OVERLAP = 0.3  # largest IoU allowed between the boxes of two objects
+SIZE = (0.18, 0.5)  # extent of a regular object, fraction of the image side (11-32 px at 64)
+TINY_SIZE = (3.0, 5.0)  # extent of a tiny, difficult object in pixels (extent < DIFFICULT_PX)
+DIFFICULT_PX = 8  # every regular object spans at least this many pixels
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def _mask(rng: np.random.Generator, label: int, size: float, s: int) -> np.ndarr
     """A (s, s) boolean mask of one shape of class ``label`` and extent about ``size``."""
     yy, xx = np.mgrid[0:s, 0:s] + 0.5  # pixel centres
     if label == 1:  # rectangle, aspect 1:2 .. 2:1
-        w, h = size * rng.uniform(0.5, 1.0, 2)
+        w, h = rng.permutation([size, size * rng.uniform(0.5, 1.0)])
         x0, y0 = rng.uniform(0, s - w), rng.uniform(0, s - h)
         return (xx >= x0) & (xx < x0 + w) & (yy >= y0) & (yy < y0 + h)
     if label == 2:  # disc
@@ -128,7 +132,7 @@ def _draw(rng: np.random.Generator, s: int) -> tuple[np.ndarray, list, list, lis
         for _ in range(count):
             for _attempt in range(20):
                 label = int(rng.integers(1, len(SHAPE_CLASSES) + 1))
-                size = rng.uniform(3, 6) if tiny else rng.uniform(0.15 * s, 0.5 * s)
+                size = rng.uniform(*TINY_SIZE) if tiny else rng.uniform(*SIZE) * s
                 mask = _mask(rng, label, size, s)
                 if not mask.any():
                     continue
