@@ -266,6 +266,7 @@ def run_job(
             "data_path": loaders.path,
             "compile": compile_note,
         }
+        params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
         run_id = tracker.start_run(
             tracker.experiment_id(job.experiment), job.run_name, tags, params
         )

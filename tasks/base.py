@@ -121,6 +121,12 @@ class Task(ABC):
     def example_batch(self, batch_size: int) -> Any:
         """A generated batch with the shapes of real data (contract tests, benchmarks)."""
 
+    def run_info(self) -> dict[str, str]:
+        """Facts the task resolved itself that its config does not show (e.g. whether the
+        pretrained weights it looks for were found), called once after ``build_model`` and
+        logged as MLflow params ``task_info.<key>``. Default: none."""
+        return {}
+
     def build_optimizer(
         self, params: Iterable[nn.Parameter], cfg: TrainConfig
     ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:

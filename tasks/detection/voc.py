@@ -167,6 +167,10 @@ class VocTask(DetectionTask):
             self._backbone_source = f"imagenet:{path}" if path else "scratch"
         return self._backbone_source
 
+    def run_info(self) -> dict[str, str]:
+        """Logged as the MLflow param ``task_info.backbone``: "scratch" or "imagenet:<path>"."""
+        return {"backbone": self.backbone_source}
+
     def datasets(self, root: str, download: bool) -> TaskData:
         if not download:
             check_voc_tree(root)

@@ -10,7 +10,9 @@ import torch
 from PIL import Image
 
 from albench.cli import main
+from albench.config import ALConfig, TaskConfig, TrainConfig
 from albench.errors import DatasetMissingError
+from albench.loop import Job, run_job
 from albench.tasks.detection.voc import VOC_CLASSES, VocTask
 from albench.tracking import Tracker
 
@@ -135,3 +137,27 @@ def test_missing_voc_on_the_command_line_is_one_line_exit_2(mlflow_uri, tmp_path
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert str(tmp_path / "none" / "VOCdevkit" / "VOC2007") in err and "--download" in err
     assert Tracker().runs("paper") == []
+
+
+def test_a_voc_job_runs_and_logs_its_backbone_source(voc_root, mlflow_uri, monkeypatch, tmp_path):
+    """One cycle of SSD300 + learning loss on the written tree; MLflow says "scratch"."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))  # no VGG weights
+    job = Job(
+        benchmark="test",
+        experiment="test",
+        task=TaskConfig(
+            name="voc",
+            al=ALConfig(initial=2, budget=1, cycles=1, subset=0),
+            train=TrainConfig(epochs=1, batch_size=2, lr=1e-3, lr_milestones=(), eval_batch_size=2),
+        ),
+        strategy="learn_loss",
+        data_root=str(voc_root),
+        tracking_uri=mlflow_uri,
+    )
+    result = run_job(job)
+    assert result.status == "FINISHED" and 0.0 <= result.metric <= 1.0
+    tracker = Tracker(mlflow_uri)
+    (run,) = tracker.runs("test")
+    assert run.data.params["task_info.backbone"] == "scratch"
+    assert len(tracker.metric_history(run.info.run_id, "eval/map")) == 1
+    assert len(tracker.metric_history(run.info.run_id, "eval/rank_acc/predicted_loss")) == 1
