@@ -81,7 +81,9 @@ class SSDNet(nn.Module):
         if key not in self._anchors:
             image_list = ImageList(x[:1], [(h, w)])
             with torch.no_grad():
-                self._anchors[key] = self.ssd.anchor_generator(image_list, [t[:1] for t in taps])[0]
+                # fp32 maps: under bf16 autocast the generator would round pixels to bf16
+                maps = [t[:1].float() for t in taps]
+                self._anchors[key] = self.ssd.anchor_generator(image_list, maps)[0]
         return self._anchors[key]
 
 
