@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from PIL import Image
 from torch import Tensor, nn
 
@@ -56,6 +55,3 @@ class PoseTask(Task):
             head = float(rng.uniform(0.05, 0.15) * r)
             items.append(make_sample(image, joints, visible, center, r, head, r, Augmentation()))
         return self.collate(items)
-
-    def to_device(self, batch: Any, device: torch.device) -> Any:
-        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
