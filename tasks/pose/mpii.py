@@ -194,8 +194,11 @@ class MpiiTask(PoseTask):
     tap_channels = (256, 256)  # §4.3: the last (64, 64, 256) feature map of each stack
     sizes = (22_246, 2_958)  # §4.3: training poses (pool) / validation poses (test)
 
+    def __init__(self) -> None:
+        self.files: MpiiFiles | None = None  # set by datasets(), reported by run_info()
+
     def datasets(self, root: str, download: bool) -> TaskData:
-        files = find_mpii(root)
+        files = self.files = find_mpii(root)
         ann, paths, valid = read_mpii(files)
 
         train, test = np.flatnonzero(~valid), np.flatnonzero(valid)
@@ -210,3 +213,12 @@ class MpiiTask(PoseTask):
 
     def build_model(self) -> nn.Module:
         return StackedHourglass(num_joints=self.num_joints, num_stacks=2, features=256, depth=4)
+
+    def run_info(self) -> dict[str, str]:
+        """Which files were read: the annotations and the head-box source of PCKh."""
+        if self.files is None:
+            return {}
+        return {
+            "annotations": str(self.files.annotations),
+            "head_boxes": str(self.files.head_boxes),
+        }

@@ -95,7 +95,9 @@ def test_reader_parses_split_joints_visibility_crop_and_head_boxes(tmp_path):
 
 def test_task_serves_crops_whose_targets_map_back_to_the_image(tmp_path):
     records, _ = _write_tree(tmp_path)
-    data = MpiiTask().datasets(str(tmp_path), download=False)
+    task = MpiiTask()
+    data = task.datasets(str(tmp_path), download=False)
+    assert task.run_info()["head_boxes"].endswith("detections_our_format.mat")
     assert (data.pool_size, len(data.test)) == (5, 3)
     sample = data.test[0]  # record 2, the first validation pose
     assert sample["image"].shape == (3, 256, 256) and sample["target"].shape == (16, 64, 64)
