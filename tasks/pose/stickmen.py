@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import nn
 
+from albench.errors import ConfigError
 from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.pose.common import PoseTask
@@ -224,6 +225,17 @@ class StickmenTask(PoseTask):
         depth: int = 3,  # hourglass levels (mpii: 4): 16 -> 2 pixels
         seed: int = 0,  # generation seed, independent of the trial seeds
     ):
+        step = 4 * 2**depth  # the stem divides by 4, each hourglass level by 2
+        if image_size < step or image_size % step or min(pool_size, test_size) < 1:
+            raise ConfigError(
+                f"tasks.stickmen.params: image_size = {image_size} must be a multiple of "
+                f"4 x 2^depth = {step} (depth = {depth}), pool_size = {pool_size} and "
+                f"test_size = {test_size} at least 1; e.g. image_size = 64 with depth = 3"
+            )
+        if features < 4 or features % 4:
+            raise ConfigError(
+                f"tasks.stickmen.params.features = {features}: give a multiple of 4 (e.g. 32)"
+            )
         self.pool_size, self.test_size, self.image_size = pool_size, test_size, image_size
         self.features, self.depth, self.seed = features, depth, seed
         self.input_res = image_size

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from albench.errors import ConfigError
 from albench.tasks.pose import StickmenTask
 from albench.tasks.pose import stickmen as stickmen_module
 from albench.tasks.pose.stickmen import draw_stickman, generate_stickmen, load_stickmen
@@ -89,3 +90,12 @@ def test_task_data_and_model_fit_together(tmp_path):
     plain = data.pool_eval[3]
     assert torch.equal(plain["image"], data.pool_eval[3]["image"])  # no augmentation
     assert torch.allclose(plain["inverse"], torch.tensor([[4.0, 0, 1.5], [0, 4.0, 1.5]]))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"image_size": 60}, "multiple of 4 x 2\\^depth = 32"), ({"features": 30}, "multiple of 4")],
+)
+def test_bad_parameters_are_config_errors(params, match):
+    with pytest.raises(ConfigError, match=match):
+        StickmenTask(**params)
