@@ -229,6 +229,7 @@ class ShapesTask(DetectionTask):
     num_classes = len(SHAPE_CLASSES) + 1
     embedded = True
     tap_channels = SmallBackbone.channels(16)  # source maps of the default backbone
+    sizes = (1000, 250)  # default (pool, test); an instance has its own
 
     def __init__(
         self,
