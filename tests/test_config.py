@@ -20,7 +20,8 @@ MINIMAL = {"benchmark": {"name": "t"}, "tasks": {"digits": {}}}
 def test_builtin_benchmarks_load():
     assert {"quick", "paper"} <= set(builtin_benchmarks())
     quick = load_benchmark("quick")
-    assert [t.name for t in quick.tasks] == ["digits"] and quick.trials == 3
+    assert [t.name for t in quick.tasks] == ["digits", "stickmen", "shapes"]
+    assert quick.trials == 3
     assert len(quick.strategies) == 5
 
 

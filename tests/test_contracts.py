@@ -47,12 +47,12 @@ def test_task_metric_and_evaluate(task):
     assert result.loss.shape == (2 * B,) and result.scores["entropy"].shape == (2 * B,)
 
 
-def test_embedded_task_data_loads_offline():
+def test_embedded_task_data_loads_offline(tmp_path):
     for name in TASKS.names():
         task = TASKS.get(name)()
         if not task.embedded:
             continue
-        data = task.datasets("unused-root", download=False)
+        data = task.datasets(str(tmp_path), download=False)  # generated tasks cache here
         assert data.pool_size == len(data.pool_train) > 0 and len(data.test) > 0
         batch = task.collate([data.pool_eval[0], data.pool_eval[1]])
         out = task.step(task.build_model().eval(), batch, train=False)

@@ -29,7 +29,16 @@ def _albench(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
 def test_quick_benchmark_through_the_cli(tmp_path):
     env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     proc = _albench(
-        "run", "--benchmark", "quick", "--trials", "2", "--no-progress", cwd=tmp_path, env=env
+        "run",
+        "--benchmark",
+        "quick",
+        "--tasks",
+        "digits",
+        "--trials",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "10/10 jobs FINISHED" in proc.stderr
@@ -114,7 +123,12 @@ def test_console_script_error_has_no_traceback(tmp_path):
 def test_plan_and_dry_run_create_nothing(mlflow_uri, capsys, tmp_path):
     assert main(["plan", "--benchmark", "quick", "--trials", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("digits/") == 10 and "10 of 10 jobs to run" in out
-    assert main(["run", "--benchmark", "quick", "--trials", "1", "--dry-run"]) == 0
+    for task in ("digits", "shapes", "stickmen"):
+        assert out.count(f"{task}/") == 10
+    assert "30 of 30 jobs to run" in out
+    assert (
+        main(["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--dry-run"])
+        == 0
+    )
     assert "5 of 5 jobs to run" in capsys.readouterr().out
     assert Tracker().runs("quick") == []

@@ -21,6 +21,8 @@ SMALL = [
     "run",
     "--benchmark",
     "quick",
+    "--tasks",
+    "digits",
     "--trials",
     "1",
     "--no-progress",
@@ -71,6 +73,8 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path):
     args = [
         "--benchmark",
         "quick",
+        "--tasks",
+        "digits",
         "--trials",
         "1",
         "--strategies",
