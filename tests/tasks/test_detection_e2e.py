@@ -30,7 +30,9 @@ def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path):
         + ["--strategies", "random,entropy,learn_loss", "--trials", "1", "--no-progress"]
         + ["--data-root", str(tmp_path / "data"), *overrides],
         cwd=tmp_path,
-        env=os.environ | {"MLFLOW_TRACKING_URI": uri},
+        # one intra-op thread: the small SSD gains little from more, and a shared CI machine
+        # with busy cores makes OpenMP threads spin (behaviour is checked here, not speed)
+        env=os.environ | {"MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"},
         capture_output=True,
         text=True,
         timeout=600,
