@@ -9,9 +9,9 @@ downloaded here: ``backbone_weights = "auto"`` looks for torchvision's
 ``VGG16_Weights.IMAGENET1K_FEATURES`` file (ported from ssd.pytorch) in torch's hub cache
 (``$TORCH_HOME/hub/checkpoints``); a path loads that file instead, either a torchvision VGG-16
 state dict (``features.N.*`` keys) or ssd.pytorch's ``vgg16_reducedfc.pth`` (``N.*`` keys,
-with the pretrained, subsampled fc6/fc7); ``"none"`` trains from scratch. Where it trains
-from scratch the caller is told so (see :func:`build_ssd300`), since SSD300 from scratch on
-1,000 images is far below the paper's numbers.
+with the pretrained, subsampled fc6/fc7); ``"none"`` trains from scratch. When it trains
+from scratch the ``voc`` task warns in the log and records ``task_info.backbone = scratch``
+in MLflow: SSD300 from scratch on 1,000 images is far below the paper's numbers.
 
 The ``shapes`` detector is the same torchvision SSD class (same head, anchors, box coder,
 matching, loss and post-processing) on :class:`SmallBackbone`, a 5-map conv-BN-ReLU network
@@ -174,7 +174,7 @@ def build_small_ssd(
         anchors,
         (image_size, image_size),
         num_classes,
-        image_mean=[0.5, 0.5, 0.5],
+        image_mean=[0.5, 0.5, 0.5],  # [0, 1] pixels -> about [-2, 2]; BatchNorm does the rest
         image_std=[0.25, 0.25, 0.25],
         detections_per_img=detections_per_img,
         topk_candidates=topk_candidates,
