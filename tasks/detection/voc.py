@@ -138,7 +138,7 @@ def check_voc_tree(root: str | Path) -> None:
             f"PASCAL VOC not found: {missing[0]} is missing ({len(missing)} path(s) in all); "
             f"expected {base}/VOC2007/{{Annotations,JPEGImages,ImageSets/Main/trainval.txt,"
             f"ImageSets/Main/test.txt}} and {base}/VOC2012/{{Annotations,JPEGImages,"
-            "ImageSets/Main/trainval.txt}}; rerun with --download (about 3.5 GB), or pass "
+            "ImageSets/Main/trainval.txt}; rerun with --download (about 3.5 GB), or pass "
             "--data-root DIR where DIR/VOCdevkit holds them"
         )
 
