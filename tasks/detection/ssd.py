@@ -21,8 +21,8 @@ ssd.pytorch, the code the paper used, whose annotation reader drops them).
 class-wise NMS at IoU 0.45; at most 200 per image; scores and top-k batched, NMS per image)
 keeping the anchor behind every final box, so that the entropy baseline of §4.2
 ("averaging all entropy values from softmax outputs corresponding to detection boxes") can
-be computed: the mean
-softmax entropy (background included, in nats) over an image's final detections. An image
+be computed: the mean softmax entropy (background included, in nats) over an image's final
+detections. An image
 without any detection has entropy 0: no foreground class reached 1 % anywhere, the limit of
 confidently-background anchors, so it ranks last.
 """
