@@ -42,7 +42,12 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--tasks", default="all", help="'all' or a comma-separated list")
     p.add_argument("--strategies", default="all", help="'all', names or module:Class paths")
-    p.add_argument("--trials", type=int, help="trials per (task, strategy); default: benchmark's")
+    p.add_argument(
+        "--trials",
+        type=int,
+        help="trials per (task, strategy) for every task; default: each task's own, else the "
+        "benchmark's",
+    )
     p.add_argument("--seed", type=int, help="base seed; trial t uses seed + t")
     p.add_argument("--experiment", help="MLflow experiment; default: the benchmark's name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -140,7 +145,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     if args.trials is not None:
         if args.trials < 1:
             raise ConfigError(f"--trials {args.trials} is invalid: give 1 or more trials")
-        overrides.append(f"benchmark.trials={args.trials}")
+        overrides.append(f"benchmark.trials={args.trials}")  # and below, for every task
     if args.seed is not None:
         overrides.append(f"benchmark.seed={args.seed}")
     bench = load_benchmark(args.benchmark, overrides)
@@ -149,7 +154,8 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         STRATEGIES.get(s)
     bench = bench.select(_names(args.tasks, [t.name for t in bench.tasks], "tasks"), strategies)
     task_classes = [TASKS.get(t.name) for t in bench.tasks]
-    device = _resolve_device(args.device, task_classes, explicit_cpu=args.device == "cpu")
+    planning = not need_data  # plan / --dry-run: no GPU needed to list the jobs
+    device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)
     gpus = _resolve_gpus(args.gpus, device)
     jobs = [
         Job(
@@ -166,7 +172,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
             tracking_uri=tracking_uri(),
         )
         for task in bench.tasks
-        for trial in range(bench.trials)
+        for trial in range(args.trials or bench.trials_for(task.name))
         for strategy in bench.strategies
     ]
     # Preflight: every task's data and budget, every strategy's parameters, before any run.

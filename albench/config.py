@@ -4,6 +4,7 @@ A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
 
     [benchmark]                 name, trials, seed, strategies
     [strategies.NAME]           hyper-parameters of a strategy for every task
+    [tasks.NAME]                trials = N: this task's own trial count (optional)
     [tasks.NAME.al]             the active-learning schedule of one task   (ALConfig)
     [tasks.NAME.train]          how the target model is trained            (TrainConfig)
     [tasks.NAME.params]         keyword arguments of the task's constructor
@@ -122,6 +123,11 @@ class TaskConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     params: dict[str, Any] = field(default_factory=dict)  # task constructor kwargs
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides
+    trials: int | None = None  # this task's trials; None: benchmark.trials (§4.2, §4.3: 3)
+
+    def __post_init__(self) -> None:
+        if self.trials is not None:
+            _check(self.trials >= 1, f"tasks.{self.name}.trials", self.trials, "at least 1")
 
 
 @dataclass(frozen=True)
@@ -144,6 +150,11 @@ class BenchmarkConfig:
             if t.name == name:
                 return t
         raise unknown("task in this benchmark", name, [t.name for t in self.tasks])
+
+    def trials_for(self, task: str) -> int:
+        """Trials of one task: its own ``trials`` key, else the benchmark's."""
+        own = self.task(task).trials
+        return own if own is not None else self.trials
 
     def strategy_hparams(self, task: str, strategy: str) -> dict[str, Any]:
         """The strategy's hyper-parameters for one task: global table, then task overrides."""
@@ -248,14 +259,17 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
         train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")
         params = table.pop("params", {})
         strategies = table.pop("strategies", {})
+        trials = table.pop("trials", None)
+        if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool)):
+            raise ConfigError(f"tasks.{name}.trials = {trials!r} has the wrong type: expected int")
         if table:
-            valid = ["al", "train", "params", "strategies"]
+            valid = ["al", "train", "params", "strategies", "trials"]
             key = next(iter(table))
             raise ConfigError(
                 f"unknown key tasks.{name}.{key}{did_you_mean(key, valid)}; "
                 f"valid keys in [tasks.{name}]: {', '.join(valid)}"
             )
-        tasks.append(TaskConfig(name, al, train, dict(params), dict(strategies)))
+        tasks.append(TaskConfig(name, al, train, dict(params), dict(strategies), trials))
     return tuple(tasks)
 
 

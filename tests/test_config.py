@@ -119,3 +119,23 @@ def test_strategy_overrides_per_task_merge_over_global():
     }
     bench = parse_benchmark(raw)
     assert bench.strategy_hparams("digits", "learn_loss") == {"weight": 1e-4, "margin": 2.0}
+
+
+def test_tasks_carry_their_own_trials():
+    paper = load_benchmark("paper")
+    assert [paper.trials_for(t) for t in ("cifar10", "voc", "mpii")] == [5, 3, 3]  # §4.1-4.3
+    with pytest.raises(ConfigError, match="tasks.digits.trials"):
+        parse_benchmark({"benchmark": {"name": "t"}, "tasks": {"digits": {"trials": 0}}})
+    with pytest.raises(ConfigError, match="wrong type"):
+        parse_benchmark({"benchmark": {"name": "t"}, "tasks": {"digits": {"trials": "3"}}})
+
+
+def test_trials_flag_overrides_every_task(mlflow_uri, capsys):
+    from albench.cli import main
+
+    assert main(["plan", "--tasks", "all", "--strategies", "random"]) == 0
+    out = capsys.readouterr().out
+    assert (out.count("cifar10/"), out.count("voc/"), out.count("mpii/")) == (5, 3, 3)
+    assert main(["plan", "--tasks", "all", "--strategies", "random", "--trials", "2"]) == 0
+    out = capsys.readouterr().out
+    assert (out.count("cifar10/"), out.count("voc/"), out.count("mpii/")) == (2, 2, 2)
