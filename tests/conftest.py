@@ -1,6 +1,10 @@
-"""Shared fixtures: an isolated MLflow store per test and a tiny digits schedule."""
+"""Shared fixtures: an isolated MLflow store per test, a tiny digits schedule, and the
+``albench`` command line in a subprocess."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
@@ -45,3 +49,21 @@ def tiny_job(strategy: str, trial: int = 0, uri: str | None = None, **al) -> Job
         device="cpu",
         tracking_uri=uri,
     )
+
+
+def _run_albench(*args: str, cwd, env=None, timeout: float = 900) -> subprocess.CompletedProcess:
+    """``python -m albench ARGS`` in ``cwd``: what a user's shell runs, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "albench", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def albench_cli():
+    """Run the command line in a subprocess: ``albench_cli("run", ..., cwd=..., env=...)``."""
+    return _run_albench

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,20 +13,9 @@ from albench.tracking import Tracker
 pytestmark = pytest.mark.e2e
 
 
-def _albench(*args: str, cwd, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "albench.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
-def test_quick_benchmark_through_the_cli(tmp_path):
+def test_quick_benchmark_through_the_cli(tmp_path, albench_cli):
     env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    proc = _albench(
+    proc = albench_cli(
         "run",
         "--benchmark",
         "quick",
@@ -113,8 +100,8 @@ def test_unknown_benchmark_and_paper_without_cuda(mlflow_uri, capsys):
         assert "--benchmark quick" in err and len(err.strip().splitlines()) == 1
 
 
-def test_console_script_error_has_no_traceback(tmp_path):
-    proc = _albench("run", "--benchmark", "quick", "--tasks", "nope", cwd=tmp_path)
+def test_console_script_error_has_no_traceback(tmp_path, albench_cli):
+    proc = albench_cli("run", "--benchmark", "quick", "--tasks", "nope", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "mlflow.db").exists()  # nothing half-written

@@ -33,17 +33,6 @@ SMALL = [
 ]
 
 
-def _cli(args, env, cwd, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "albench", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 def _runs(uri: str, experiment: str = "quick"):
     old = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -57,9 +46,10 @@ def _runs(uri: str, experiment: str = "quick"):
             os.environ["MLFLOW_TRACKING_URI"] = old
 
 
-def test_two_worker_processes(tmp_path):
+def test_two_worker_processes(tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = _cli([*SMALL, "--jobs", "2"], os.environ | {"MLFLOW_TRACKING_URI": uri}, tmp_path)
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    proc = albench_cli(*SMALL, "--jobs", "2", env=env, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
     _, runs = _runs(uri)
     assert len(runs) == 5 and {r.info.status for r in runs} == {"FINISHED"}
@@ -67,7 +57,7 @@ def test_two_worker_processes(tmp_path):
     assert len(pids) == 2 and str(os.getpid()) not in pids  # two workers, not the driver
 
 
-def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path):
+def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = os.environ | {"MLFLOW_TRACKING_URI": uri}
     args = [
@@ -100,7 +90,7 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path):
     assert proc.returncode == 130, err
     _, runs = _runs(uri)
     assert [r.info.status for r in runs] == ["KILLED"]
-    again = _cli(["run", *args], env, tmp_path)
+    again = albench_cli("run", *args, env=env, cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr
     tracker, runs = _runs(uri)
     assert [r.info.status for r in runs] == ["FINISHED"]  # the same run, resumed
@@ -151,7 +141,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path):
+def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path, albench_cli):
     port = _free_port()
     server = subprocess.Popen(
         [
@@ -185,10 +175,15 @@ def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path):
             except OSError:
                 assert time.time() < deadline and server.poll() is None, "server did not start"
                 time.sleep(0.5)
-        proc = _cli(
-            [*SMALL, "--strategies", "learn_loss,coreset", "--jobs", "2"],
-            os.environ | {"MLFLOW_TRACKING_URI": uri},
-            tmp_path,
+        proc = albench_cli(
+            *SMALL,
+            "--strategies",
+            "learn_loss,coreset",
+            "--jobs",
+            "2",
+            env=os.environ | {"MLFLOW_TRACKING_URI": uri},
+            cwd=tmp_path,
+            timeout=600,
         )
         assert proc.returncode == 0, proc.stderr
         tracker, runs = _runs(uri)

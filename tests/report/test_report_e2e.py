@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -37,34 +36,23 @@ CHROMIUM_FLAGS = [
 LEARN_LOSS_RGB = (213, 94, 0)  # learn_loss's colour in every figure (colorblind vermillion)
 
 
-def _albench(*args: str, cwd, env) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "albench.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory):
+def quick_report(tmp_path_factory, albench_cli):
     """A real quick run of digits and its report, made through the CLI."""
     root = tmp_path_factory.mktemp("quick")
     env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
-    run = _albench("run", *RUN, "--no-progress", cwd=root, env=env)
+    run = albench_cli("run", *RUN, "--no-progress", cwd=root, env=env)
     assert run.returncode == 0, run.stderr
-    rep = _albench("report", "--experiment", "quick", cwd=root, env=env)
+    rep = albench_cli("report", "--experiment", "quick", cwd=root, env=env)
     assert rep.returncode == 0, rep.stderr
     return {"root": root, "env": env, "out": root / "reports/quick", "stderr": rep.stderr}
 
 
-def test_report_of_a_real_run_has_every_figure_and_is_logged(quick_report):
+def test_report_of_a_real_run_has_every_figure_and_is_logged(quick_report, albench_cli):
     out, env = quick_report["out"], quick_report["env"]
     for name in ("curve", "rank_acc", "scatter", "aubc", "cost"):
         assert (out / f"digits/{name}.png").is_file() and (out / f"digits/{name}.svg").is_file()
@@ -88,7 +76,7 @@ def test_report_of_a_real_run_has_every_figure_and_is_logged(quick_report):
     assert tracker.artifact_files(reports[0].info.run_id) == files
     # `albench run`'s finished-job detection is not fooled by the report run: all 10 jobs
     # are still found finished, and nothing new would run.
-    plan = _albench("plan", *RUN, cwd=quick_report["root"], env=env)
+    plan = albench_cli("plan", *RUN, cwd=quick_report["root"], env=env)
     assert plan.returncode == 0 and "0 of 10 jobs to run" in plan.stdout, plan.stdout
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -22,19 +20,17 @@ REDUCED = [  # the quick benchmark's shapes task, smaller: 3 cycles of 3 epochs
 ]
 
 
-def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path):
+def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     overrides = [arg for item in REDUCED for arg in ("--set", item)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "albench.cli", "run", "--benchmark", "quick", "--tasks", "shapes"]
-        + ["--strategies", "random,entropy,learn_loss", "--trials", "1", "--no-progress"]
-        + ["--data-root", str(tmp_path / "data"), *overrides],
+    proc = albench_cli(
+        *["run", "--benchmark", "quick", "--tasks", "shapes"],
+        *["--strategies", "random,entropy,learn_loss", "--trials", "1", "--no-progress"],
+        *["--data-root", str(tmp_path / "data"), *overrides],
         cwd=tmp_path,
         # one intra-op thread: the small SSD gains little from more, and a shared CI machine
         # with busy cores makes OpenMP threads spin (behaviour is checked here, not speed)
         env=os.environ | {"MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr

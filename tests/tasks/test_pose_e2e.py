@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,19 +21,12 @@ REDUCED = [  # 3 cycles of 2 epochs on a small generated set: seconds, not minut
 ]
 
 
-def test_stickmen_runs_through_the_cli_and_logs_pckh_every_cycle(tmp_path):
+def test_stickmen_runs_through_the_cli_and_logs_pckh_every_cycle(tmp_path, albench_cli):
     env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
     args = ["run", "--benchmark", "quick", "--tasks", "stickmen", "--trials", "1"]
     args += ["--strategies", "random,learn_loss", "--no-progress"]
     args += [item for s in REDUCED for item in ("--set", s)]
-    proc = subprocess.run(
-        [sys.executable, "-m", "albench.cli", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = albench_cli(*args, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "2/2 jobs FINISHED" in proc.stderr
     assert len(list((tmp_path / "data" / "stickmen").glob("*.npz"))) == 1  # cached once
