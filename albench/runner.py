@@ -17,7 +17,7 @@ unfinished ones from their last checkpoint (``--state-dir``) and starts the rest
 
 Time estimates: a job's image passes (training: epochs x labeled size summed over cycles;
 inference: the test split every cycle plus the scanned items) divided by a throughput in
-training images/s. ``benchmarks/speed/throughput.json`` (written by the speed benchmarks)
+training images/s. ``benchmarks/speed/throughput.json`` (``train_throughput.py --save-throughput``)
 overrides the defaults below, which are rough single-GPU figures for a plain fp32 loop;
 inference passes are counted as 1/3 of a training pass (forward only).
 """

@@ -11,11 +11,15 @@ times; the table gives median images/s and the ratio. Imports torch, torchvision
 (no MLflow). The pieces of the reference are shared with ``al_cycle.py``.
 
     python benchmarks/speed/train_throughput.py --images 10000 --repeats 3 --out t.json
+
+``--save-throughput`` also records the albench path's median as the ``cifar10`` entry of
+``benchmarks/speed/throughput.json``, which ``albench plan`` uses for its time estimates.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import time
@@ -162,6 +166,11 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--compile", action="store_true", help="torch.compile the albench path")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--save-throughput",
+        action="store_true",
+        help="record the albench median for `albench plan` in benchmarks/speed/throughput.json",
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     images, labels = cifar_like(args.images)
@@ -226,6 +235,18 @@ def main() -> None:
         reference_img_s=ref,
         ratio=m_ours / m_ref,
     )
+    if args.save_throughput:
+        save_throughput("cifar10", m_ours)
+
+
+def save_throughput(task: str, images_per_s: float) -> None:
+    """Merge ``{task: images/s}`` into throughput.json (what the runner's estimates read)."""
+    path = Path(__file__).resolve().parent / "throughput.json"
+    table = json.loads(path.read_text()) if path.is_file() else {}
+    table[task] = round(images_per_s, 1)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
