@@ -30,7 +30,6 @@ from pathlib import Path
 import _record
 import numpy as np
 import torch
-import torch.nn.functional as F
 from kcenter import numpy_k_center
 from train_throughput import (
     EVAL_TRANSFORM,
@@ -46,6 +45,7 @@ from train_throughput import (
 )
 
 from albench.registry import STRATEGIES
+from albench.strategies.learn_loss import mse_loss_prediction_loss, ranking_loss
 from albench.tasks.classification.cifar10 import Cifar10Task
 from albench.tasks.classification.common import softmax_entropy
 from albench.training import accelerate, build_scan, train_cycle
@@ -116,18 +116,16 @@ def reference_cycle(name, task, images, labels, labeled, candidates, args, devic
     module = STRATEGIES.create(name, {}, "--strategies").auxiliary(task)
     module = module.to(device) if module is not None else None
     opt = sgd(model, module)
-    mse = lambda p, t: F.mse_loss(p, t.detach())  # noqa: E731
-    loss_fn = mse if name == "learn_loss_mse" else None
+    # the MSE variant's loss-prediction loss; every other strategy trains as reimplementations
+    # do (ranking loss when a module is attached)
+    loss_fn = mse_loss_prediction_loss if name == "learn_loss_mse" else ranking_loss
     dataset = torch.utils.data.Subset(PILImages(images, labels, REFERENCE_TRANSFORM), labeled)
     loader = reference_loader(dataset, args.batch_size, args.workers, device, shuffle=True)
     times = {}
     sync(device)
     t0 = time.perf_counter()
     for _ in range(args.epochs):
-        if loss_fn is None:
-            reference_epoch(model, module, opt, loader, device)
-        else:
-            reference_epoch(model, module, opt, loader, device, loss_fn)
+        reference_epoch(model, module, opt, loader, device, loss_fn)
     sync(device)
     times["train_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
