@@ -1,19 +1,22 @@
 """The ``albench`` command line: ``run`` a benchmark, ``report`` on it, ``list`` what is there.
 
 Every :class:`~albench.errors.AlbenchError` (bad task, strategy, benchmark key, budget,
-missing data) is printed as one line with exit code 2 and no traceback, and is raised before
-any MLflow run is created, so bad input never leaves a run RUNNING.
+missing data, an unsupported task/strategy pair) is printed as one line with exit code 2 and
+no traceback (``ALBENCH_DEBUG=1`` adds it), and is raised before any MLflow run is created, so
+bad input never leaves a run RUNNING. Names are checked against the registry's tables before
+torch, a task family or MLflow is imported, so such errors come back in well under a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import NoReturn
 
-from albench.errors import AlbenchError, ConfigError
+from albench.errors import AlbenchError, ConfigError, UnsupportedPairError
 
 __all__ = ["main"]
 
@@ -63,7 +66,12 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--gpus", default="auto", help="'auto' (all visible), 'none' or ids: 0,1")
     p.add_argument("--jobs-per-gpu", type=int, default=1, help="k jobs packed on each GPU")
-    p.add_argument("--jobs", type=int, default=1, help="CPU-only: N jobs in parallel processes")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help="CPU-only: N jobs in parallel processes; default: the usable cores (capped by "
+        "the number of jobs) without CUDA, else 1",
+    )
     p.add_argument("--backend", default="local", choices=["local", "ray"])
     p.add_argument("--address", help="Ray cluster address (with --backend ray)")
     p.add_argument("--state-dir", help="checkpoints for resume; default: beside the database")
@@ -89,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--strategies", default="all", help="'all' or a comma-separated list")
     rep.add_argument("--trial", type=int, help="trial of the scatter plots; default: the first")
     rep.add_argument("--format", default="png,svg", help="figure formats: png,svg[,pdf]")
+    rep.add_argument(
+        "--baselines",
+        help="comma-separated strategies every other strategy is compared with, paired by "
+        "trial (t-test, Wilcoxon, AUBC difference); the first is label efficiency's "
+        "reference; each must have runs in the experiment; default: the experiment's "
+        "strategies whose runs are tagged as baselines, in strategy order",
+    )
     return parser
 
 
@@ -128,18 +143,33 @@ def _resolve_gpus(spec: str, device: str) -> list[int] | None:
     return ids
 
 
+def _check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
+    """Refuse a (task, strategy) pair whose requirements the task does not meet (no import
+    for built-ins: their capabilities are in the registry's tables)."""
+    from albench.registry import STRATEGIES, TASKS, missing_capabilities
+
+    for task in tasks:
+        provides = TASKS.capabilities(task)
+        for strategy in strategies:
+            missing = missing_capabilities(provides, STRATEGIES.capabilities(strategy))
+            if missing:
+                raise UnsupportedPairError(
+                    f"strategy {strategy!r} cannot run on task {task!r}: it needs "
+                    f"{', '.join(missing)}, which the task does not provide (it provides "
+                    f"{', '.join(sorted(provides))}); drop one of them from --tasks/--strategies "
+                    "(albench list shows the support matrix)"
+                )
+
+
 def _jobs(args: argparse.Namespace, need_data: bool):
     """The selected jobs, their (pool, test) sizes, device and GPU ids; all input checked."""
-    from pathlib import Path
 
     from albench.config import load_benchmark
-    from albench.errors import DatasetMissingError
-    from albench.loop import Job, prepare
     from albench.registry import STRATEGIES, TASKS
     from albench.tracking import tracking_uri
 
     for flag in ("jobs", "jobs_per_gpu"):
-        if getattr(args, flag) < 1:
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give 1 or more")
     overrides = list(args.overrides)
     if args.trials is not None:
@@ -148,34 +178,70 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         overrides.append(f"benchmark.trials={args.trials}")  # and below, for every task
     if args.seed is not None:
         overrides.append(f"benchmark.seed={args.seed}")
-    bench = load_benchmark(args.benchmark, overrides)
-    strategies = _names(args.strategies, bench.strategies, "strategies")
-    for s in strategies or []:
-        STRATEGIES.get(s)
-    bench = bench.select(_names(args.tasks, [t.name for t in bench.tasks], "tasks"), strategies)
+    tasks = _names(args.tasks, [], "tasks")
+    strategies = _names(args.strategies, [], "strategies")
+    for name in tasks or []:
+        TASKS.check(name)
+    for name in strategies or []:
+        STRATEGIES.check(name)
+    bench = load_benchmark(args.benchmark, overrides, tasks)
+    bench = bench.select(tasks, strategies)
+    _check_pairs([t.name for t in bench.tasks], bench.strategies)
+    for name in bench.defaulted:
+        print(
+            f"albench: task {name!r} has no table in benchmark {bench.name!r}: it runs on its "
+            "declared default schedule (Task.default_schedule)",
+            file=sys.stderr,
+        )
     task_classes = [TASKS.get(t.name) for t in bench.tasks]
     planning = not need_data  # plan / --dry-run: no GPU needed to list the jobs
     device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)
     gpus = _resolve_gpus(args.gpus, device)
+    base = {"device": device, "tracking_uri": tracking_uri()}
     jobs = [
-        Job(
-            benchmark=bench.name,
-            experiment=args.experiment or bench.name,
-            task=task,
-            strategy=strategy,
-            strategy_params=bench.strategy_hparams(task.name, strategy),
-            trial=trial,
-            seed=bench.seed,
-            device=device,
-            data_root=str(Path(args.data_root).resolve()),
-            download=args.download,
-            tracking_uri=tracking_uri(),
-        )
+        _job(args, bench, (task, strategy, trial), base)
         for task in bench.tasks
         for trial in range(args.trials or bench.trials_for(task.name))
         for strategy in bench.strategies
     ]
-    # Preflight: every task's data and budget, every strategy's parameters, before any run.
+    return jobs, _sizes(jobs, need_data), device, gpus
+
+
+def _job(args: argparse.Namespace, bench, spec: tuple, base: dict):
+    """The job of ``spec`` = (task config, strategy, trial), with its task parameters and
+    strategy hyper-parameters resolved: the values given, then every code default (so the
+    configuration hash covers the defaults too)."""
+    import dataclasses
+    from pathlib import Path
+
+    from albench.loop import Job
+    from albench.registry import STRATEGIES, TASKS
+
+    task, strategy, trial = spec
+    where = f"tasks.{task.name}.params"
+    params = TASKS.resolve_params(task.name, dict(task.params), where)
+    hparams = bench.strategy_hparams(task.name, strategy)
+    return Job(
+        benchmark=bench.name,
+        experiment=args.experiment or bench.name,
+        task=dataclasses.replace(task, params=params),
+        strategy=strategy,
+        strategy_params=STRATEGIES.resolve_params(strategy, hparams, f"strategies.{strategy}"),
+        trial=trial,
+        seed=bench.seed,
+        data_root=str(Path(args.data_root).resolve()),
+        download=args.download,
+        **base,
+    )
+
+
+def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
+    """Preflight: every task's data and budget, every strategy's parameters, before any run;
+    the (pool, test) sizes per task (declared sizes when planning without the data)."""
+    from albench.errors import DatasetMissingError
+    from albench.loop import prepare
+    from albench.registry import STRATEGIES, TASKS
+
     sizes: dict[str, tuple[int, int]] = {}
     for job in jobs:
         if job.task.name not in sizes:
@@ -188,15 +254,12 @@ def _jobs(args: argparse.Namespace, need_data: bool):
                     raise
                 sizes[job.task.name] = hint
         STRATEGIES.create(job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}")
-    return jobs, sizes, device, gpus
+    return sizes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from albench.checkpoint import state_dir_for
-    from albench.runner import ProgressBoard, format_plan, plan_jobs, run_jobs
-    from albench.tracking import Tracker
 
     dry = args.command == "plan" or args.dry_run
     if args.backend == "ray" and not dry:
@@ -207,11 +270,17 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
             ) from None
     jobs, sizes, device, gpus = _jobs(args, need_data=not dry)
-    tracker = Tracker()
+    from albench.checkpoint import state_dir_for
+    from albench.runner import ProgressBoard, Schedule, format_plan, plan_jobs, run_jobs
+    from albench.tracking import Tracker, store_exists, tracking_uri
+
+    uri = tracking_uri()
     experiment = jobs[0].experiment
-    state_dir = Path(args.state_dir).resolve() if args.state_dir else state_dir_for(tracker.uri)
+    state_dir = Path(args.state_dir).resolve() if args.state_dir else state_dir_for(uri)
+    # plan / --dry-run are read-only: a missing local store is not created to be read
+    tracker = Tracker(uri) if not dry or store_exists(uri) else None
     finished = set()
-    if not dry or tracker.experiment_id(experiment, create=False) is not None:
+    if tracker is not None and tracker.experiment_id(experiment, create=False) is not None:
         finished = {
             r.data.tags.get("albench.config_hash")
             for r in tracker.runs(experiment)
@@ -219,16 +288,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         }
     planned = plan_jobs(jobs, sizes, state_dir, finished)
     if dry:
-        print(format_plan(planned))
+        print(format_plan(planned, gpu=bool(gpus)))
         return 0
     tracker.experiment_id(experiment)  # created by the driver, before any worker starts
     todo = [p.job for p in planned if p.state != "finished"]
+    n_jobs = args.jobs or (1 if device != "cpu" else max(1, min(_usable_cores(), len(todo))))
+    schedule = Schedule(args.backend, n_jobs, gpus, args.jobs_per_gpu, args.address)
     where = (
         f"Ray{' at ' + args.address if args.address else ''}"
         if args.backend == "ray"
         else f"GPUs {gpus} x {args.jobs_per_gpu}"
         if gpus
-        else f"{args.jobs} CPU process(es)"
+        else f"{n_jobs} CPU process(es)"
     )
     print(
         f"albench: {len(todo)} of {len(jobs)} jobs to run ({len(jobs) - len(todo)} finished "
@@ -238,16 +309,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     board = ProgressBoard(tty=None if not args.no_progress else False)
     started = time.perf_counter()
     try:
-        results = run_jobs(
-            todo,
-            str(state_dir),
-            backend=args.backend,
-            n_jobs=args.jobs,
-            gpus=gpus,
-            jobs_per_gpu=args.jobs_per_gpu,
-            address=args.address,
-            board=board,
-        )
+        results = run_jobs(todo, str(state_dir), schedule, board)
     except KeyboardInterrupt:
         _mark_killed(tracker, experiment, todo)
         print(
@@ -267,6 +329,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _mark_killed(tracker, experiment: str, jobs: list) -> None:
     """Runs of these jobs still RUNNING after Ctrl-C (a worker died mid-way) become KILLED."""
     hashes = {j.config_hash() for j in jobs}
@@ -276,8 +346,10 @@ def _mark_killed(tracker, experiment: str, jobs: list) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Tasks, strategies, benchmarks and the task x strategy support matrix (built-ins are
+    described from the registry's tables: nothing heavy is imported)."""
     from albench.config import builtin_benchmarks
-    from albench.registry import STRATEGIES, TASKS
+    from albench.registry import STRATEGIES, TASKS, missing_capabilities
 
     for title, described in (("tasks", TASKS.describe()), ("strategies", STRATEGIES.describe())):
         print(f"{title}:")
@@ -286,33 +358,48 @@ def cmd_list(args: argparse.Namespace) -> int:
     print("benchmarks:")
     for name, path in sorted(builtin_benchmarks().items()):
         print(f"  {name:16s} {path}")
+    strategies = STRATEGIES.names()
+    width = max(len(s) for s in strategies) + 2
+    print("support (yes: the strategy runs on the task; else the capability it lacks):")
+    print(f"  {'':10s}" + "".join(f"{s:>{width}s}" for s in strategies))
+    for task in TASKS.names():
+        provides = TASKS.capabilities(task)
+        cells = []
+        for s in strategies:
+            missing = missing_capabilities(provides, STRATEGIES.capabilities(s))
+            cells.append(f"{'yes' if not missing else 'no: ' + ','.join(missing):>{width}s}")
+        print(f"  {task:10s}" + "".join(cells))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     import shlex
 
-    from albench.report import default_experiment, make_report
+    from albench.report import ReportOptions, default_experiment, make_report
     from albench.tracking import Tracker
 
     tracker = Tracker()
     experiment = args.experiment or default_experiment(tracker)
     out = args.out or f"reports/{experiment}"
     command = ["albench", "report", "--experiment", experiment, "--out", out]
-    for flag in ("tasks", "strategies", "trial", "format"):
+    for flag in ("tasks", "strategies", "baselines", "trial", "format"):
         value = getattr(args, flag)
         if value not in (None, "all", "png,svg"):
             command += [f"--{flag}", str(value)]
-    result = make_report(
-        experiment,
-        out,
+    baselines = None
+    if args.baselines is not None:
+        baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    options = ReportOptions(
+        experiment=experiment,
+        out=out,
         tasks=_names(args.tasks, [], "tasks"),
         strategies=_names(args.strategies, [], "strategies"),
+        baselines=baselines,
         trial=args.trial,
         formats=[f.strip() for f in args.format.split(",") if f.strip()],
         command=shlex.join(command),
-        tracker=tracker,
     )
+    result = make_report(options, tracker)
     for row in result.left_out.itertuples():
         print(f"albench report: left out {row.name}: {row.reason}", file=sys.stderr)
     print(
@@ -330,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands = {"run": cmd_run, "plan": cmd_run, "list": cmd_list, "report": cmd_report}
         return commands[args.command](args)
     except AlbenchError as exc:
+        if os.environ.get("ALBENCH_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
         print(f"albench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
 

@@ -140,6 +140,7 @@ class BenchmarkConfig:
     strategies: tuple[str, ...] = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: tuple[TaskConfig, ...] = ()
+    defaulted: tuple[str, ...] = ()  # tasks without a table here: their declared schedule
 
     def __post_init__(self) -> None:
         _check(self.trials >= 1, "--trials / benchmark.trials", self.trials, "at least 1")
@@ -251,7 +252,7 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
 
     tasks = []
     for name, table in raw.items():
-        TASKS.get(name)  # unknown task names fail here, with a did-you-mean
+        TASKS.check(name)  # unknown task names fail here, with a did-you-mean (no import)
         if not isinstance(table, dict):
             raise ConfigError(f"[tasks.{name}] must be a table, got {table!r}")
         table = dict(table)
@@ -298,10 +299,10 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
         strategy_params=strategy_params,
         tasks=tasks,
     )
-    for name in bench.strategies:
-        STRATEGIES.get(name)
-    for name in list(strategy_params) + [s for t in tasks for s in t.strategies]:
-        STRATEGIES.get(name)
+    for name in list(bench.strategies) + list(strategy_params):
+        STRATEGIES.check(name)
+    for name in [s for t in tasks for s in t.strategies]:
+        STRATEGIES.check(name)
     return bench
 
 
@@ -365,14 +366,45 @@ def resolve_benchmark(spec: str) -> Path:
     raise unknown("benchmark", spec, builtins, "or give a path to a .toml file")
 
 
-def load_benchmark(spec: str, overrides: list[str] | None = None) -> BenchmarkConfig:
-    """Load a built-in benchmark by name or a TOML file by path, with ``--set`` overrides."""
+def load_benchmark(
+    spec: str, overrides: list[str] | None = None, tasks: list[str] | None = None
+) -> BenchmarkConfig:
+    """Load a built-in benchmark by name or a TOML file by path, with ``--set`` overrides.
+
+    ``tasks`` names tasks to run even if the file has no ``[tasks.NAME]`` table for them:
+    such a task runs on the schedule it declares (``Task.default_schedule``), and is listed in
+    the result's ``defaulted``; ``--set`` overrides apply to it like to any other task.
+    """
     path = resolve_benchmark(spec)
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
-    return parse_benchmark(apply_overrides(raw, overrides or []), str(path))
+    defaulted = _add_default_schedules(raw, tasks or [], str(raw.get("benchmark", {}).get("name")))
+    bench = parse_benchmark(apply_overrides(raw, overrides or []), str(path))
+    return dataclasses.replace(bench, defaulted=tuple(defaulted))
+
+
+def _add_default_schedules(raw: dict[str, Any], names: list[str], benchmark: str) -> list[str]:
+    """Put each task of ``names`` that ``raw`` has no table for in it, with the schedule the
+    task declares; returns those names. A task that declares none is an error."""
+    from albench.registry import TASKS
+
+    added = []
+    tables = raw.setdefault("tasks", {})
+    for name in names:
+        if name in tables:
+            continue
+        schedule = TASKS.get(name).default_schedule
+        if schedule is None:
+            raise ConfigError(
+                f"task {name!r} has no [tasks.{name}] table in benchmark {benchmark!r} and "
+                "declares no default_schedule; add the table to a benchmark file (see "
+                "benchmarks/quick.toml) and pass it with --benchmark PATH"
+            )
+        tables[name] = copy.deepcopy(dict(schedule))
+        added.append(name)
+    return added
 
 
 def config_hash(obj: Any) -> str:

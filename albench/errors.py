@@ -14,8 +14,10 @@ __all__ = [
     "BudgetTooLargeError",
     "ConfigError",
     "DatasetMissingError",
+    "PluginError",
     "PoolExhaustedError",
     "UnknownNameError",
+    "UnsupportedPairError",
     "did_you_mean",
 ]
 
@@ -32,6 +34,14 @@ class ConfigError(AlbenchError):
 
 class UnknownNameError(AlbenchError):
     """A task, strategy, benchmark or config key that does not exist."""
+
+
+class PluginError(AlbenchError):
+    """A third-party task or strategy raised while being imported."""
+
+
+class UnsupportedPairError(AlbenchError):
+    """A strategy requires a capability that a task does not provide."""
 
 
 class BudgetTooLargeError(AlbenchError):

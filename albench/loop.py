@@ -1,4 +1,4 @@
-"""One job = one (task, strategy, trial): the active-learning cycles of DESIGN.md "Protocol".
+"""One job = one (task, strategy, trial): the active-learning cycles of docs/protocol.md.
 
 Per cycle: train the target model (and the strategy's module) on the labeled set (Eq. 3);
 evaluate the last epoch's model on the test split with per-sample losses and every scorer;
@@ -15,35 +15,38 @@ so a strategy's extra module or extra random draws cannot shift another stream.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from albench.checkpoint import JobState
 from albench.config import TaskConfig, config_hash
+from albench.contracts import Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS
 from albench.scoring import score_quality
-from albench.strategies.base import Strategy
-from albench.tasks.base import Task, TaskData
-from albench.training import accelerate, build_scan, train_cycle
+from albench.tracking import flatten
+from albench.training import Learner
 
 __all__ = [
     "Job",
     "JobResult",
+    "Progress",
     "Reporter",
     "Stream",
     "checkpoint_path",
+    "check_picks",
     "derive_seed",
     "prepare",
     "run_job",
@@ -100,6 +103,7 @@ class Job:
             "strategy": self.strategy,
             "trial": self.trial,
             "seed": self.trial_seed,
+            "benchmark_seed": self.seed,
             "al": dataclasses.asdict(self.task.al),
             "train": dataclasses.asdict(self.task.train),
             "task_params": dict(self.task.params),
@@ -188,22 +192,23 @@ class _Loaders:
         )
 
 
-class Reporter(Protocol):
-    """Receives progress from a running job (the runner renders it)."""
+@dataclass(frozen=True)
+class Progress:
+    """Where a running job is: sent to the runner's progress board."""
 
-    def __call__(
-        self,
-        name: str,
-        cycle: int,
-        cycles: int,
-        epoch: int,
-        epochs: int,
-        metric: float | None = None,
-    ) -> None: ...
+    name: str  # task/strategy/trial-N
+    cycle: int
+    cycles: int
+    epoch: int
+    epochs: int
+    metric: float | None = None  # set once the cycle's evaluation is done
+
+
+Reporter = Callable[[Progress], None]
 
 
 def checkpoint_path(state_dir: str | Path, job: Job) -> Path:
-    """Where ``job`` keeps its checkpoint: one file per (experiment, config hash)."""
+    """Where ``job`` keeps its state: one file per (experiment, config hash)."""
     return Path(state_dir) / job.experiment / f"{job.config_hash()}.pt"
 
 
@@ -214,238 +219,206 @@ def run_job(
 
     Bad input raises :class:`~albench.errors.AlbenchError` before any run is created. A
     failure after that marks the run FAILED (KILLED on Ctrl-C) with the reason, then re-raises.
-    With ``state_dir`` the job checkpoints after every cycle and, if a checkpoint is there,
-    resumes at the next cycle in the same MLflow run (results equal an uninterrupted run).
+    With ``state_dir`` the job saves its :class:`JobState` after every cycle and, if one is
+    there, resumes at the next cycle in the same MLflow run (results equal an uninterrupted
+    run).
     """
-    from albench import checkpoint as ckpt_io
-    from albench.tracking import Tracker, flatten
+    from albench.tracking import Tracker
 
-    task, strategy, data = prepare(job)
-    al, cfg = job.task.al, job.task.train
-    device = torch.device(job.device)
-    seed = job.trial_seed
-    tracker = Tracker(job.tracking_uri)
-    ckpt_path = checkpoint_path(state_dir, job) if state_dir is not None else None
-    ckpt = ckpt_io.load(ckpt_path) if ckpt_path is not None else None
+    cycles = _Cycles(job, Tracker(job.tracking_uri), report)
+    path = checkpoint_path(state_dir, job) if state_dir is not None else None
+    state = JobState.load(path) if path is not None else None
+    state = cycles.resume(state) if state is not None else cycles.start(path)
+    started = time.perf_counter()
+    try:
+        for cycle in range(state.cycle + 1, job.task.al.cycles):
+            state = cycles.run(cycle, state)
+            if path is not None:  # save first, then log: a crash in between is finished on resume
+                state.save(path)
+            cycles.log(state)
+    except KeyboardInterrupt:
+        cycles.tracker.end_run(state.run_id, "KILLED", "interrupted (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        cycles.tracker.end_run(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    cycles.tracker.end_run(state.run_id, "FINISHED")
+    if path is not None:
+        path.unlink(missing_ok=True)  # MLflow's FINISHED status is the record from now on
+    return JobResult(state.run_id, "FINISHED", state.metric, time.perf_counter() - started)
 
-    torch.manual_seed(derive_seed(seed, Stream.MODEL))
-    model = task.build_model().to(device)
-    torch.manual_seed(derive_seed(seed, Stream.AUX))
-    aux = strategy.auxiliary(task)
-    aux = aux.to(device) if aux is not None else None
-    initial_state = _snapshot(model, aux) if al.reinit_model else None
-    loaders = _Loaders(task, data, cfg, device)
-    forward_model, compile_note = accelerate(task, model, cfg, device)
-    worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
 
-    if ckpt is not None:  # resume in the same run, at the next cycle
-        run_id, start = ckpt.run_id, ckpt.cycle + 1
-        labeled = ckpt.labeled
-        model.load_state_dict(ckpt.model)
-        if aux is not None and ckpt.aux is not None:
-            aux.load_state_dict(ckpt.aux)
-        ckpt_io.restore_rng(ckpt.rng)
-        tracker.reopen_run(run_id)
-        tracker.set_tags(run_id, worker_tags | {"albench.resumed_at_cycle": start})
-        _log_cycle(tracker, run_id, ckpt.rows, ckpt.artifacts, dedupe=True)
-    else:
-        start = 0
+class _Cycles:
+    """The steps of one job's cycles; holds what they share (no state between cycles but
+    the :class:`JobState` passed in and out)."""
+
+    def __init__(self, job: Job, tracker: Any, report: Reporter | None):
+        self.job, self.tracker, self.report = job, tracker, report
+        self.task, self.strategy, self.data = prepare(job)
+        self.al, self.cfg = job.task.al, job.task.train
+        seed = job.trial_seed
+        self.learner = Learner.build(
+            self.task,
+            self.strategy,
+            self.cfg,
+            torch.device(job.device),
+            seeds=(derive_seed(seed, Stream.MODEL), derive_seed(seed, Stream.AUX)),
+        )
+        self.initial = self.learner.state() if self.al.reinit_model else None
+        self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
+        self.worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
+
+    # -- the run
+    def start(self, path: Path | None) -> JobState:
+        """A new MLflow run with tags, params, config and the initial labeled set."""
+        job, task, strategy = self.job, self.task, self.strategy
         tags = {
             "albench.task": job.task.name,
             "albench.strategy": job.strategy,
             "albench.trial": job.trial,
-            "albench.seed": seed,
+            "albench.seed": job.trial_seed,
             "albench.benchmark": job.benchmark,
             "albench.config_hash": job.config_hash(),
             "albench.git_sha": git_sha(),
             "albench.metric": task.metric,
-        } | worker_tags
+            "albench.metric_label": task.metric_label or task.metric,
+            "albench.metric_low": task.metric_range[0],
+            "albench.metric_high": task.metric_range[1],
+            "albench.strategy_label": strategy.display_name or job.strategy,
+            "albench.strategy_baseline": str(strategy.baseline).lower(),
+            "albench.strategy_oracle": str(strategy.oracle).lower(),
+        } | self.worker_tags
         params = flatten(job.config()) | {
-            "device": str(device),
+            "device": job.device,
             "data_root": job.data_root,
-            "data_path": loaders.path,
-            "compile": compile_note,
+            "data_path": self.loaders.path,
+            "compile": self.learner.compile_note,
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
+        tracker = self.tracker
         run_id = tracker.start_run(
             tracker.experiment_id(job.experiment), job.run_name, tags, params
         )
-        rng = np.random.default_rng(derive_seed(seed, Stream.INITIAL))
-        labeled = np.sort(rng.choice(data.pool_size, size=al.initial, replace=False))
-
-    started = time.perf_counter()
-    metric = math.nan
-    try:
-        if ckpt is None:
+        rng = np.random.default_rng(derive_seed(job.trial_seed, Stream.INITIAL))
+        labeled = np.sort(rng.choice(self.data.pool_size, size=self.al.initial, replace=False))
+        state = JobState(run_id, job.config_hash(), labeled)
+        try:
             tracker.log_json(run_id, job.config(), "config.json")
             tracker.log_npy(run_id, labeled, "selected/initial.npy")
-            if ckpt_path is not None:  # from now on a rerun resumes this run, even in cycle 0
-                ckpt_io.save(ckpt_path, _checkpoint(job, run_id, -1, labeled, model, aux, [], {}))
-        scorers = {
-            name: (lambda out, name=name: strategy.collect(out, aux, task)[name])
-            for name in strategy.scores
-        }
+            if path is not None:  # from now on a rerun resumes this run, even in cycle 0
+                state.save(path)
+        except BaseException as exc:
+            tracker.end_run(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            raise
+        return state
 
-        def on_epoch(cycle: int) -> Any:
-            if report is None:
-                return None
-            return lambda epoch, means: report(
-                job.run_name, cycle, al.cycles, epoch + 1, cfg.epochs
+    def resume(self, state: JobState) -> JobState:
+        """Reopen the run of ``state``, restore the weights, finish logging its last cycle."""
+        if state.model is not None:
+            self.learner.load(state.model, state.aux)
+        self.tracker.reopen_run(state.run_id)
+        tags = self.worker_tags | {"albench.resumed_at_cycle": state.cycle + 1}
+        self.tracker.set_tags(state.run_id, tags)
+        self.log(state, dedupe=True)
+        return state
+
+    def log(self, state: JobState, dedupe: bool = False) -> None:
+        """Log a cycle's metric rows and artifacts; ``dedupe`` skips (key, step) already there."""
+        tracker, run_id, rows = self.tracker, state.run_id, state.rows
+        if dedupe:
+            keys = {k for k, _, _ in rows}
+            logged = {(k, s) for k in keys for s, _ in tracker.metric_history(run_id, k)}
+            rows = [r for r in rows if (r[0], r[2]) not in logged]
+        tracker.log_metrics(run_id, rows)
+        for name, value in state.artifacts.items():
+            if name.endswith(".npy"):
+                tracker.log_npy(run_id, np.asarray(value), name)
+            else:
+                tracker.log_frame(run_id, pd.DataFrame(value), name)
+
+    # -- one cycle
+    def run(self, cycle: int, state: JobState) -> JobState:
+        """Train, evaluate and (except after the last cycle) select; the new state."""
+        self._progress(cycle, 0)
+        if self.initial is not None and cycle > 0:
+            self.learner.load(*self.initial)
+        rows = self._train(cycle, state.labeled)
+        result = self.learner.evaluate(self.loaders.eval("test", np.arange(len(self.data.test))))
+        rows += [(f"eval/{self.task.metric}", result.metric, cycle)]
+        rows += [("labeled", len(state.labeled), cycle)]
+        for name, score in result.scores.items():
+            for stat, value in score_quality(score, result.loss).items():
+                rows.append((f"eval/{stat}/{name}", value, cycle))
+        columns = {"index": np.arange(len(result.loss)), "loss": result.loss, **result.scores}
+        artifacts: dict[str, Any] = {f"test_scores/cycle_{cycle:02d}.csv": columns}
+        labeled = state.labeled
+        if cycle < self.al.cycles - 1:
+            picked = self._select(cycle, labeled, rows)
+            labeled = np.concatenate([labeled, picked])
+            artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
+        self._progress(cycle, self.cfg.epochs, result.metric)
+        model, aux = self.learner.state()
+        return JobState(
+            state.run_id, state.config_hash, labeled, cycle, result.metric, model, aux, rows,
+            artifacts,
+        )  # fmt: skip
+
+    def _train(self, cycle: int, labeled: np.ndarray) -> list[tuple[str, float, int]]:
+        """Train on the labeled set (Eq. 3); the per-epoch loss rows and the time."""
+        seed, cfg = self.job.trial_seed, self.cfg
+        torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
+        batches = self.loaders.train(
+            labeled,
+            seed=derive_seed(seed, Stream.SHUFFLE, cycle),
+            drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
+        )
+        t0 = time.perf_counter()
+        history = self.learner.train(batches, cfg, lambda e, _: self._progress(cycle, e + 1))
+        rows = [
+            (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
+            for epoch, means in enumerate(history)
+            for term, value in means.items()
+        ]
+        return rows + [("time/train_s", time.perf_counter() - t0, cycle)]
+
+    def _select(self, cycle: int, labeled: np.ndarray, rows: list) -> np.ndarray:
+        """K new items from the random subset S_M of the unlabeled pool (times into rows)."""
+        seed, al = self.job.trial_seed, self.al
+        unlabeled = np.setdiff1d(np.arange(self.data.pool_size), labeled)
+        sub_rng = np.random.default_rng(derive_seed(seed, Stream.SUBSET, cycle))
+        m = al.subset if 0 < al.subset < len(unlabeled) else len(unlabeled)
+        candidates = sub_rng.choice(unlabeled, size=m, replace=False)  # random order
+        if al.budget > len(candidates):
+            raise PoolExhaustedError(
+                f"cycle {cycle}: {al.budget} picks asked from {len(candidates)} candidates"
             )
+        t0 = time.perf_counter()
+        scan = self.learner.scan(candidates, labeled, lambda idx: self.loaders.eval("pool", idx))
+        rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
+        t0 = time.perf_counter()
+        select_rng = np.random.default_rng(derive_seed(seed, Stream.SELECT, cycle))
+        picked = np.asarray(self.strategy.select(scan, al.budget, select_rng), dtype=np.int64)
+        rows.append(("time/select_s", time.perf_counter() - t0, cycle))
+        check_picks(picked, candidates, labeled, al.budget)
+        return picked
 
-        for cycle in range(start, al.cycles):
-            if report is not None:
-                report(job.run_name, cycle, al.cycles, 0, cfg.epochs)
-            if initial_state is not None and cycle > 0:
-                _restore(model, aux, initial_state)
-            # ---- train on the labeled set (Eq. 3)
-            torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
-            train_loader = loaders.train(
-                labeled,
-                seed=derive_seed(seed, Stream.SHUFFLE, cycle),
-                drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
-            )
-            t0 = time.perf_counter()
-            history = train_cycle(
-                task,
-                strategy,
-                model,
-                aux,
-                train_loader,
-                cfg,
-                device,
-                on_epoch=on_epoch(cycle),
-                forward_model=forward_model,
-            )
-            rows = [
-                (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
-                for epoch, means in enumerate(history)
-                for term, value in means.items()
-            ]
-            rows.append(("time/train_s", time.perf_counter() - t0, cycle))
-
-            # ---- evaluate the last epoch's model on the test split
-            if aux is not None:
-                aux.eval()
-            test_loader = loaders.eval("test", np.arange(len(data.test)))
-            result = task.evaluate(model, test_loader, device, scorers)
-            metric = result.metric
-            rows += [(f"eval/{task.metric}", metric, cycle), ("labeled", len(labeled), cycle)]
-            for name, score in result.scores.items():
-                for stat, value in score_quality(score, result.loss).items():
-                    rows.append((f"eval/{stat}/{name}", value, cycle))
-            columns = {
-                "index": np.arange(len(result.loss)),
-                "loss": result.loss,
-                "predicted_loss": result.scores.get(
-                    "predicted_loss", np.full(len(result.loss), np.nan)
-                ),
-            }
-            columns.update(result.scores)
-            artifacts: dict[str, Any] = {f"test_scores/cycle_{cycle:02d}.csv": columns}
-
-            # ---- select K new items from the random subset S_M of the unlabeled pool
-            if cycle < al.cycles - 1:
-                unlabeled = np.setdiff1d(np.arange(data.pool_size), labeled)
-                sub_rng = np.random.default_rng(derive_seed(seed, Stream.SUBSET, cycle))
-                m = al.subset if 0 < al.subset < len(unlabeled) else len(unlabeled)
-                candidates = sub_rng.choice(unlabeled, size=m, replace=False)  # random order
-                if al.budget > len(candidates):
-                    raise PoolExhaustedError(
-                        f"cycle {cycle}: {al.budget} picks asked from {len(candidates)} candidates"
-                    )
-                t0 = time.perf_counter()
-                scan = build_scan(
-                    task,
-                    strategy,
-                    model,
-                    aux,
-                    lambda idx: loaders.eval("pool", idx),
-                    candidates,
-                    labeled,
-                    device,
-                )
-                rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
-                t0 = time.perf_counter()
-                select_rng = np.random.default_rng(derive_seed(seed, Stream.SELECT, cycle))
-                picked = np.asarray(strategy.select(scan, al.budget, select_rng), dtype=np.int64)
-                rows.append(("time/select_s", time.perf_counter() - t0, cycle))
-                _check_picks(picked, candidates, al.budget, job.strategy)
-                labeled = np.concatenate([labeled, picked])
-                artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
-            if report is not None:
-                report(job.run_name, cycle, al.cycles, cfg.epochs, cfg.epochs, metric)
-            # ---- checkpoint first, then log: a crash in between is finished on resume
-            if ckpt_path is not None:
-                snapshot = _checkpoint(job, run_id, cycle, labeled, model, aux, rows, artifacts)
-                ckpt_io.save(ckpt_path, snapshot)
-            _log_cycle(tracker, run_id, rows, artifacts)
-    except KeyboardInterrupt:
-        tracker.end_run(run_id, "KILLED", "interrupted (Ctrl-C)")
-        raise
-    except BaseException as exc:
-        tracker.end_run(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
-        raise
-    tracker.end_run(run_id, "FINISHED")
-    if ckpt_path is not None:
-        ckpt_path.unlink(missing_ok=True)  # MLflow's FINISHED status is the record from now on
-    return JobResult(run_id, "FINISHED", metric, time.perf_counter() - started)
+    def _progress(self, cycle: int, epoch: int, metric: float | None = None) -> None:
+        if self.report is not None:
+            p = Progress(self.job.run_name, cycle, self.al.cycles, epoch, self.cfg.epochs, metric)
+            self.report(p)
 
 
-def _checkpoint(job, run_id, cycle, labeled, model, aux, rows, artifacts):
-    """What the next cycle needs to go on exactly as if the job had never stopped."""
-    from albench.checkpoint import Checkpoint, capture_rng
-
-    return Checkpoint(
-        run_id=run_id,
-        config_hash=job.config_hash(),
-        cycle=cycle,
-        labeled=labeled,
-        model=_state(model),
-        aux=_state(aux) if aux is not None else None,
-        rng=capture_rng(),
-        rows=rows,
-        artifacts=artifacts,
-    )
-
-
-def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
-
-def _log_cycle(tracker, run_id: str, rows, artifacts: dict[str, Any], dedupe: bool = False):
-    """Log one cycle's metric rows and artifacts; ``dedupe`` skips (key, step) already there."""
-    if dedupe:
-        keys = {k for k, _, _ in rows}
-        logged = {(k, s) for k in keys for s, _ in tracker.metric_history(run_id, k)}
-        rows = [r for r in rows if (r[0], r[2]) not in logged]
-    tracker.log_metrics(run_id, rows)
-    for name, value in artifacts.items():
-        if name.endswith(".npy"):
-            tracker.log_npy(run_id, np.asarray(value), name)
-        else:
-            tracker.log_frame(run_id, pd.DataFrame(value), name)
-
-
-def _check_picks(picked: np.ndarray, candidates: np.ndarray, budget: int, name: str) -> None:
-    """A strategy must return ``budget`` distinct candidates; anything else is its bug."""
-    if len(picked) != budget or len(np.unique(picked)) != budget:
+def check_picks(
+    picked: np.ndarray, candidates: np.ndarray, labeled: np.ndarray, budget: int
+) -> None:
+    """A strategy must return ``budget`` distinct, unlabeled candidates; else it has a bug."""
+    distinct = len(np.unique(picked))
+    if len(picked) != budget or distinct != budget:
         raise AlbenchError(
-            f"strategy {name!r} returned {len(picked)} picks "
-            f"({len(np.unique(picked))} distinct), expected {budget} distinct"
+            f"the strategy returned {len(picked)} picks ({distinct} distinct), expected "
+            f"{budget} distinct"
         )
     if not np.isin(picked, candidates).all():
-        raise AlbenchError(f"strategy {name!r} picked items outside the scanned subset")
-
-
-def _snapshot(model: torch.nn.Module, aux: torch.nn.Module | None) -> list[dict[str, Any]]:
-    return [
-        {k: v.detach().clone() for k, v in m.state_dict().items()}
-        for m in (model, aux)
-        if m is not None
-    ]
-
-
-def _restore(model: torch.nn.Module, aux: torch.nn.Module | None, state) -> None:
-    for m, s in zip([m for m in (model, aux) if m is not None], state, strict=True):
-        m.load_state_dict(s)
+        raise AlbenchError("the strategy picked items outside the scanned subset")
+    if np.isin(picked, labeled).any():
+        raise AlbenchError("the strategy picked items that are already labeled")

@@ -1,44 +1,165 @@
-"""Name -> class registries for tasks and strategies.
+"""Lazy name -> class registries for tasks and strategies.
 
 Contract:
-- ``register(name)`` is a class decorator; a name can be registered once.
-- ``get(name)`` returns the class for a registered name, for a name published by an installed
-  package under the entry-point group ``albench.<kind>s`` (loaded on first use), or for a
-  ``"package.module:ClassName"`` string (imported on the spot, not registered).
-- An unknown name raises :class:`~albench.errors.UnknownNameError` with a did-you-mean and
-  the valid names.
-- ``describe()`` maps every name to the first line of its class docstring (``albench list``).
 
-Built-in tasks and strategies register when ``albench.tasks`` / ``albench.strategies`` are
-imported; the registries import them lazily so that ``albench.registry`` stays light.
+- Built-ins are listed in the tables below as ``name -> Entry("module:Class", summary,
+  capabilities)``: their one-line summary and their capabilities (what a task provides, what a
+  strategy requires) are known without importing anything, and the class is imported on first
+  ``get``. A contract test checks every entry against its class.
+- Installed packages add names through the entry-point groups ``albench.tasks`` and
+  ``albench.strategies`` (loaded on first ``get``); ``register(name)`` adds a class at run
+  time; ``get("package.module:Class")`` imports a class on the spot without registering it.
+- ``get`` of an unknown name raises :class:`~albench.errors.UnknownNameError` with a
+  did-you-mean and the valid names; a plug-in that fails to import raises
+  :class:`~albench.errors.PluginError` naming the plug-in, the exception type and message.
+- ``names()`` lists built-ins in table order (the order reports use), then the rest sorted.
+
+Nothing here imports torch, a task family or MLflow: ``albench list``, ``albench --help`` and
+every bad-input error stay fast.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from albench.errors import ConfigError, UnknownNameError, did_you_mean, unknown
+from albench.errors import ConfigError, PluginError, UnknownNameError, did_you_mean, unknown
 
-__all__ = ["Registry", "STRATEGIES", "TASKS"]
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "BUILTIN_TASKS",
+    "Entry",
+    "Registry",
+    "STRATEGIES",
+    "TASKS",
+    "missing_capabilities",
+]
+
+
+def missing_capabilities(provides: Iterable[str], requires: Iterable[str]) -> list[str]:
+    """The required capabilities a task does not provide, sorted (empty: the pair runs)."""
+    return sorted(set(requires) - set(provides))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A built-in: where its class lives, its one-line summary and its capabilities."""
+
+    target: str  # "package.module:Class"
+    summary: str  # the first line of the class docstring
+    capabilities: tuple[str, ...]  # a task's ``provides`` / a strategy's ``requires``
+
+
+_BASE = ("embedding", "entropy", "loss", "taps")
+
+# Registration tables: the only place in albench/ that names built-in tasks and strategies.
+BUILTIN_TASKS: dict[str, Entry] = {
+    "cifar10": Entry(
+        "albench.tasks.classification.cifar10:Cifar10Task",
+        "CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy.",
+        ("class_logits", *_BASE),
+    ),
+    "voc": Entry(
+        "albench.tasks.detection.voc:VocTask",
+        "PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5.",
+        _BASE,
+    ),
+    "mpii": Entry(
+        "albench.tasks.pose.mpii:MpiiTask",
+        "MPII human pose with a 2-stack hourglass (paper §4.3); metric PCKh@0.5.",
+        _BASE,
+    ),
+    "digits": Entry(
+        "albench.tasks.classification.digits:DigitsTask",
+        "Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy.",
+        ("class_logits", *_BASE),
+    ),
+    "shapes": Entry(
+        "albench.tasks.detection.shapes:ShapesTask",
+        "Embedded twin of voc: generated shapes with boxes, small SSD; VOC07 mAP@0.5.",
+        _BASE,
+    ),
+    "stickmen": Entry(
+        "albench.tasks.pose.stickmen:StickmenTask",
+        "Embedded twin of mpii: generated stick figures, 1-stack hourglass; PCKh@0.5.",
+        _BASE,
+    ),
+}
+BUILTIN_STRATEGIES: dict[str, Entry] = {
+    "random": Entry(
+        "albench.strategies.random:RandomStrategy",
+        "Uniform random sampling without replacement (baseline).",
+        (),
+    ),
+    "entropy": Entry(
+        "albench.strategies.entropy:EntropyStrategy",
+        "Top-K by the task's entropy of the model's prediction (uncertainty baseline).",
+        ("entropy",),
+    ),
+    "coreset": Entry(
+        "albench.strategies.coreset:CoresetStrategy",
+        "Core-set: k-center greedy over the penultimate features, labeled set as centres.",
+        ("embedding",),
+    ),
+    "learn_loss": Entry(
+        "albench.strategies.learn_loss:LearnLossStrategy",
+        "Learning loss (Yoo & Kweon 2019): top-K predicted loss, ranking loss Eq. 2.",
+        ("loss", "taps"),
+    ),
+    "learn_loss_mse": Entry(
+        "albench.strategies.learn_loss:LearnLossMSEStrategy",
+        "Learning loss with an MSE loss-prediction loss, lambda 0.1 (paper §4.1 ablation).",
+        ("loss", "taps"),
+    ),
+}
 
 
 class Registry:
-    """A registry of one kind of plug-in ("task" or "strategy")."""
+    """A registry of one kind of plug-in ("task" or "strategy"); see the module docstring."""
 
-    def __init__(self, kind: str, builtin_module: str):
+    def __init__(self, kind: str, builtins: dict[str, Entry], capability_attr: str):
         self.kind = kind
         self.group = f"albench.{'strategies' if kind == 'strategy' else kind + 's'}"
-        self._builtin_module = builtin_module
-        self._classes: dict[str, type] = {}
-        self._loaded = False
+        self.builtins = builtins
+        self._capability_attr = capability_attr  # "provides" | "requires"
+        self._classes: dict[str, type] = {}  # loaded or registered at run time
+        self._entry_points: dict[str, Any] | None = None
 
+    # -- names
+    def _plugins(self) -> dict[str, Any]:
+        if self._entry_points is None:
+            self._entry_points = {
+                ep.name: ep for ep in entry_points(group=self.group) if ep.name not in self.builtins
+            }
+        return self._entry_points
+
+    def names(self) -> list[str]:
+        """Built-ins in table order, then registered and installed plug-ins, sorted."""
+        others = (set(self._classes) | set(self._plugins())) - set(self.builtins)
+        return list(self.builtins) + sorted(others)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.builtins or name in self._classes or name in self._plugins()
+
+    def check(self, name: str) -> None:
+        """Raise the unknown-name error for ``name`` without importing a registered class
+        (a ``package.module:Class`` string is imported to check it)."""
+        if ":" in name:
+            self.get(name)
+        elif name not in self:
+            raise unknown(self.kind, name, self.names(), "or give a 'package.module:Class' path")
+
+    # -- classes
     def register(self, name: str) -> Callable[[type], type]:
+        """Class decorator: make ``name`` resolve to the class (plug-ins loaded at run time)."""
+
         def decorator(cls: type) -> type:
-            if name in self._classes and self._classes[name] is not cls:
+            known = self._classes.get(name)
+            if (known is not None and known is not cls) or name in self.builtins:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._classes[name] = cls
             cls.name = name
@@ -46,71 +167,100 @@ class Registry:
 
         return decorator
 
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        importlib.import_module(self._builtin_module)
-        for ep in entry_points(group=self.group):
-            if ep.name not in self._classes:
-                self._classes[ep.name] = ep.load()
-
-    def names(self) -> list[str]:
-        self._load()
-        return sorted(self._classes)
-
     def get(self, name: str) -> type:
-        if ":" in name:
+        """The class of ``name``: a registered name or a ``package.module:Class`` string."""
+        if name in self._classes:
+            return self._classes[name]
+        if name in self.builtins:
+            cls = _import_string(self.kind, self.builtins[name].target)
+        elif name in self._plugins():
+            cls = _load_plugin(self.kind, name, self._plugins()[name].load)
+        elif ":" in name:
             return _import_string(self.kind, name)
-        self._load()
-        if name not in self._classes:
-            raise unknown(self.kind, name, self._classes, "or give a 'package.module:Class' path")
-        return self._classes[name]
+        else:
+            raise unknown(self.kind, name, self.names(), "or give a 'package.module:Class' path")
+        cls.name = name
+        self._classes[name] = cls
+        return cls
+
+    def summary(self, name: str) -> str:
+        """The one-line description of ``name`` (built-ins: without importing them)."""
+        if name in self.builtins:
+            return self.builtins[name].summary
+        return _first_line(self.get(name).__doc__)
+
+    def capabilities(self, name: str) -> frozenset[str]:
+        """What ``name`` provides (tasks) or requires (strategies); built-ins without import."""
+        if name in self.builtins:
+            return frozenset(self.builtins[name].capabilities)
+        return frozenset(getattr(self.get(name), self._capability_attr))
+
+    def describe(self) -> dict[str, str]:
+        return {n: self.summary(n) for n in self.names()}
+
+    # -- instances
+    def resolve_params(self, name: str, kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+        """Every constructor parameter of ``name`` with its value: ``kwargs`` over the code
+        defaults. Unknown keys fail with the valid ones (``where`` names the config table)."""
+        cls = self.get(name)
+        params = {
+            p.name: p
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+        for key in kwargs:
+            if key not in params:
+                raise ConfigError(
+                    f"unknown key {where}.{key}{did_you_mean(key, params)}; {self.kind} "
+                    f"{name!r} takes: {', '.join(params) or 'no parameters'}"
+                )
+        resolved = {k: p.default for k, p in params.items() if p.default is not p.empty}
+        return resolved | dict(kwargs)
 
     def create(self, name: str, kwargs: dict[str, Any], where: str) -> Any:
         """Instantiate ``name`` with ``kwargs``, rejecting keys its constructor does not take."""
-        cls = self.get(name)
-        accepted = [
-            p.name
-            for p in inspect.signature(cls.__init__).parameters.values()
-            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-        ]
-        for key in kwargs:
-            if key not in accepted:
-                raise ConfigError(
-                    f"unknown key {where}.{key}{did_you_mean(key, accepted)}; {self.kind} "
-                    f"{name!r} takes: {', '.join(accepted) or 'no parameters'}"
-                )
-        return cls(**kwargs)
-
-    def describe(self) -> dict[str, str]:
-        self._load()
-        return {n: _first_line(c.__doc__) for n, c in sorted(self._classes.items())}
+        return self.get(name)(**self.resolve_params(name, kwargs, where))
 
 
 def _first_line(doc: str | None) -> str:
     return (doc or "").strip().splitlines()[0] if (doc or "").strip() else ""
 
 
+def _load_plugin(kind: str, label: str, load: Callable[[], Any]) -> Any:
+    """Run ``load``; any exception becomes a one-line :class:`PluginError` (cause chained)."""
+    try:
+        return load()
+    except Exception as exc:
+        raise PluginError(
+            f"{kind} plug-in {label!r} failed to load: {type(exc).__name__}: {exc}; fix or "
+            "uninstall the plug-in (ALBENCH_DEBUG=1 shows the traceback)"
+        ) from exc
+
+
 def _import_string(kind: str, spec: str) -> type:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UnknownNameError(
-            f"{kind} {spec!r}: cannot import module {module_name!r} ({exc}); "
-            "check the module path and that its package is installed"
-        ) from None
-    try:
-        cls = getattr(module, attr)
-    except AttributeError:
-        raise UnknownNameError(
-            f"{kind} {spec!r}: module {module_name!r} has no attribute {attr!r}"
-        ) from None
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise UnknownNameError(
+                f"{kind} {spec!r}: cannot import module {module_name!r} ({exc}); check the "
+                "module path and that its package is installed"
+            ) from None
+        module = _load_plugin(kind, spec, lambda: importlib.import_module(module_name))
+    except Exception:
+        module = _load_plugin(kind, spec, lambda: importlib.import_module(module_name))
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise unknown(f"class in module {module_name!r} for {kind}", attr, _classes_in(module))
     if not getattr(cls, "name", None):
         cls.name = spec
     return cls
 
 
-TASKS = Registry("task", "albench.tasks")
-STRATEGIES = Registry("strategy", "albench.strategies")
+def _classes_in(module: Any) -> list[str]:
+    return [k for k, v in vars(module).items() if isinstance(v, type) and not k.startswith("_")]
+
+
+TASKS = Registry("task", BUILTIN_TASKS, "provides")
+STRATEGIES = Registry("strategy", BUILTIN_STRATEGIES, "requires")

@@ -17,9 +17,10 @@ unfinished ones from their last checkpoint (``--state-dir``) and starts the rest
 
 Time estimates: a job's image passes (training: epochs x labeled size summed over cycles;
 inference: the test split every cycle plus the scanned items) divided by a throughput in
-training images/s. ``benchmarks/speed/throughput.json`` (``train_throughput.py --save-throughput``)
-overrides the defaults below, which are rough single-GPU figures for a plain fp32 loop;
-inference passes are counted as 1/3 of a training pass (forward only).
+training images/s. Each task declares its single-GPU figure (``Task.throughput``) and, for
+tasks that run on a CPU, a 2-core CPU figure (``Task.cpu_throughput``);
+``benchmarks/speed/throughput.json`` (``train_throughput.py --save-throughput``) overrides the
+GPU figures with measured ones. Inference passes count 1/3 of a training pass (forward only).
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from albench.checkpoint import JobState
 from albench.errors import AlbenchError
-from albench.loop import Job, JobResult, checkpoint_path, run_job
+from albench.loop import Job, JobResult, Progress, checkpoint_path, run_job
 
 __all__ = [
-    "DEFAULT_THROUGHPUT",
     "PlannedJob",
     "ProgressBoard",
+    "Schedule",
     "SlotPool",
     "execute",
     "image_passes",
@@ -50,25 +52,15 @@ __all__ = [
     "run_jobs",
 ]
 
-DEFAULT_THROUGHPUT = {  # training images/s on one GPU, plain fp32 loop (estimates only)
-    "cifar10": 4000.0,  # ResNet-18 at 32x32, batch 128
-    "voc": 120.0,  # SSD300
-    "mpii": 150.0,  # 2-stack hourglass at 256x256
-    "digits": 20000.0,
-    "shapes": 2000.0,
-    "stickmen": 2000.0,
-}
-FALLBACK_THROUGHPUT = 1000.0  # a task with no figure at all
 INFERENCE_COST = 1 / 3  # an inference pass costs a third of a training pass
 
 
-def throughput_table(path: Path | None = None) -> dict[str, float]:
-    """Defaults, overridden by a measured ``{"task": images_per_s}`` JSON file if present."""
-    table = dict(DEFAULT_THROUGHPUT)
+def measured_throughput(path: Path | None = None) -> dict[str, float]:
+    """Measured ``{"task": images_per_s}`` on this machine's GPU, if the file exists."""
     path = path or Path(__file__).resolve().parent.parent / "benchmarks/speed/throughput.json"
     if path.is_file():
-        table.update({k: float(v) for k, v in json.loads(path.read_text()).items()})
-    return table
+        return {k: float(v) for k, v in json.loads(path.read_text()).items()}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,8 @@ class PlannedJob:
     job: Job
     train_passes: int  # images through a training step, all cycles
     infer_passes: int  # images through inference (test evaluation + scans), all cycles
-    est_seconds: float
+    est_seconds: float  # on one GPU
+    est_cpu_seconds: float | None  # on a 2-core CPU, for tasks that declare a CPU figure
     state: str  # "new", "resume at cycle N", "finished"
 
 
@@ -100,47 +93,57 @@ def image_passes(
 def plan_jobs(
     jobs: list[Job], sizes: dict[str, tuple[int, int]], state_dir: Path | None, finished: set[str]
 ) -> list[PlannedJob]:
-    """Estimate every job and tag what is done; longest first (ties keep the given order)."""
-    from albench.registry import STRATEGIES
+    """Estimate every job and tag what is done; longest first (ties keep the given order).
 
-    table = throughput_table()
+    Read-only: job states are peeked at, never cleaned up or written."""
+    from albench.registry import STRATEGIES, TASKS
+
+    measured = measured_throughput()
     planned = []
     for job in jobs:
-        cls = STRATEGIES.get(job.strategy)
+        cls, task = STRATEGIES.get(job.strategy), TASKS.get(job.task.name)
         pool, test = sizes[job.task.name]
         train, infer = image_passes(job, pool, test, cls.scan_labeled, cls.needs_scan)
-        rate = table.get(job.task.name, FALLBACK_THROUGHPUT)
-        seconds = (train + INFERENCE_COST * infer) / rate
+        passes = train + INFERENCE_COST * infer
+        seconds = passes / measured.get(job.task.name, task.throughput)
+        cpu = passes / task.cpu_throughput if task.cpu_throughput else None
+        state = "new"
         if job.config_hash() in finished:
             state = "finished"
-        elif state_dir is not None and checkpoint_path(state_dir, job).exists():
-            from albench.checkpoint import load
-
-            ckpt = load(checkpoint_path(state_dir, job))
-            state = f"resume at cycle {ckpt.cycle + 2}" if ckpt else "new"
-        else:
-            state = "new"
-        planned.append(PlannedJob(job, train, infer, seconds, state))
+        elif state_dir is not None:
+            saved = JobState.peek(checkpoint_path(state_dir, job))
+            state = f"resume at cycle {saved.cycle + 2}" if saved else "new"
+        planned.append(PlannedJob(job, train, infer, seconds, cpu, state))
     return sorted(planned, key=lambda p: -p.est_seconds)
 
 
-def format_plan(planned: list[PlannedJob], throughput_note: str = "") -> str:
-    lines = [f"{'job':40s} {'train passes':>13s} {'infer passes':>13s} {'est. GPU':>9s}  state"]
+def format_plan(planned: list[PlannedJob], gpu: bool = True) -> str:
+    """The plan as a table; without a GPU it adds a 2-core CPU estimate where one exists."""
+    head = f"{'job':40s} {'train passes':>13s} {'infer passes':>13s} {'est. 1 GPU':>10s}"
+    lines = [head + ("" if gpu else f" {'est. CPU':>9s}") + "  state"]
     for p in planned:
+        cpu = "" if gpu else f" {_duration(p.est_cpu_seconds) if p.est_cpu_seconds else '-':>9s}"
         lines.append(
             f"{p.job.run_name:40s} {p.train_passes:13,d} {p.infer_passes:13,d} "
-            f"{_duration(p.est_seconds):>9s}  {p.state}"
+            f"{_duration(p.est_seconds):>10s}{cpu}  {p.state}"
         )
     todo = [p for p in planned if p.state != "finished"]
-    total = sum(p.est_seconds for p in todo)
-    lines.append(
-        f"{len(todo)} of {len(planned)} jobs to run, about {_duration(total)} of GPU "
-        f"time{throughput_note}"
-    )
-    return "\n".join(lines)
+    total = _duration(sum(p.est_seconds for p in todo))
+    summary = f"{len(todo)} of {len(planned)} jobs to run, about {total} on one GPU"
+    cpu_times = [p.est_cpu_seconds for p in todo]
+    if not gpu and todo and all(t is not None for t in cpu_times):
+        summary += (
+            f"; no GPU is visible: about {_duration(sum(cpu_times))} of 2-core CPU job time "
+            "(divide by --jobs for the wall time)"
+        )
+    elif not gpu:
+        summary += " (no GPU is visible: the estimate is for one GPU)"
+    return "\n".join(lines + [summary])
 
 
 def _duration(seconds: float) -> str:
+    if seconds != seconds:
+        return "-"
     if seconds < 90:
         return f"{seconds:.0f}s"
     if seconds < 5400:
@@ -174,6 +177,21 @@ class SlotPool:
 # ------------------------------------------------------------------------------ workers
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """How jobs are spread: a backend and its slots."""
+
+    backend: str = "local"  # "local" (joblib/loky or in-process) | "ray"
+    n_jobs: int = 1  # CPU-only: worker processes
+    gpus: list[int] | None = None  # GPU ids of the slot pool; None: CPU jobs
+    jobs_per_gpu: int = 1  # k jobs packed on each GPU
+    address: str | None = None  # Ray cluster address
+
+    @property
+    def slots(self) -> int:
+        return len(self.gpus) * self.jobs_per_gpu if self.gpus else self.n_jobs
+
+
 def execute(
     job: Job, state_dir: str | None, slots: SlotPool | None = None, events: Any | None = None
 ) -> JobResult:
@@ -188,7 +206,7 @@ def execute(
         if gpu is not None:
             job = dataclasses.replace(job, device=f"cuda:{gpu}")
         _limit_threads()
-        report = (lambda *a, **kw: events.put(("progress", a, kw))) if events else None
+        report = (lambda p: events.put(("progress", p))) if events else None
         return run_job(job, report=report, state_dir=state_dir)
     except KeyboardInterrupt:
         return JobResult("", "KILLED", float("nan"), time.perf_counter() - started, "interrupted")
@@ -229,15 +247,10 @@ class ProgressBoard:
         self.last_draw = 0.0
         self.lock = threading.Lock()
 
-    def progress(
-        self,
-        name: str,
-        cycle: int,
-        cycles: int,
-        epoch: int,
-        epochs: int,
-        metric: float | None = None,
-    ) -> None:
+    def progress(self, p: Progress) -> None:
+        name, cycle, cycles, epoch, epochs, metric = (
+            p.name, p.cycle, p.cycles, p.epoch, p.epochs, p.metric
+        )  # fmt: skip
         with self.lock:
             now = time.monotonic()
             self.started.setdefault(name, now)
@@ -293,9 +306,9 @@ class _DirectEvents:
 
 
 def _dispatch(board: ProgressBoard, event: tuple) -> None:
-    kind, args, kwargs = event
+    kind, payload = event
     if kind == "progress":
-        board.progress(*args, **kwargs)
+        board.progress(payload)
 
 
 # ------------------------------------------------------------------------------ driver
@@ -304,22 +317,18 @@ def _dispatch(board: ProgressBoard, event: tuple) -> None:
 def run_jobs(
     jobs: list[Job],
     state_dir: str | None,
-    backend: str = "local",
-    n_jobs: int = 1,
-    gpus: list[int] | None = None,
-    jobs_per_gpu: int = 1,
-    address: str | None = None,
+    schedule: Schedule | None = None,
     board: ProgressBoard | None = None,
 ) -> list[tuple[Job, JobResult]]:
     """Run ``jobs`` (already ordered) and return each with its result, in completion order."""
     board = board or ProgressBoard()
-    if backend == "ray":
-        return _run_ray(jobs, state_dir, gpus, jobs_per_gpu, address, board)
-    slots_n = len(gpus) * jobs_per_gpu if gpus else n_jobs
-    if slots_n <= 1:
+    schedule = schedule or Schedule()
+    if schedule.backend == "ray":
+        return _run_ray(jobs, state_dir, schedule, board)
+    if schedule.slots <= 1:
         results = []
         events = _DirectEvents(board)
-        slots = SlotPool(gpus, jobs_per_gpu) if gpus else None
+        slots = SlotPool(schedule.gpus, schedule.jobs_per_gpu) if schedule.gpus else None
         for job in jobs:
             res = execute(job, state_dir, slots, events)
             board.finished(job.run_name, res)
@@ -327,17 +336,18 @@ def run_jobs(
             if res.status == "KILLED":
                 raise KeyboardInterrupt
         return results
-    return _run_loky(jobs, state_dir, slots_n, gpus, jobs_per_gpu, board)
+    return _run_loky(jobs, state_dir, schedule, board)
 
 
-def _run_loky(jobs, state_dir, n_slots, gpus, jobs_per_gpu, board) -> list:
+def _run_loky(jobs, state_dir, schedule: Schedule, board) -> list:
     import multiprocessing
 
     from joblib import Parallel, delayed
 
     manager = multiprocessing.Manager()
     events = manager.Queue()
-    slots = SlotPool(gpus, jobs_per_gpu, manager.Queue()) if gpus else None
+    gpus, n_slots = schedule.gpus, schedule.slots
+    slots = SlotPool(gpus, schedule.jobs_per_gpu, manager.Queue()) if gpus else None
     stop = threading.Event()
 
     def drain() -> None:
@@ -372,7 +382,7 @@ def _execute_tagged(job, state_dir, slots, events) -> tuple[Job, JobResult]:
     return job, execute(job, state_dir, slots, events)
 
 
-def _run_ray(jobs, state_dir, gpus, jobs_per_gpu, address, board) -> list:
+def _run_ray(jobs, state_dir, schedule: Schedule, board) -> list:
     try:
         import ray
         from ray.util.joblib import register_ray
@@ -382,6 +392,7 @@ def _run_ray(jobs, state_dir, gpus, jobs_per_gpu, address, board) -> list:
         ) from None
     from joblib import Parallel, delayed, parallel_config
 
+    gpus, jobs_per_gpu, address = schedule.gpus, schedule.jobs_per_gpu, schedule.address
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     register_ray()

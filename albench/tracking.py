@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_TRACKING_URI", "Tracker", "tracking_uri"]
+__all__ = ["DEFAULT_TRACKING_URI", "Tracker", "store_exists", "tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 T = TypeVar("T")
@@ -42,6 +42,18 @@ def tracking_uri(uri: str | None = None) -> str:
     if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
         uri = prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
+
+
+def store_exists(uri: str) -> bool:
+    """Whether a local store (sqlite file, ``file:`` folder) exists; servers count as yes.
+
+    Read-only commands check this first: opening a missing local store would create it."""
+    for prefix in ("sqlite:///", "file://"):
+        if uri.startswith(prefix):
+            return Path(uri[len(prefix) :]).exists()
+    if "://" not in uri:  # a bare path is a file store
+        return Path(uri).exists()
+    return True
 
 
 def _retry(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.05) -> T:

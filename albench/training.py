@@ -1,93 +1,59 @@
-"""Generic joint training of the target model and the strategy's module, and the pool scan.
+"""The Learner: one task, one strategy, the target model, the strategy's module and a device.
 
-``train_cycle`` is paper Eq. 3 for any task and strategy: the mean per-sample target loss
+``Learner.train`` is paper Eq. 3 for any task and strategy: the mean per-sample target loss
 plus every term the strategy adds, one optimiser over both models rebuilt every cycle with
 its schedule, and the stop-gradient epoch after which the loss module reads detached taps.
 Each term is averaged per epoch for logging.
 
-``scan`` runs the trained model in eval mode, without augmentation and without autograd, over
-a fixed-order loader of pool items and keeps only the strategy's per-sample statistics
-(never the tap feature maps); they stay on the device until the selection.
+``Learner.infer`` is the one inference loop: eval mode, no augmentation (the caller's batches),
+no autograd, a fixed order. The test-set evaluation (metric, per-sample loss, every scorer)
+and the pool scan (the strategy's statistics, never the tap feature maps) both run through
+it; the statistics stay on the device until the selection.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from albench.config import TrainConfig
-from albench.strategies.base import Scan, Strategy
-from albench.tasks.base import Task
+from albench.contracts import ENTROPY, EvalResult, Metric, Scan, StepOutput, Strategy, Task
 
-__all__ = ["NonFiniteLossError", "accelerate", "build_scan", "scan", "train_cycle"]
+if TYPE_CHECKING:
+    from albench.config import TrainConfig
+
+__all__ = ["Learner", "NonFiniteLossError", "accelerate", "build_optimizer"]
+
+Collect = Callable[[StepOutput], dict[str, Tensor]]
 
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite (the job fails, the others go on)."""
 
 
-def _parameters(model: nn.Module, aux: nn.Module | None) -> list[nn.Parameter]:
-    params = list(model.parameters())
-    if aux is not None:
-        params += list(aux.parameters())
-    return params
-
-
-def train_cycle(
-    task: Task,
-    strategy: Strategy,
-    model: nn.Module,
-    aux: nn.Module | None,
-    loader: Iterable[Any],
-    cfg: TrainConfig,
-    device: torch.device,
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-    forward_model: nn.Module | None = None,
-) -> list[dict[str, float]]:
-    """Train for ``cfg.epochs`` epochs; returns the per-epoch mean of every loss term.
-
-    ``forward_model`` (e.g. the ``torch.compile`` wrapper of ``model``) runs the forward
-    passes; ``model`` owns the parameters. With ``cfg.precision == "bf16"`` on CUDA the
-    forward runs under bf16 autocast (fp32 master weights; bf16 needs no loss scaling).
-    """
-    forward_model = forward_model or model
-    amp = cfg.precision == "bf16" and device.type == "cuda"
-    optimizer, scheduler = task.build_optimizer(_parameters(model, aux), cfg)
-    history = []
-    for epoch in range(cfg.epochs):
-        model.train()
-        if aux is not None:
-            aux.train()
-        detach_taps = epoch >= cfg.stop_grad_epoch
-        sums: dict[str, Tensor] = {}
-        batches = 0
-        for batch in loader:
-            batch = task.to_device(batch, device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = task.step(forward_model, batch, train=True)
-            # Outside autocast: the per-sample loss and the strategy's terms stay in fp32.
-            terms = {"target": out.loss.float().mean()}  # (B,) -> scalar, Eq. 3 first term
-            terms.update(strategy.extra_losses(out, aux, detach_taps=detach_taps))
-            total = sum(terms.values())
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v.detach()
-            batches += 1
-        scheduler.step()
-        means = {k: float(v) / max(batches, 1) for k, v in sums.items()}  # one host sync/epoch
-        if not all(math.isfinite(v) for v in means.values()):
-            raise NonFiniteLossError(f"non-finite training loss at epoch {epoch}: {means}")
-        history.append(means)
-        if on_epoch is not None:
-            on_epoch(epoch, means)
-    return history
+def build_optimizer(
+    params: list[nn.Parameter], cfg: TrainConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """The train config's optimiser and its step schedule (x ``lr_gamma`` at each milestone)."""
+    if cfg.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    elif cfg.optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(
+        opt, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
+    )
+    return opt, sched
 
 
 def accelerate(
@@ -113,44 +79,164 @@ def accelerate(
         return model, f"fallback to eager: {type(exc).__name__}: {str(exc)[:300]}"
 
 
-def scan(
-    task: Task,
-    strategy: Strategy,
-    model: nn.Module,
-    aux: nn.Module | None,
-    loader: Iterable[Any],
-    device: torch.device,
-) -> dict[str, Tensor]:
-    """The strategy's statistics over ``loader`` in its (fixed) order, concatenated."""
-    model.eval()
-    if aux is not None:
-        aux.eval()
-    parts: dict[str, list[Tensor]] = {}
-    with torch.inference_mode():
-        for batch in loader:
-            batch = task.to_device(batch, device)
-            out = task.step(model, batch, train=False)
-            for k, v in strategy.collect(out, aux, task).items():
-                parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}
+@dataclass
+class Learner:
+    """Owns the task, the strategy, the target model, the strategy's module and the device.
 
+    ``forward`` runs the forward passes (e.g. the ``torch.compile`` wrapper of ``model``);
+    ``model`` owns the parameters. Build one with :meth:`build`.
+    """
 
-def build_scan(
-    task: Task,
-    strategy: Strategy,
-    model: nn.Module,
-    aux: nn.Module | None,
-    make_loader: Callable[[np.ndarray], Iterable[Any]],
-    candidates: np.ndarray,
-    labeled: np.ndarray,
-    device: torch.device,
-) -> Scan:
-    """A :class:`Scan` of ``candidates`` (and of ``labeled`` if the strategy declares it)."""
-    result = Scan(candidates=candidates)
-    if not strategy.needs_scan:
+    task: Task
+    strategy: Strategy
+    model: nn.Module
+    aux: nn.Module | None
+    device: torch.device
+    forward: nn.Module | None = None
+    compile_note: str = "off"
+
+    @classmethod
+    def build(
+        cls,
+        task: Task,
+        strategy: Strategy,
+        cfg: TrainConfig,
+        device: torch.device,
+        seeds: tuple[int, int],
+    ) -> Learner:
+        """Fresh models: the target model seeded with ``seeds[0]``, the module with ``[1]``."""
+        torch.manual_seed(seeds[0])
+        model = task.build_model().to(device)
+        torch.manual_seed(seeds[1])
+        aux = strategy.auxiliary(task)
+        aux = aux.to(device) if aux is not None else None
+        forward, note = accelerate(task, model, cfg, device)
+        return cls(task, strategy, model, aux, device, forward, note)
+
+    # -- state
+    def modules(self) -> list[nn.Module]:
+        return [m for m in (self.model, self.aux) if m is not None]
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Tensor] | None]:
+        """CPU copies of the model's and the module's state dicts (for checkpoints)."""
+        return _cpu_state(self.model), _cpu_state(self.aux) if self.aux is not None else None
+
+    def load(self, model: dict[str, Tensor], aux: dict[str, Tensor] | None) -> None:
+        self.model.load_state_dict(model)
+        if self.aux is not None and aux is not None:
+            self.aux.load_state_dict(aux)
+
+    def _mode(self, train: bool) -> None:
+        for m in self.modules():
+            m.train(train)
+
+    # -- training
+    def train(
+        self,
+        batches: Iterable[Any],
+        cfg: TrainConfig,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> list[dict[str, float]]:
+        """Train for ``cfg.epochs`` epochs; returns the per-epoch mean of every loss term.
+
+        With ``cfg.precision == "bf16"`` on CUDA the forward runs under bf16 autocast (fp32
+        master weights; bf16 needs no loss scaling).
+        """
+        task, strategy, device = self.task, self.strategy, self.device
+        forward = self.forward or self.model
+        amp = cfg.precision == "bf16" and device.type == "cuda"
+        params = [p for m in self.modules() for p in m.parameters()]
+        optimizer, scheduler = task.configure_optimizer(params, cfg) or build_optimizer(params, cfg)
+        history = []
+        for epoch in range(cfg.epochs):
+            self._mode(True)
+            detach_taps = epoch >= cfg.stop_grad_epoch
+            sums: dict[str, Tensor] = {}
+            count = 0
+            for batch in batches:
+                batch = task.to_device(batch, device)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    out = task.step(forward, batch, train=True)
+                # Outside autocast: the per-sample loss and the strategy's terms stay in fp32.
+                terms = {"target": out.loss.float().mean()}  # (B,) -> scalar, Eq. 3 first term
+                terms.update(strategy.extra_losses(out, self.aux, detach_taps=detach_taps))
+                optimizer.zero_grad(set_to_none=True)
+                sum(terms.values()).backward()
+                optimizer.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach()
+                count += 1
+            scheduler.step()
+            means = {k: float(v) / max(count, 1) for k, v in sums.items()}  # 1 host sync/epoch
+            if not all(math.isfinite(v) for v in means.values()):
+                raise NonFiniteLossError(f"non-finite training loss at epoch {epoch}: {means}")
+            history.append(means)
+            if on_epoch is not None:
+                on_epoch(epoch, means)
+        return history
+
+    # -- inference
+    def infer(
+        self, batches: Iterable[Any], collect: Collect, metric: Metric | None = None
+    ) -> dict[str, Tensor]:
+        """``collect(out)`` of every batch, concatenated in batch order (eval mode, no
+        autograd); ``metric`` is updated with every batch when given."""
+        self._mode(False)
+        parts: dict[str, list[Tensor]] = {}
+        with torch.inference_mode():
+            for batch in batches:
+                batch = self.task.to_device(batch, self.device)
+                out = self.task.step(self.model, batch, train=False)
+                if metric is not None:
+                    metric.update(out, batch)
+                for k, v in collect(out).items():
+                    parts.setdefault(k, []).append(v)
+        return {k: torch.cat(v) for k, v in parts.items()}
+
+    def scorers(self) -> tuple[str, ...]:
+        """Per-sample scores evaluated against the true loss: the task's entropy (if it has
+        one) and the strategy's declared ``scores``."""
+        own = ("entropy",) if ENTROPY in self.task.provides else ()
+        return own + tuple(s for s in self.strategy.scores if s not in own)
+
+    def _test_values(self, out: StepOutput) -> dict[str, Tensor]:
+        values = {"loss": out.loss.float()}
+        if ENTROPY in self.task.provides:
+            values["entropy"] = self.task.uncertainty(out).float().reshape(-1)  # (B,)
+        if self.strategy.scores:
+            stats = self.strategy.collect(out, self.aux, self.task)
+            values.update({k: stats[k].float().reshape(-1) for k in self.strategy.scores})
+        return values
+
+    def evaluate(self, batches: Iterable[Any]) -> EvalResult:
+        """The metric, the per-sample loss and every scorer over the test batches."""
+        metric = self.task.new_metric()
+        values = self.infer(batches, self._test_values, metric)
+        values = {k: v.cpu().numpy() for k, v in values.items()}
+        loss = values.pop("loss")
+        return EvalResult(metric=float(metric.compute()), loss=loss, scores=values)
+
+    def scan(
+        self,
+        candidates: np.ndarray,
+        labeled: np.ndarray,
+        batches_of: Callable[[np.ndarray], Iterable[Any]],
+    ) -> Scan:
+        """A :class:`Scan` of ``candidates`` (and of ``labeled`` if the strategy declares
+        ``scan_labeled``); ``batches_of(indices)`` gives fixed-order pool batches."""
+        result = Scan(candidates=candidates)
+        if not self.strategy.needs_scan:
+            return result
+
+        def collect(out: StepOutput) -> dict[str, Tensor]:
+            return self.strategy.collect(out, self.aux, self.task)
+
+        result.stats = self.infer(batches_of(candidates), collect)
+        if self.strategy.scan_labeled:
+            result.labeled = labeled
+            result.labeled_stats = self.infer(batches_of(labeled), collect)
         return result
-    result.stats = scan(task, strategy, model, aux, make_loader(candidates), device)
-    if strategy.scan_labeled:
-        result.labeled = labeled
-        result.labeled_stats = scan(task, strategy, model, aux, make_loader(labeled), device)
-    return result
+
+
+def _cpu_state(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}

@@ -1,26 +1,33 @@
-"""Acquisition strategies (installed as ``albench.strategies``); importing registers them."""
+"""Acquisition strategies (installed as ``albench.strategies``): the contract and the built-ins.
 
-from albench.strategies.base import Scan, Strategy, top_k
-from albench.strategies.coreset import CoresetStrategy, k_center_greedy
-from albench.strategies.entropy import EntropyStrategy
-from albench.strategies.learn_loss import (
-    LearnLossMSEStrategy,
-    LearnLossStrategy,
-    LossPredictionModule,
-    ranking_loss,
-)
-from albench.strategies.random import RandomStrategy
+The contract comes from :mod:`albench.contracts`; the built-in strategies and their pure
+algorithms are imported on first access (the registry, :data:`albench.registry.STRATEGIES`,
+lists them without importing them).
+"""
 
-__all__ = [
-    "CoresetStrategy",
-    "EntropyStrategy",
-    "LearnLossMSEStrategy",
-    "LearnLossStrategy",
-    "LossPredictionModule",
-    "RandomStrategy",
-    "Scan",
-    "Strategy",
-    "k_center_greedy",
-    "ranking_loss",
-    "top_k",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from albench.contracts import Scan, Strategy, top_k
+
+_LAZY = {
+    "RandomStrategy": "albench.strategies.random",
+    "EntropyStrategy": "albench.strategies.entropy",
+    "CoresetStrategy": "albench.strategies.coreset",
+    "k_center_greedy": "albench.strategies.coreset",
+    "LearnLossStrategy": "albench.strategies.learn_loss",
+    "LearnLossMSEStrategy": "albench.strategies.learn_loss",
+    "LossPredictionModule": "albench.strategies.learn_loss",
+    "ranking_loss": "albench.strategies.learn_loss",
+    "mse_loss_prediction_loss": "albench.strategies.learn_loss",
+}
+
+__all__ = ["Scan", "Strategy", "top_k", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'albench.strategies' has no attribute {name!r}")

@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from albench.registry import STRATEGIES
-from albench.strategies.base import Scan, Strategy
+from albench.contracts import EMBEDDING, Scan, Strategy
 
 __all__ = ["CoresetStrategy", "k_center_greedy"]
 
@@ -69,10 +68,13 @@ def k_center_greedy(
     return picks.cpu().numpy()
 
 
-@STRATEGIES.register("coreset")
 class CoresetStrategy(Strategy):
     """Core-set: k-center greedy over the penultimate features, labeled set as centres."""
 
+    name = "coreset"
+
+    display_name = "core-set"
+    requires = frozenset({EMBEDDING})
     scan_labeled = True
 
     def __init__(self, max_elements: int = 1 << 24):

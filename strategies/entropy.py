@@ -9,16 +9,18 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
-from albench.registry import STRATEGIES
-from albench.strategies.base import Scan, Strategy, top_k
+from albench.contracts import ENTROPY, Scan, Strategy, top_k
 
 __all__ = ["EntropyStrategy"]
 
 
-@STRATEGIES.register("entropy")
 class EntropyStrategy(Strategy):
     """Top-K by the task's entropy of the model's prediction (uncertainty baseline)."""
 
+    name = "entropy"
+
+    display_name = "entropy"
+    requires = frozenset({ENTROPY})
     scores = ("entropy",)
 
     def collect(self, out, aux, task) -> dict[str, Tensor]:

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from albench.registry import STRATEGIES
-from albench.strategies.base import Scan, Strategy, top_k
+from albench.contracts import LOSS, TAPS, Scan, Strategy, top_k
 
 __all__ = [
     "LearnLossMSEStrategy",
@@ -71,10 +70,14 @@ def mse_loss_prediction_loss(pred: Tensor, target: Tensor) -> Tensor:
     return (pred.float() - target.detach().float()).pow(2).mean()
 
 
-@STRATEGIES.register("learn_loss")
 class LearnLossStrategy(Strategy):
     """Learning loss (Yoo & Kweon 2019): top-K predicted loss, ranking loss Eq. 2."""
 
+    name = "learn_loss"
+
+    display_name = "learning loss"
+    baseline = True  # the paper's method: every other strategy is compared with it too
+    requires = frozenset({LOSS, TAPS})
     scores = ("predicted_loss",)
     term = "ranking"  # name of the logged loss term, train/loss/<term>
 
@@ -102,10 +105,13 @@ class LearnLossStrategy(Strategy):
         return top_k(scan.stats["predicted_loss"], scan.candidates, budget)
 
 
-@STRATEGIES.register("learn_loss_mse")
 class LearnLossMSEStrategy(LearnLossStrategy):
     """Learning loss with an MSE loss-prediction loss, lambda 0.1 (paper §4.1 ablation)."""
 
+    name = "learn_loss_mse"
+
+    display_name = "learning loss (MSE)"
+    baseline = False
     term = "mse"
 
     def __init__(self, weight: float = 0.1, margin: float = 1.0, hidden: int = 128):

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench.registry import STRATEGIES
-from albench.strategies.base import Scan, Strategy
+from albench.contracts import Scan, Strategy
 
 __all__ = ["RandomStrategy"]
 
 
-@STRATEGIES.register("random")
 class RandomStrategy(Strategy):
     """Uniform random sampling without replacement (baseline)."""
 
+    name = "random"
+
+    display_name = "random"
+    baseline = True  # every paper figure compares with it
     needs_scan = False
 
     def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,16 +1,71 @@
-"""Tasks (installed as ``albench.tasks``); importing this registers the built-in ones."""
+"""Tasks (installed as ``albench.tasks``): the contract, the helpers a task author needs, and
+the built-in task families.
 
-from albench.tasks import detection, pose  # noqa: F401  (registers their tasks)
-from albench.tasks.base import DeviceData, EvalResult, Metric, StepOutput, Task, TaskData
-from albench.tasks.classification import Cifar10Task, DigitsTask
+Importing this package is light: the contract comes from :mod:`albench.contracts`, and every
+other name below is imported on first access, so ``from albench.tasks import Task`` never
+loads torchvision's detection models or a task family. The registry
+(:data:`albench.registry.TASKS`) lists the built-ins without importing them either.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from albench.contracts import (
+    CAPABILITIES,
+    CLASS_LOGITS,
+    EMBEDDING,
+    ENTROPY,
+    LOSS,
+    TAPS,
+    DeviceData,
+    EvalResult,
+    Metric,
+    StepOutput,
+    Task,
+    TaskData,
+    to_device,
+)
+
+_LAZY = {
+    # helpers for a new task (README "Adding a task")
+    "ClassificationTask": "albench.tasks.classification.common",
+    "ImageTensorDataset": "albench.tasks.classification.common",
+    "Accuracy": "albench.tasks.classification.common",
+    "softmax_entropy": "albench.tasks.classification.common",
+    "ImageArrays": "albench.tasks.classification.resident",
+    "ResidentImages": "albench.tasks.classification.resident",
+    "DetectionTask": "albench.tasks.detection.common",
+    "PoseTask": "albench.tasks.pose.common",
+    # the built-in tasks
+    "Cifar10Task": "albench.tasks.classification.cifar10",
+    "DigitsTask": "albench.tasks.classification.digits",
+    "VocTask": "albench.tasks.detection.voc",
+    "ShapesTask": "albench.tasks.detection.shapes",
+    "MpiiTask": "albench.tasks.pose.mpii",
+    "StickmenTask": "albench.tasks.pose.stickmen",
+}
 
 __all__ = [
-    "Cifar10Task",
+    "CAPABILITIES",
+    "CLASS_LOGITS",
     "DeviceData",
-    "DigitsTask",
+    "EMBEDDING",
+    "ENTROPY",
     "EvalResult",
+    "LOSS",
     "Metric",
     "StepOutput",
+    "TAPS",
     "Task",
     "TaskData",
+    "to_device",
+    *sorted(_LAZY),
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'albench.tasks' has no attribute {name!r}")

@@ -16,7 +16,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from albench.tasks.base import Metric, StepOutput, Task, TaskData
+from albench.contracts import (
+    CLASS_LOGITS,
+    EMBEDDING,
+    ENTROPY,
+    LOSS,
+    TAPS,
+    Metric,
+    StepOutput,
+    Task,
+    TaskData,
+)
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
 
 __all__ = ["Accuracy", "ClassificationTask", "ImageTensorDataset", "softmax_entropy"]
@@ -48,6 +58,8 @@ class ClassificationTask(Task):
     """Base for image classification: batches are ``(images, labels)``."""
 
     metric = "accuracy"
+    metric_label = "accuracy"
+    provides = frozenset({CLASS_LOGITS, EMBEDDING, ENTROPY, LOSS, TAPS})
     num_classes: int = 10
     image_shape: tuple[int, int, int] = (3, 32, 32)
 

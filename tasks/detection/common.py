@@ -68,6 +68,7 @@ class DetectionTask(Task):
     """Base for SSD detection tasks; the model is an :class:`~.ssd.SSDNet`."""
 
     metric = "map"
+    metric_label = "mAP@0.5"
     num_classes: int = 21  # including the background class 0
     image_size: tuple[int, int] = (300, 300)  # (H, W) of the detector's input
 

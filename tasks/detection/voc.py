@@ -36,7 +36,6 @@ from torchvision.datasets import VOCDetection
 from torchvision.transforms import v2
 
 from albench.errors import DatasetMissingError
-from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import (
@@ -143,14 +142,37 @@ def check_voc_tree(root: str | Path) -> None:
         )
 
 
-@TASKS.register("voc")
 class VocTask(DetectionTask):
     """PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5."""
+
+    name = "voc"
 
     num_classes = len(VOC_CLASSES) + 1
     image_size = INPUT_SIZE
     tap_channels = SSD300_TAP_CHANNELS
     sizes = (16_551, 4_952)  # §4.2: trainval'07+12, test'07
+    throughput = 120.0  # training images/s on one GPU, SSD300 (estimate)
+    default_schedule = {  # §4.2, as benchmarks/paper.toml
+        "al": {"subset": 0},  # "We do not create a random subset S_M"
+        "train": {
+            "epochs": 300,
+            "batch_size": 32,
+            "lr": 1e-3,
+            "lr_milestones": [240],
+            "stop_grad_epoch": 180,  # not stated; 0.6 x 300 as §4.1's 120/200
+            "eval_batch_size": 64,
+        },
+    }
+    paper_results = {
+        "metric": {
+            "learn_loss": (0.7338, "§4.2, Fig. 6"),
+            "entropy": (0.7222, "§4.2, Fig. 6"),
+            "coreset": (0.7171, "§4.2, Fig. 6"),
+            "random": (0.7117, "§4.2, Fig. 6"),
+        },
+        # "about 70% ranking accuracy": approximate in the text
+        "rank_acc/predicted_loss": {"learn_loss": (0.70, "§4.2, Fig. 5 (about)")},
+    }
 
     def __init__(self, backbone_weights: str = "auto"):
         # "auto": torchvision's cached ImageNet VGG-16 if present, else scratch (with a

@@ -26,6 +26,7 @@ class PoseTask(Task):
     """Base for single-person pose estimation; batches are dicts (see ``data``)."""
 
     metric = "pckh"
+    metric_label = "PCKh@0.5"
     num_joints: ClassVar[int] = 16  # MPII's joints (the stickmen twin draws the same 16)
     input_res: ClassVar[int] = 256  # crop side in pixels (Newell et al.)
     channels: ClassVar[int] = 3

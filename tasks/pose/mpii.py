@@ -35,7 +35,6 @@ import numpy as np
 from torch import nn
 
 from albench.errors import DatasetMissingError
-from albench.registry import TASKS
 from albench.tasks.base import TaskData
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageFiles, PoseAnnotations, PoseDataset
@@ -187,12 +186,40 @@ def read_mpii(files: MpiiFiles) -> tuple[PoseAnnotations, np.ndarray, np.ndarray
     return ann, fields["paths"], fields["valid"]
 
 
-@TASKS.register("mpii")
 class MpiiTask(PoseTask):
     """MPII Human Pose (Newell et al. split) with a 2-stack hourglass (paper §4.3); PCKh@0.5."""
 
+    name = "mpii"
+
     tap_channels = (256, 256)  # §4.3: the last (64, 64, 256) feature map of each stack
     sizes = (22_246, 2_958)  # §4.3: training poses (pool) / validation poses (test)
+    throughput = 150.0  # training images/s on one GPU, 2-stack hourglass at 256x256 (estimate)
+    default_schedule = {  # §4.3, as benchmarks/paper.toml
+        "al": {"subset": 5000},
+        "train": {
+            "epochs": 125,
+            "batch_size": 6,
+            "optimizer": "rmsprop",
+            "lr": 2.5e-4,
+            "momentum": 0.0,
+            "weight_decay": 0.0,
+            "lr_milestones": [100],
+            "stop_grad_epoch": 75,
+            "eval_batch_size": 64,
+        },
+        "strategies": {"learn_loss": {"weight": 1e-4}},  # lambda, §4.3
+    }
+    paper_results = {
+        "metric": {
+            "learn_loss": (0.8046, "§4.3, Fig. 7"),
+            "coreset": (0.7985, "§4.3, Fig. 7"),
+            "entropy": (0.7899, "§4.3, Fig. 7"),
+            "random": (0.7862, "§4.3, Fig. 7"),
+        },
+        "rank_acc/predicted_loss": {"learn_loss": (0.75, "§4.3, Fig. 5 (about)")},
+        "pearson/predicted_loss": {"learn_loss": (0.68, "§4.3, Fig. 8 (top)")},
+        "pearson/entropy": {"entropy": (0.45, "§4.3, Fig. 8 (bottom)")},
+    }
 
     def __init__(self) -> None:
         self.files: MpiiFiles | None = None  # set by datasets(), reported by run_info()

@@ -1,0 +1,320 @@
+"""The contracts between the core and its plug-ins: tasks, strategies and what they exchange.
+
+The core (``albench/``) owns these classes; the built-in tasks (``tasks/``, installed as
+``albench.tasks``) and strategies (``strategies/``, ``albench.strategies``) implement them,
+and so do third-party plug-ins. Dependencies point one way: plug-ins import ``albench``, the
+core reaches a plug-in only through :mod:`albench.registry`.
+
+A **task** is everything the active-learning loop must not know about: what a batch looks
+like, how the target model is built, its per-sample loss, where a loss-prediction module taps
+the network (Yoo & Kweon 2019, Fig. 2), the embedding, the uncertainty and the metric. It
+returns a :class:`StepOutput` per batch. A **strategy** adds loss terms to training, collects
+per-sample statistics during scans and picks pool indices from a :class:`Scan`.
+
+Both sides *declare* what they are (class attributes, read before any run, never discovered by
+trial and error):
+
+- a task declares the capabilities it ``provides`` (see :data:`CAPABILITIES`), its metric's
+  key, display name and range, its planning throughput and a default schedule for benchmarks
+  that have no table for it;
+- a strategy declares the capabilities it ``requires``, its display name, whether it is a
+  baseline or an oracle, and the statistics it ``scores``.
+
+``albench run`` and ``albench plan`` refuse a (task, strategy) pair whose requirements the task
+does not meet, before any run exists; ``albench list`` prints the support matrix.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from albench.registry import missing_capabilities
+
+if TYPE_CHECKING:
+    from albench.config import TrainConfig
+
+__all__ = [
+    "CAPABILITIES",
+    "CLASS_LOGITS",
+    "DeviceData",
+    "EMBEDDING",
+    "ENTROPY",
+    "EvalResult",
+    "LOSS",
+    "Metric",
+    "Scan",
+    "StepOutput",
+    "Strategy",
+    "TAPS",
+    "Task",
+    "TaskData",
+    "missing_capabilities",
+    "to_device",
+    "top_k",
+]
+
+# ------------------------------------------------------------------------------ capabilities
+
+LOSS = "loss"  # StepOutput.loss: the (B,) per-sample target loss, not reduced
+TAPS = "taps"  # StepOutput.taps, with their channel counts in Task.tap_channels
+EMBEDDING = "embedding"  # StepOutput.embedding: (B, D) features (core-set)
+ENTROPY = "entropy"  # Task.uncertainty: the paper's entropy baseline, (B,)
+CLASS_LOGITS = "class_logits"  # StepOutput.output is (B, C) logits of one class per sample
+
+CAPABILITIES: dict[str, str] = {
+    LOSS: "per-sample target loss (StepOutput.loss, shape (B,))",
+    TAPS: "feature maps for a loss-prediction module (StepOutput.taps, Task.tap_channels)",
+    EMBEDDING: "a (B, D) feature per sample (StepOutput.embedding)",
+    ENTROPY: "the task's entropy of its prediction (Task.uncertainty)",
+    CLASS_LOGITS: "StepOutput.output holds (B, C) class logits",
+}
+"""The built-in capability names and what each promises. The vocabulary is open: a plug-in
+strategy may require a capability that only plug-in tasks provide."""
+
+
+# ------------------------------------------------------------------------------ task side
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What a task returns for one batch."""
+
+    output: Any  # task-specific predictions (logits, SSD head outputs, heatmaps)
+    loss: Tensor  # (B,) per-sample target loss, NOT reduced
+    taps: list[Tensor]  # feature maps read by the loss-prediction module, paper Fig. 2
+    embedding: Tensor  # (B, D) features for core-set
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The pool twice (same items, same indices) and the test split.
+
+    ``pool_train`` applies the training augmentation; ``pool_eval`` is the same pool without
+    it, for the scans that score unlabeled items (docs/protocol.md).
+    """
+
+    pool_train: Dataset
+    pool_eval: Dataset
+    test: Dataset
+    arrays: Any = None  # raw tensors a task can move to the device (see Task.device_data)
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.pool_eval)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One pass over the test split: the metric and per-sample values in test order."""
+
+    metric: float
+    loss: np.ndarray  # (N,) true per-sample target loss
+    scores: dict[str, np.ndarray]  # scorer name -> (N,) score, e.g. entropy, predicted_loss
+
+
+class DeviceData(ABC):
+    """A task's data held on the job's device: batches are index slices, augmentation is
+    done there too (README "Speed"). Iterating a loader again gives a new epoch (a new
+    shuffle and new augmentation draws from its seeded generators)."""
+
+    nbytes: int = 0
+
+    @abstractmethod
+    def train_batches(
+        self, indices: np.ndarray, batch_size: int, seed: int, drop_last: bool
+    ) -> Iterable[Any]:
+        """Shuffled, augmented batches of pool items ``indices``; ``seed`` fixes both."""
+
+    @abstractmethod
+    def eval_batches(self, split: str, indices: np.ndarray, batch_size: int) -> Iterable[Any]:
+        """Batches of ``split`` ("pool" or "test") items in the given order, no augmentation."""
+
+
+class Metric(ABC):
+    """Streaming metric: ``update`` per batch in eval mode, ``compute`` once at the end."""
+
+    @abstractmethod
+    def update(self, out: StepOutput, batch: Any) -> None: ...
+
+    @abstractmethod
+    def compute(self) -> float: ...
+
+
+class Task(ABC):
+    """A recognition task with its data, model, loss, uncertainty and metric.
+
+    Subclass it, declare the class attributes below, implement the abstract methods, and
+    register it (entry point ``albench.tasks`` or ``--tasks package.module:Class``).
+    ``__init__`` takes the task's parameters (``[tasks.NAME.params]`` of a benchmark file) as
+    keyword arguments with defaults; every default is part of the job's configuration hash.
+    """
+
+    name: ClassVar[str] = ""  # set by the registry
+    # -- the metric, logged as eval/<metric> every cycle
+    metric: ClassVar[str] = ""  # key, e.g. "accuracy" | "map" | "pckh"
+    metric_label: ClassVar[str] = ""  # display name, e.g. "mAP@0.5"; default: the key
+    metric_range: ClassVar[tuple[float, float]] = (0.0, 1.0)  # (low, high) it can take
+    # -- what the task offers to strategies (see CAPABILITIES)
+    provides: ClassVar[frozenset[str]] = frozenset({LOSS, TAPS, EMBEDDING, ENTROPY})
+    tap_channels: ClassVar[tuple[int, ...]] = ()  # channels of each tap, for the loss module
+    # -- planning and defaults
+    embedded: ClassVar[bool] = False  # True: offline data generated or bundled (CPU runs)
+    sizes: ClassVar[tuple[int, int] | None] = None  # (pool, test) for planning without data
+    throughput: ClassVar[float] = 1000.0  # training images/s on one GPU (estimates only)
+    cpu_throughput: ClassVar[float | None] = None  # the same on a 2-core CPU, if sensible
+    default_schedule: ClassVar[Mapping[str, Any] | None] = None
+    """A benchmark table (``{"al": {...}, "train": {...}, "params": {...}}``) used when a
+    benchmark file has no ``[tasks.NAME]`` table for this task; None: the task needs one."""
+    paper_results: ClassVar[Mapping[str, Mapping[str, tuple[float, str]]]] = {}
+    """Published numbers to compare with: quantity ("metric", "rank_acc/<scorer>",
+    "pearson/<scorer>") -> strategy -> (value, source)."""
+
+    @abstractmethod
+    def datasets(self, root: str, download: bool) -> TaskData:
+        """Load (or generate) the pool and test split; raise DatasetMissingError if absent."""
+
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """A freshly initialised target model (the loop seeds torch before calling this)."""
+
+    @abstractmethod
+    def step(self, model: nn.Module, batch: Any, train: bool) -> StepOutput:
+        """Forward one batch already on the model's device; ``loss`` is per sample."""
+
+    @abstractmethod
+    def new_metric(self) -> Metric:
+        """A fresh accumulator for the task's metric over the test split."""
+
+    @abstractmethod
+    def example_batch(self, batch_size: int) -> Any:
+        """A generated batch with the shapes of real data (contract tests, benchmarks)."""
+
+    def uncertainty(self, out: StepOutput) -> Tensor:
+        """(B,) the paper's entropy baseline for this task (higher = more uncertain).
+
+        Only called when the task ``provides`` :data:`ENTROPY`; override it then."""
+        raise NotImplementedError(f"task {self.name!r} does not define an entropy")
+
+    def run_info(self) -> dict[str, str]:
+        """Facts the task resolved itself that its config does not show (e.g. whether the
+        pretrained weights it looks for were found), called once after ``build_model`` and
+        logged as MLflow params ``task_info.<key>``. Default: none."""
+        return {}
+
+    def configure_optimizer(
+        self, params: list[nn.Parameter], cfg: TrainConfig
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler] | None:
+        """An optimiser and per-epoch schedule of the task's own, rebuilt every cycle.
+
+        Called once per cycle. Default None: the train config's optimiser and step schedule
+        (:func:`albench.training.build_optimizer`)."""
+        return None
+
+    def device_data(
+        self, data: TaskData, device: torch.device, max_bytes: int
+    ) -> DeviceData | None:
+        """The data resident on ``device`` if this task supports it and it fits in
+        ``max_bytes``; None selects the DataLoader path (the default)."""
+        return None
+
+    def collate(self, items: list[Any]) -> Any:
+        """How a list of dataset items becomes a batch (default: torch's default collate)."""
+        return torch.utils.data.default_collate(items)
+
+    def to_device(self, batch: Any, device: torch.device) -> Any:
+        """Move a batch to ``device`` (tensors, and tensors inside lists/tuples/dicts)."""
+        return to_device(batch, device)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor in it (also inside lists, tuples, dicts) on ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, list | tuple):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+# ------------------------------------------------------------------------------ strategy side
+
+
+@dataclass
+class Scan:
+    """What a scan of the candidates produced, in scan order.
+
+    ``candidates[i]`` is the pool index of the i-th scanned item and ``stats[k][i]`` its
+    statistic ``k``; ``labeled``/``labeled_stats`` likewise for the labeled set when the
+    strategy declares ``scan_labeled``. Tensors stay on the job's device until ``select``.
+    """
+
+    candidates: np.ndarray  # (M,) pool indices, scan order
+    stats: dict[str, Tensor] = field(default_factory=dict)  # name -> (M, ...) in scan order
+    labeled: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    labeled_stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+def top_k(scores: Tensor, candidates: np.ndarray, budget: int) -> np.ndarray:
+    """Pool indices of the ``budget`` highest scores; ties keep scan order.
+
+    ``scores[i]`` belongs to ``candidates[i]``, so the result indexes the pool, not the scan.
+    """
+    s = scores.detach().float().cpu().numpy().reshape(-1)  # (M,)
+    if len(s) != len(candidates):
+        raise ValueError(f"{len(s)} scores for {len(candidates)} candidates")
+    order = np.argsort(-s, kind="stable")[:budget]  # descending: highest scores first
+    return candidates[order]
+
+
+class Strategy(ABC):
+    """An acquisition strategy; ``__init__`` only stores hyper-parameters (picklable).
+
+    Hook order in one job: ``auxiliary`` once (the module is trained with the target model;
+    the :class:`~albench.training.Learner` owns it and hands it back to every hook),
+    ``extra_losses`` every training batch, ``collect`` every scan batch and every test batch
+    (for the names in ``scores``), ``select`` once per cycle after the scan.
+    """
+
+    name: ClassVar[str] = ""  # set by the registry
+    display_name: ClassVar[str] = ""  # legend label in reports; default: the name
+    baseline: ClassVar[bool] = False  # reports compare every strategy with the baselines
+    oracle: ClassVar[bool] = False  # uses knowledge a real run lacks: drawn apart, never a winner
+    requires: ClassVar[frozenset[str]] = frozenset()  # task capabilities it needs
+    needs_scan: ClassVar[bool] = True  # False: select() gets a Scan with no stats
+    scan_labeled: ClassVar[bool] = False  # True: the labeled set is scanned as well
+    scores: ClassVar[tuple[str, ...]] = ()  # collect() keys that are per-sample scores,
+    # evaluated against the true test loss every cycle (ranking accuracy, correlations)
+
+    def auxiliary(self, task: Task) -> nn.Module | None:
+        """A module trained jointly with the target model (called once per job), or None."""
+        return None
+
+    def extra_losses(
+        self, out: StepOutput, aux: nn.Module | None, *, detach_taps: bool
+    ) -> dict[str, Tensor]:
+        """Loss terms added to the mean target loss for one training batch.
+
+        ``detach_taps`` is True from the task's stop-gradient epoch on.
+        """
+        return {}
+
+    def collect(self, out: StepOutput, aux: nn.Module | None, task: Task) -> dict[str, Tensor]:
+        """Per-sample statistics of one scan batch (eval mode, no autograd): name -> (B, ...)."""
+        return {}
+
+    @abstractmethod
+    def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:
+        """``budget`` distinct pool indices out of ``scan.candidates``."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters given to ``__init__`` (logged as run params)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
