@@ -260,7 +260,6 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-
     dry = args.command == "plan" or args.dry_run
     if args.backend == "ray" and not dry:
         try:

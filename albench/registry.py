@@ -70,7 +70,7 @@ BUILTIN_TASKS: dict[str, Entry] = {
     ),
     "mpii": Entry(
         "albench.tasks.pose.mpii:MpiiTask",
-        "MPII human pose with a 2-stack hourglass (paper §4.3); metric PCKh@0.5.",
+        "MPII Human Pose (Newell et al. split) with a 2-stack hourglass (paper §4.3); PCKh@0.5.",
         _BASE,
     ),
     "digits": Entry(
@@ -80,12 +80,12 @@ BUILTIN_TASKS: dict[str, Entry] = {
     ),
     "shapes": Entry(
         "albench.tasks.detection.shapes:ShapesTask",
-        "Embedded twin of voc: generated shapes with boxes, small SSD; VOC07 mAP@0.5.",
+        "Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP.",
         _BASE,
     ),
     "stickmen": Entry(
         "albench.tasks.pose.stickmen:StickmenTask",
-        "Embedded twin of mpii: generated stick figures, 1-stack hourglass; PCKh@0.5.",
+        "Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5.",
         _BASE,
     ),
 }

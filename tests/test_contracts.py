@@ -1,18 +1,21 @@
-"""Contract tests over every registered task and strategy (STYLE.md 9)."""
+"""Contract tests over every registered task and strategy (each built-in name, and what the
+registry's tables say about it, is checked against its class)."""
 
 from __future__ import annotations
 
+import inspect
 import pickle
 
 import numpy as np
 import pytest
 import torch
 
-from albench.registry import STRATEGIES, TASKS
-from albench.strategies.base import Scan
-from albench.training import scan as run_scan
+from albench.contracts import CAPABILITIES, ENTROPY, Scan, Strategy, Task
+from albench.registry import BUILTIN_STRATEGIES, BUILTIN_TASKS, STRATEGIES, TASKS
+from albench.training import Learner
 
 B = 6
+CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module", params=TASKS.names())
@@ -34,17 +37,42 @@ def test_task_step_output_contract(task):
     for tap, channels in zip(out.taps, task.tap_channels, strict=True):
         assert tap.shape[0] == B and tap.shape[1] == channels
     assert out.embedding.dim() == 2 and out.embedding.shape[0] == B
-    ent = task.uncertainty(out)
-    assert ent.shape == (B,) and (ent >= 0).all()
-    assert task.metric in ("accuracy", "map", "pckh")
+    if ENTROPY in task.provides:
+        ent = task.uncertainty(out)
+        assert ent.shape == (B,) and (ent >= 0).all()
+    if "class_logits" in task.provides:
+        assert out.output.shape[0] == B and out.output.dim() == 2
 
 
-def test_task_metric_and_evaluate(task):
-    model = task.build_model()
+def test_task_declarations(task):
+    """Every task declares its metric (key, label, range), planning figures and schedule."""
+    cls = type(task)
+    assert cls.metric and cls.metric.isidentifier()
+    assert cls.metric_label
+    low, high = cls.metric_range
+    assert low < high
+    assert cls.throughput > 0 and (cls.cpu_throughput is None or cls.cpu_throughput > 0)
+    assert cls.sizes is not None  # planning without the data
+    assert cls.default_schedule is not None and set(cls.default_schedule) <= {
+        "al",
+        "train",
+        "params",
+        "strategies",
+        "trials",
+    }
+    assert set(cls.provides) <= set(CAPABILITIES)
+
+
+def test_task_evaluate_through_the_learner(task):
+    strategy = STRATEGIES.create("random", {}, "s")
+    learner = Learner(task, strategy, task.build_model(), None, CPU)
     batch = task.example_batch(B)
-    result = task.evaluate(model, [batch, batch], torch.device("cpu"))
-    assert 0.0 <= result.metric <= 1.0
-    assert result.loss.shape == (2 * B,) and result.scores["entropy"].shape == (2 * B,)
+    result = learner.evaluate([batch, batch])
+    low, high = task.metric_range
+    assert low <= result.metric <= high
+    assert result.loss.shape == (2 * B,)
+    assert set(result.scores) == ({"entropy"} if ENTROPY in task.provides else set())
+    assert all(s.shape == (2 * B,) for s in result.scores.values())
 
 
 def test_embedded_task_data_loads_offline(tmp_path):
@@ -54,6 +82,7 @@ def test_embedded_task_data_loads_offline(tmp_path):
             continue
         data = task.datasets(str(tmp_path), download=False)  # generated tasks cache here
         assert data.pool_size == len(data.pool_train) > 0 and len(data.test) > 0
+        assert (data.pool_size, len(data.test)) == type(task).sizes
         batch = task.collate([data.pool_eval[0], data.pool_eval[1]])
         out = task.step(task.build_model().eval(), batch, train=False)
         assert out.loss.shape == (2,)
@@ -63,22 +92,36 @@ def test_embedded_task_data_loads_offline(tmp_path):
 def test_strategy_contract(name, digits):
     strategy = STRATEGIES.get(name)()
     assert pickle.loads(pickle.dumps(strategy)).get_params() == strategy.get_params()
+    assert set(type(strategy).requires) <= set(CAPABILITIES)
     torch.manual_seed(0)
-    model = digits.build_model()
-    aux = strategy.auxiliary(digits)
-    out = digits.step(model, digits.example_batch(B), train=True)
-    for term, value in strategy.extra_losses(out, aux, detach_taps=False).items():
+    learner = Learner(digits, strategy, digits.build_model(), strategy.auxiliary(digits), CPU)
+    out = digits.step(learner.model, digits.example_batch(B), train=True)
+    for term, value in strategy.extra_losses(out, learner.aux, detach_taps=False).items():
         assert value.dim() == 0 and torch.isfinite(value), term
     batches = [digits.example_batch(B) for _ in range(3)]
-    stats = run_scan(digits, strategy, model, aux, batches, torch.device("cpu"))
-    for key in strategy.scores:
-        assert stats[key].shape == (3 * B,)
     candidates = np.random.default_rng(0).permutation(100)[: 3 * B]
-    scan = Scan(candidates=candidates, stats=stats if strategy.needs_scan else {})
-    if strategy.scan_labeled:
-        scan.labeled = np.arange(100, 100 + B)
-        scan.labeled_stats = run_scan(
-            digits, strategy, model, aux, batches[:1], torch.device("cpu")
-        )
+    labeled = np.arange(100, 100 + B)
+    scan = learner.scan(candidates, labeled, lambda idx: batches if len(idx) > B else batches[:1])
+    for key in strategy.scores:
+        assert scan.stats[key].shape == (3 * B,)
+    assert isinstance(scan, Scan) and (bool(scan.stats) == strategy.needs_scan)
     picks = strategy.select(scan, 5, np.random.default_rng(0))
     assert len(set(picks.tolist())) == 5 and np.isin(picks, candidates).all()
+
+
+@pytest.mark.parametrize(
+    ("registry", "table", "attr", "base"),
+    [
+        (TASKS, BUILTIN_TASKS, "provides", Task),
+        (STRATEGIES, BUILTIN_STRATEGIES, "requires", Strategy),
+    ],
+)
+def test_registration_tables_match_the_classes(registry, table, attr, base):
+    """The tables describe built-ins without importing them: they must say what the class
+    says (its docstring's first line and its capabilities)."""
+    for name, entry in table.items():
+        cls = registry.get(name)
+        assert issubclass(cls, base) and not inspect.isabstract(cls), name
+        assert cls.name == name
+        assert entry.summary == inspect.getdoc(cls).splitlines()[0], name
+        assert set(entry.capabilities) == set(getattr(cls, attr)), name

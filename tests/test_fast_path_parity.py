@@ -1,7 +1,7 @@
 """Accuracy parity: albench's fast training path learns as well as a reference loop.
 
 Fast path: device-resident uint8 images with on-device crop/flip (``ResidentImages``),
-``train_cycle`` with bf16 autocast and channels_last on CUDA. Reference: torchvision
+``Learner.train`` with bf16 autocast and channels_last on CUDA. Reference: torchvision
 transforms on the CPU through a DataLoader, fp32, a plain loop. Same model initialisation,
 same optimiser, same generated CIFAR-shaped data whose class is carried by a colour the
 augmentation cannot remove; both must reach the same test accuracy within noise. On CUDA the
@@ -24,7 +24,7 @@ from albench.strategies.learn_loss import LearnLossStrategy
 from albench.tasks.classification.cifar10 import Cifar10Task
 from albench.tasks.classification.common import ImageTensorDataset
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
-from albench.training import accelerate, train_cycle
+from albench.training import Learner, accelerate
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 N_TRAIN, N_TEST = 2048, 1024
@@ -122,7 +122,7 @@ def test_fast_path_reaches_the_reference_accuracy(device_name):
     batches = ResidentImages(arrays, device).train_batches(
         np.arange(N_TRAIN), cfg.batch_size, seed=0, drop_last=False
     )
-    train_cycle(task, strategy, model, aux, batches, cfg, device, forward_model=forward)
+    Learner(task, strategy, model, aux, device, forward).train(batches, cfg)
     fast = _accuracy(model, test_x, test_y, device)
 
     # ---- reference: CPU transforms, DataLoader, fp32, plain loop

@@ -14,7 +14,7 @@ from albench.errors import BudgetTooLargeError
 from albench.loop import Stream, derive_seed, prepare, run_job
 from albench.strategies.entropy import EntropyStrategy
 from albench.tracking import Tracker
-from albench.training import build_scan
+from albench.training import Learner
 from tests.conftest import tiny_job
 
 
@@ -50,6 +50,11 @@ def test_run_layout_in_mlflow(mlflow_uri, tmp_path):
     tags = run.data.tags
     for key in ("task", "strategy", "trial", "seed", "benchmark", "config_hash", "git_sha"):
         assert f"albench.{key}" in tags
+    assert tags["albench.metric_label"] == "accuracy" and tags["albench.metric_high"] == "1.0"
+    assert tags["albench.strategy_label"] == "learning loss"
+    assert (
+        tags["albench.strategy_baseline"] == "true" and tags["albench.strategy_oracle"] == "false"
+    )
     assert run.data.params["al.cycles"] == "3" and run.data.params["strategy"] == "learn_loss"
     assert [v for _, v in tracker.metric_history(res.run_id, "labeled")] == [20, 40, 60]
     assert [s for s, _ in tracker.metric_history(res.run_id, "eval/accuracy")] == [0, 1, 2]
@@ -64,7 +69,7 @@ def test_run_layout_in_mlflow(mlflow_uri, tmp_path):
     steps = [s for s, _ in tracker.metric_history(res.run_id, "train/loss/ranking")]
     assert steps == list(range(6))  # 3 cycles x 2 epochs, global epoch as step
     scores = pd.read_csv(_artifact(tracker, res.run_id, "test_scores/cycle_02.csv", tmp_path))
-    assert list(scores.columns) == ["index", "loss", "predicted_loss", "entropy"]
+    assert list(scores.columns) == ["index", "loss", "entropy", "predicted_loss"]
     assert len(scores) == 497
     picked = [
         np.load(_artifact(tracker, res.run_id, f"selected/cycle_{c:02d}.npy", tmp_path))
@@ -97,16 +102,8 @@ def test_scan_statistics_belong_to_their_candidates(data_path, mlflow_uri):
     cfg = dataclasses.replace(job.task.train, data_path=data_path, eval_batch_size=16)
     loaders = loop._Loaders(task, data, cfg, torch.device("cpu"))  # what the loop uses
     assert loaders.path == data_path
-    scan = build_scan(
-        task,
-        strategy,
-        model,
-        None,
-        lambda idx: loaders.eval("pool", idx),
-        candidates,
-        np.arange(5),
-        torch.device("cpu"),
-    )
+    learner = Learner(task, strategy, model, None, torch.device("cpu"))
+    scan = learner.scan(candidates, np.arange(5), lambda idx: loaders.eval("pool", idx))
     with torch.inference_mode():
         for k in (0, 17, 49):
             x, y = data.pool_eval[int(candidates[k])]
@@ -116,18 +113,18 @@ def test_scan_statistics_belong_to_their_candidates(data_path, mlflow_uri):
 
 def test_the_trained_model_is_scanned(mlflow_uri, monkeypatch):
     seen = {}
-    real_train, real_scan = loop.train_cycle, loop.build_scan
+    real_train, real_scan = Learner.train, Learner.scan
 
-    def spy_train(task, strategy, model, *a, **kw):
-        seen.setdefault("trained", []).append(model)
-        return real_train(task, strategy, model, *a, **kw)
+    def spy_train(self, *a, **kw):
+        seen.setdefault("trained", []).append(self.model)
+        return real_train(self, *a, **kw)
 
-    def spy_scan(task, strategy, model, *a, **kw):
-        seen.setdefault("scanned", []).append(model)
-        return real_scan(task, strategy, model, *a, **kw)
+    def spy_scan(self, *a, **kw):
+        seen.setdefault("scanned", []).append(self.model)
+        return real_scan(self, *a, **kw)
 
-    monkeypatch.setattr(loop, "train_cycle", spy_train)
-    monkeypatch.setattr(loop, "build_scan", spy_scan)
+    monkeypatch.setattr(Learner, "train", spy_train)
+    monkeypatch.setattr(Learner, "scan", spy_scan)
     Tracker().experiment_id("test")
     run_job(tiny_job("entropy"))
     assert all(m is seen["trained"][0] for m in seen["trained"] + seen["scanned"])
@@ -135,13 +132,13 @@ def test_the_trained_model_is_scanned(mlflow_uri, monkeypatch):
 
 def test_reinit_model_restarts_every_cycle_from_the_initial_weights(mlflow_uri, monkeypatch):
     states = []
-    real_train = loop.train_cycle
+    real_train = Learner.train
 
-    def spy(task, strategy, model, *a, **kw):
-        states.append({k: v.clone() for k, v in model.state_dict().items()})
-        return real_train(task, strategy, model, *a, **kw)
+    def spy(self, *a, **kw):
+        states.append({k: v.clone() for k, v in self.model.state_dict().items()})
+        return real_train(self, *a, **kw)
 
-    monkeypatch.setattr(loop, "train_cycle", spy)
+    monkeypatch.setattr(Learner, "train", spy)
     Tracker().experiment_id("test")
     run_job(tiny_job("random", reinit_model=True))
     assert all(torch.equal(states[0][k], states[2][k]) for k in states[0])

@@ -1,12 +1,15 @@
-"""Registries: built-ins, module:Class strings, unknown names, parameter checks."""
+"""Registries: lazy built-ins, module:Class strings, entry points, unknown names, parameters."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from albench.errors import ConfigError, UnknownNameError
-from albench.registry import STRATEGIES, TASKS, Registry
-from albench.strategies.base import Strategy
+from albench.contracts import Strategy
+from albench.errors import ConfigError, PluginError, UnknownNameError
+from albench.registry import STRATEGIES, TASKS, Entry, Registry
 
 
 class EveryOther(Strategy):
@@ -16,10 +19,40 @@ class EveryOther(Strategy):
         return scan.candidates[::2][:budget]
 
 
-def test_builtins_are_registered():
-    assert STRATEGIES.names() == ["coreset", "entropy", "learn_loss", "learn_loss_mse", "random"]
-    assert {"digits", "cifar10"} <= set(TASKS.names())
+def test_builtins_are_listed_in_table_order():
+    assert STRATEGIES.names()[:5] == [
+        "random",
+        "entropy",
+        "coreset",
+        "learn_loss",
+        "learn_loss_mse",
+    ]
+    assert TASKS.names()[:6] == ["cifar10", "voc", "mpii", "digits", "shapes", "stickmen"]
     assert all(STRATEGIES.describe().values())  # every entry has a one-line description
+
+
+def test_listing_imports_no_task_family_torch_or_mlflow():
+    """Names, summaries and capabilities of built-ins come from the tables alone."""
+    code = (
+        "import sys; from albench.registry import TASKS, STRATEGIES; "
+        "[TASKS.summary(n) + str(TASKS.capabilities(n)) for n in TASKS.names()]; "
+        "[STRATEGIES.summary(n) + str(STRATEGIES.capabilities(n)) for n in STRATEGIES.names()]; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision', 'mlflow') "
+        "or m.startswith(('albench.tasks', 'albench.strategies'))]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_contract_import_is_light():
+    """``from albench.tasks import Task`` loads neither detection models nor MLflow."""
+    code = (
+        "import sys; from albench.tasks import Task; from albench.strategies import Strategy; "
+        "print([m for m in sys.modules if m.startswith(('torchvision.models.detection', "
+        "'mlflow', 'albench.tasks.', 'albench.strategies.'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_module_class_string():
@@ -34,13 +67,28 @@ def test_unknown_names_list_the_valid_ones():
     with pytest.raises(UnknownNameError) as err:
         STRATEGIES.get("learn_los")
     assert "did you mean 'learn_loss'" in str(err.value) and "coreset" in str(err.value)
+    with pytest.raises(UnknownNameError) as err:
+        STRATEGIES.check("learn_los")
+    assert "did you mean 'learn_loss'" in str(err.value)
     with pytest.raises(UnknownNameError, match="cannot import"):
         STRATEGIES.get("no_such_module_xyz:Thing")
-    with pytest.raises(UnknownNameError, match="no attribute"):
-        STRATEGIES.get("albench.strategies:NoSuchThing")
+    with pytest.raises(UnknownNameError, match="NoSuchThing"):
+        STRATEGIES.get("albench.strategies.random:NoSuchThing")
 
 
-def test_create_rejects_unknown_hyperparameters():
+def test_a_plugin_that_raises_at_import_is_one_error(tmp_path, monkeypatch):
+    (tmp_path / "broken_plugin.py").write_text("raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match="broken_plugin:X.*RuntimeError: boom at import"):
+        STRATEGIES.get("broken_plugin:X")
+
+
+def test_resolve_params_fills_in_code_defaults():
+    assert STRATEGIES.resolve_params("learn_loss", {"weight": 0.5}, "s") == {
+        "weight": 0.5,
+        "margin": 1.0,
+        "hidden": 128,
+    }
     assert STRATEGIES.create("learn_loss", {"weight": 0.5}, "s").weight == 0.5
     with pytest.raises(ConfigError, match="did you mean 'margin'"):
         STRATEGIES.create("learn_loss", {"margn": 1.0}, "strategies.learn_loss")
@@ -49,7 +97,7 @@ def test_create_rejects_unknown_hyperparameters():
 
 
 def test_double_registration_fails():
-    reg = Registry("thing", "albench.strategies")
+    reg = Registry("thing", {}, "requires")
     reg.register("a")(EveryOther)
     with pytest.raises(ValueError):
         reg.register("a")(Strategy)
@@ -62,10 +110,16 @@ def test_entry_points_are_discovered(monkeypatch):
 
     def fake_entry_points(group):
         assert group == "albench.strategies"
-        return [EntryPoint("third_party", "tests.test_registry:EveryOther", group)]
+        return [
+            EntryPoint("third_party", "tests.test_registry:EveryOther", group),
+            EntryPoint("broken", "no_such_module_xyz:Thing", group),
+        ]
 
     monkeypatch.setattr(registry, "entry_points", fake_entry_points)
-    reg = Registry("strategy", "albench.strategies")
-    assert "third_party" in reg.names() and "entropy" not in reg.names()  # fresh registry
+    builtins = {"entropy": Entry("albench.strategies.entropy:EntropyStrategy", "e", ())}
+    reg = Registry("strategy", builtins, "requires")
+    assert reg.names() == ["entropy", "broken", "third_party"]
     assert reg.get("third_party").__name__ == "EveryOther"
-    assert reg.describe()["third_party"].startswith("Takes every other candidate")
+    assert reg.summary("third_party").startswith("Takes every other candidate")
+    with pytest.raises(PluginError, match="'broken' failed to load: ModuleNotFoundError"):
+        reg.get("broken")

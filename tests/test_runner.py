@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import albench.runner as runner
-from albench.loop import JobResult
+from albench.loop import JobResult, Progress
 from albench.runner import ProgressBoard, SlotPool, execute, image_passes, plan_jobs
 from tests.conftest import tiny_job
 
@@ -70,8 +70,8 @@ def test_config_change_is_a_new_job():
 def test_progress_board_plain_mode_logs_cycles_and_results():
     out = io.StringIO()
     board = ProgressBoard(out, tty=False)
-    board.progress("digits/random/trial-0", 0, 3, 1, 2)  # mid-cycle: nothing in plain mode
-    board.progress("digits/random/trial-0", 0, 3, 2, 2, metric=0.5)
+    board.progress(Progress("digits/random/trial-0", 0, 3, 1, 2))  # mid-cycle: nothing shown
+    board.progress(Progress("digits/random/trial-0", 0, 3, 2, 2, metric=0.5))
     board.finished("digits/random/trial-0", JobResult("r", "FINISHED", 0.9, 1.0))
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and "cycle 1/3" in lines[0] and "0.5000" in lines[0]
@@ -81,8 +81,8 @@ def test_progress_board_plain_mode_logs_cycles_and_results():
 def test_progress_board_tty_mode_keeps_one_line_per_job():
     out = io.StringIO()
     board = ProgressBoard(out, tty=True)
-    board.progress("a", 0, 2, 1, 4, metric=0.1)
-    board.progress("b", 1, 2, 3, 4, metric=0.2)
+    board.progress(Progress("a", 0, 2, 1, 4, metric=0.1))
+    board.progress(Progress("b", 1, 2, 3, 4, metric=0.2))
     assert set(board.lines) == {"a", "b"}
     board.finished("a", JobResult("r", "FINISHED", 0.3, 1.0))
     assert set(board.lines) == {"b"} and "\x1b[" in out.getvalue()

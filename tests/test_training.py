@@ -8,7 +8,7 @@ import torch
 from albench.config import TrainConfig
 from albench.strategies.learn_loss import LearnLossStrategy
 from albench.tasks.classification.digits import DigitsTask
-from albench.training import accelerate, train_cycle
+from albench.training import Learner, accelerate
 
 
 def test_compile_failure_falls_back_to_eager_with_the_reason(monkeypatch):
@@ -44,7 +44,7 @@ def test_bf16_training_keeps_the_ranking_loss_in_fp32():
     batch = task.to_device(task.example_batch(8), device)
     logits_dtype = {}
     hook = model.linear.register_forward_hook(lambda m, i, o: logits_dtype.update(d=o.dtype))
-    train_cycle(task, strategy, model, aux, [batch], cfg, device)
+    Learner(task, strategy, model, aux, device).train([batch], cfg)
     hook.remove()
     assert logits_dtype["d"] == torch.bfloat16  # the target model ran in bf16
     assert seen == {"pred": torch.float32, "target": torch.float32, "loss": torch.float32}

@@ -11,6 +11,14 @@ The tidy frame has one row per (run, metric, cycle) logged with step = cycle: ev
 
     task, strategy, trial, cycle, labeled, metric, value, run_id
 
+Besides the frame, everything else the report shows is read here too, before anything is
+drawn (:func:`load_report_data`): each strategy's display name, baseline and oracle status
+(run tags ``albench.strategy_label``, ``albench.strategy_baseline``, ``albench.strategy_oracle``,
+else the strategy class's attributes), each task's metric display name and range
+(``albench.metric_label``, ``albench.metric_low``, ``albench.metric_high``), the paper's
+published numbers (the task class's ``paper_results``), the strategy order (the registry's)
+and the scatter plots' ``test_scores`` CSVs. The renderer never reads the store.
+
 Which runs go in: FINISHED runs with an ``albench.task`` tag. A FAILED, KILLED or unfinished
 run is left out with its reason (the ``albench.error`` tag), as is an older run of the same
 (task, strategy, trial) superseded by a later finished one (a re-run with changed settings
@@ -21,15 +29,19 @@ carry no ``albench.config_hash`` either, so ``albench run`` never takes one for 
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from albench.errors import AlbenchError, did_you_mean, unknown
+from albench.errors import AlbenchError, ConfigError, did_you_mean, unknown
+
+if TYPE_CHECKING:
+    from albench.report.options import ReportOptions
 
 __all__ = [
     "FRAME_COLUMNS",
@@ -37,9 +49,19 @@ __all__ = [
     "REPORT_RUN_NAME",
     "ExperimentData",
     "ExperimentNotFoundError",
+    "MetricInfo",
+    "PaperResults",
+    "ReportData",
     "RunRecord",
+    "StrategyInfo",
+    "default_experiment",
     "load_experiment",
+    "load_report_data",
     "load_test_scores",
+    "paper_results",
+    "pick_baselines",
+    "registry_order",
+    "scatter_trials",
     "select_runs",
     "tidy_frame",
 ]
@@ -48,6 +70,16 @@ FRAME_COLUMNS = ["task", "strategy", "trial", "cycle", "labeled", "metric", "val
 REPORT_RUN_NAME = "report"
 REPORT_KIND_TAG = "albench.kind"  # = "report" on the report's own run; job runs lack it
 PER_EPOCH_PREFIX = "train/"  # logged with step = global epoch, not cycle
+LABEL_TAG = "albench.strategy_label"  # a strategy's display name
+BASELINE_TAG = "albench.strategy_baseline"  # "true": the others are compared with it
+ORACLE_TAG = "albench.strategy_oracle"  # "true": knows what a real run cannot; never a baseline
+METRIC_TAG = "albench.metric"
+METRIC_LABEL_TAG = "albench.metric_label"
+METRIC_LOW_TAG = "albench.metric_low"
+METRIC_HIGH_TAG = "albench.metric_high"
+
+# quantity ("metric", "rank_acc/<scorer>", "pearson/<scorer>") -> strategy -> (value, source)
+PaperResults = dict[str, dict[str, tuple[float, str]]]
 
 
 class ExperimentNotFoundError(AlbenchError):
@@ -85,6 +117,27 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class StrategyInfo:
+    """How the report shows one strategy and what it compares it with."""
+
+    name: str
+    label: str  # display name (legends, tables)
+    baseline: bool = False  # a default --baselines entry
+    oracle: bool = False  # drawn dashed, never a baseline
+    scores: tuple[str, ...] = ()  # the per-sample scores it selects by (its class's ``scores``)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A task's metric: its key (``eval/<key>``), display name and range."""
+
+    key: str
+    label: str
+    low: float = 0.0
+    high: float = 1.0
+
+
+@dataclass(frozen=True)
 class ExperimentData:
     """One experiment, read: the tidy frame plus which runs are in it and which are not."""
 
@@ -93,7 +146,27 @@ class ExperimentData:
     frame: pd.DataFrame  # FRAME_COLUMNS
     runs: pd.DataFrame  # one row per run in the frame: run_id, name, task, strategy, trial, ...
     left_out: pd.DataFrame  # run_id, name, status, reason
-    task_metrics: dict[str, str]  # task -> its metric name ("accuracy", "map", "pckh")
+    task_metrics: dict[str, str]  # task -> its metric key (its runs' albench.metric tag)
+    strategies: dict[str, StrategyInfo] = field(default_factory=dict)  # in strategy order
+    metrics: dict[str, MetricInfo] = field(default_factory=dict)  # task -> its metric
+    paper: dict[str, PaperResults] = field(default_factory=dict)  # task -> published numbers
+
+    @property
+    def order(self) -> list[str]:
+        """The experiment's strategies in strategy order (registry, then alphabetical)."""
+        return list(self.strategies)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows, read from the store before anything is drawn."""
+
+    exp: ExperimentData
+    trials: dict[str, int]  # task -> the trial of its scatter plots
+    baselines: tuple[str, ...]  # every strategy is compared with these; the first is the
+    # reference of label efficiency
+    test_scores: dict[str, pd.DataFrame | None]  # run_id -> its last cycle's test_scores CSV
+    # (the runs of each task's scatter trial; None: the run logged none)
 
 
 def select_runs(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[dict[str, str]]]:
@@ -255,13 +328,17 @@ def load_experiment(
         ]
     )
     left_table = pd.DataFrame(left, columns=["run_id", "name", "status", "reason"])
+    task_metrics = _task_metrics(runs)
     return ExperimentData(
         experiment=experiment,
         tracking_uri=tracker.uri,
         frame=frame,
         runs=run_table,
         left_out=left_table,
-        task_metrics=_task_metrics(runs),
+        task_metrics=task_metrics,
+        strategies=_strategy_infos(runs),
+        metrics={t: _metric_info(runs, t, m) for t, m in task_metrics.items()},
+        paper={t: paper_results(t) for t in task_metrics},
     )
 
 
@@ -270,7 +347,7 @@ def _task_metrics(runs: Sequence[RunRecord]) -> dict[str, str]:
     out: dict[str, str] = {}
     for task in sorted({r.task for r in runs}):
         mine = [r for r in runs if r.task == task]
-        tagged = Counter(r.tags["albench.metric"] for r in mine if "albench.metric" in r.tags)
+        tagged = Counter(r.tags[METRIC_TAG] for r in mine if METRIC_TAG in r.tags)
         if tagged:
             out[task] = tagged.most_common(1)[0][0]
             continue
@@ -297,3 +374,159 @@ def load_test_scores(tracker: Any, run_id: str, cycle: int) -> pd.DataFrame | No
         return None
     with tempfile.TemporaryDirectory() as tmp:
         return pd.read_csv(tracker.download_artifact(run_id, name, tmp))
+
+
+# ------------------------------------------------------------- strategies, metrics, paper
+def _tag(runs: Iterable[RunRecord], key: str) -> str | None:
+    """The most common value of tag ``key`` among ``runs`` (None: none has it)."""
+    values = Counter(r.tags[key] for r in runs if key in r.tags)
+    return values.most_common(1)[0][0] if values else None
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    return default if value is None else value.strip().lower() == "true"
+
+
+def _strategy_class(name: str) -> Any:
+    """The registered class of strategy ``name``, or None when it cannot be had."""
+    try:
+        from albench.registry import STRATEGIES
+
+        return STRATEGIES.get(name)
+    except Exception:
+        return None
+
+
+def registry_order() -> list[str]:
+    """The registry's strategy order (built-ins as registered, then plug-ins); [] if unknown."""
+    try:
+        from albench.registry import STRATEGIES
+
+        return [str(n) for n in STRATEGIES.names()]
+    except Exception:
+        return []
+
+
+def _strategy_infos(runs: Sequence[RunRecord]) -> dict[str, StrategyInfo]:
+    """Every strategy of ``runs`` in strategy order, with its display name and roles from
+    its runs' tags, else from its class (``baseline``/``oracle``; label: the name)."""
+    from albench.report.stats import strategy_order
+
+    out = {}
+    for name in strategy_order({r.strategy for r in runs}, registry_order()):
+        mine = [r for r in runs if r.strategy == name]
+        cls = _strategy_class(name)
+        scores = getattr(cls, "scores", ())
+        out[name] = StrategyInfo(
+            name=name,
+            label=_tag(mine, LABEL_TAG) or name,
+            baseline=_flag(_tag(mine, BASELINE_TAG), bool(getattr(cls, "baseline", False))),
+            oracle=_flag(_tag(mine, ORACLE_TAG), bool(getattr(cls, "oracle", False))),
+            scores=tuple(str(s) for s in scores) if isinstance(scores, tuple | list) else (),
+        )
+    return out
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        out = float(value) if value is not None else default
+    except ValueError:
+        return default
+    return out if math.isfinite(out) else default
+
+
+def _metric_info(runs: Sequence[RunRecord], task: str, key: str) -> MetricInfo:
+    mine = [r for r in runs if r.task == task]
+    return MetricInfo(
+        key=key,
+        label=_tag(mine, METRIC_LABEL_TAG) or key,
+        low=_float(_tag(mine, METRIC_LOW_TAG), 0.0),
+        high=_float(_tag(mine, METRIC_HIGH_TAG), 1.0),
+    )
+
+
+def paper_results(task: str) -> PaperResults:
+    """The paper's numbers for ``task``: its class's ``paper_results`` ({} when the task
+    declares none or its class cannot be had)."""
+    try:
+        from albench.registry import TASKS
+
+        declared: Mapping[str, Mapping[str, Any]] = getattr(TASKS.get(task), "paper_results", {})
+        return {
+            str(q): {str(s): (float(v[0]), str(v[1])) for s, v in per.items()}
+            for q, per in (declared or {}).items()
+        }
+    except Exception:
+        return {}
+
+
+# ------------------------------------------------------------------ what one report reads
+def default_experiment(tracker: Any) -> str:
+    """The experiment to report on when none is named: the only one that holds runs."""
+    names = [n for n in tracker.experiment_names() if tracker.runs(n)]
+    if len(names) == 1:
+        return names[0]
+    listed = ", ".join(repr(n) for n in names) or "none"
+    why = "no experiment with runs" if not names else "several experiments"
+    raise ExperimentNotFoundError(
+        f"{why} in {tracker.uri} ({listed}); name one with --experiment NAME"
+    )
+
+
+def scatter_trials(data: ExperimentData, trial: int | None) -> dict[str, int]:
+    """The scatter plots' trial per task: ``trial`` if every task has it, else the first."""
+    out = {}
+    for task, g in data.runs.groupby("task", sort=True):
+        trials = sorted(g.trial.unique())
+        if trial is None:
+            out[task] = int(trials[0])
+        elif trial in trials:
+            out[task] = trial
+        else:
+            raise ConfigError(
+                f"--trial {trial}: task {task!r} has trials {', '.join(map(str, trials))}; "
+                "pick one of those"
+            )
+    return out
+
+
+def pick_baselines(data: ExperimentData, names: Sequence[str] | None) -> tuple[str, ...]:
+    """The strategies every other is compared with: ``names`` (each must have runs and be no
+    oracle), else those the runs tag as baselines, in strategy order."""
+    if names is None:
+        return tuple(s.name for s in data.strategies.values() if s.baseline and not s.oracle)
+    for name in names:
+        if name not in data.strategies:
+            present = data.order
+            raise ConfigError(
+                f"--baselines: strategy {name!r} has no runs in experiment "
+                f"{data.experiment!r}{did_you_mean(name, present)}; its strategies: "
+                f"{', '.join(present)}"
+            )
+        if data.strategies[name].oracle:
+            raise ConfigError(f"--baselines: strategy {name!r} is an oracle, never a baseline")
+    return tuple(dict.fromkeys(names))
+
+
+def _scatter_scores(
+    tracker: Any, data: ExperimentData, trials: Mapping[str, int]
+) -> dict[str, pd.DataFrame | None]:
+    """run_id -> the last cycle's ``test_scores`` CSV of every run of a scatter trial."""
+    last = data.frame.groupby("run_id").cycle.max()
+    chosen = data.runs[
+        [trials.get(t) == tr for t, tr in zip(data.runs.task, data.runs.trial, strict=True)]
+    ]
+    return {
+        run_id: load_test_scores(tracker, run_id, int(last[run_id]))
+        for run_id in sorted(chosen.run_id)
+        if run_id in last.index
+    }
+
+
+def load_report_data(tracker: Any, experiment: str, options: ReportOptions) -> ReportData:
+    """Everything the report of ``experiment`` shows, checked (tasks, strategies, trial,
+    baselines) and read before a file is written."""
+    data = load_experiment(tracker, experiment, options.tasks, options.strategies)
+    trials = scatter_trials(data, options.trial)
+    baselines = pick_baselines(data, options.baselines)
+    return ReportData(data, trials, baselines, _scatter_scores(tracker, data, trials))

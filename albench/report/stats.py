@@ -15,21 +15,25 @@ drawn by :mod:`albench.report.figures`. Conventions:
   percentile bootstrap over trials (``scipy.stats.bootstrap``, 9,999 resamples, fixed seed,
   so a report is reproducible);
 - label efficiency: the fewest labeled samples at which a strategy's mean curve reaches
-  random's final mean, linearly interpolated between cycles.
+  a reference strategy's final mean (the first baseline), linearly interpolated between cycles.
+
+Strategies are never named here: which ones are baselines, and the order rows come in, are
+arguments (the report takes them from the runs' tags and the strategy registry,
+:mod:`albench.report.data`). ``order`` is the known strategy order; names it lacks follow,
+alphabetically (:func:`strategy_order`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 __all__ = [
-    "BASELINES",
     "CONFIDENCE",
     "N_RESAMPLES",
     "aubc",
@@ -49,18 +53,18 @@ __all__ = [
     "summarize",
 ]
 
-BASELINES = ("random", "learn_loss")  # every strategy is compared with these two (issue 3)
 N_RESAMPLES = 9999  # bootstrap resamples; percentile CI, seed 0
 CONFIDENCE = 0.95
 WILCOXON_ALPHA = 0.05  # the level a note says Wilcoxon cannot reach with few pairs
-_KNOWN_ORDER = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")
 TIME_KEYS = ("time/train_s", "time/scan_s", "time/select_s")
 
 
-def strategy_order(names: Sequence[str]) -> list[str]:
-    """The paper's strategies in a fixed order, then any others alphabetically."""
+def strategy_order(names: Iterable[str], known: Sequence[str] = ()) -> list[str]:
+    """``names`` in the order of ``known`` (the registry's order), the others after it,
+    alphabetically; each name once."""
     names = set(names)
-    return [s for s in _KNOWN_ORDER if s in names] + sorted(names - set(_KNOWN_ORDER))
+    first = [s for s in dict.fromkeys(known) if s in names]
+    return first + sorted(names - set(first))
 
 
 def metric_rows(frame: pd.DataFrame, task_metrics: Mapping[str, str]) -> pd.DataFrame:
@@ -82,7 +86,9 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def last_cycle_table(
-    summary: pd.DataFrame, paper: Mapping[tuple[str, str], tuple[float, str]] | None = None
+    summary: pd.DataFrame,
+    paper: Mapping[tuple[str, str], tuple[float, str]] | None = None,
+    order: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Each (task, strategy)'s last cycle: mean +/- std, and the paper's number if any.
 
@@ -94,12 +100,12 @@ def last_cycle_table(
     ref = [paper.get((t, s)) for t, s in zip(out.task, out.strategy, strict=True)]
     out["paper"] = [r[0] if r else math.nan for r in ref]
     out["paper_source"] = [r[1] if r else "" for r in ref]
-    return _ordered(out.reset_index(drop=True))
+    return _ordered(out.reset_index(drop=True), order)
 
 
-def _ordered(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+def _ordered(df: pd.DataFrame, order: Sequence[str], by: Sequence[str] = ()) -> pd.DataFrame:
     """Rows sorted by task, then strategy in :func:`strategy_order`, then ``by``."""
-    rank = {s: i for i, s in enumerate(strategy_order(df.strategy.unique()))}
+    rank = {s: i for i, s in enumerate(strategy_order(df.strategy.unique(), order))}
     key = df.strategy.map(rank)
     return (
         df.assign(_rank=key)
@@ -157,22 +163,24 @@ def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
     return out | {"note": "; ".join(notes)}
 
 
-def _comparisons(present: Sequence[str], baselines: Sequence[str]) -> list[tuple[str, str]]:
+def _comparisons(
+    present: Sequence[str], baselines: Sequence[str], order: Sequence[str]
+) -> list[tuple[str, str]]:
     """(strategy, baseline) pairs: every strategy vs each baseline present, without the
-    mirror image of a pair already made (learn_loss vs random, not also random vs learn_loss)."""
+    mirror image of a pair already made (B vs A for baselines A, B; not also A vs B)."""
     bases = [b for b in baselines if b in present]
     return [
         (s, b)
         for i, b in enumerate(bases)
-        for s in strategy_order(present)
+        for s in strategy_order(present, order)
         if s != b and s not in bases[:i]
     ]
 
 
-def _paired_order(df: pd.DataFrame, baselines: Sequence[str]) -> pd.DataFrame:
+def _paired_order(df: pd.DataFrame, baselines: Sequence[str], order: Sequence[str]) -> pd.DataFrame:
     """Rows by task, baseline (in ``baselines`` order), strategy, then cycle if any."""
     base_rank = {b: i for i, b in enumerate(baselines)}
-    strat_rank = {s: i for i, s in enumerate(strategy_order(df.strategy.unique()))}
+    strat_rank = {s: i for i, s in enumerate(strategy_order(df.strategy.unique(), order))}
     keys = ["task", "_b", "_s"] + (["cycle"] if "cycle" in df else [])
     return (
         df.assign(_b=df.baseline.map(base_rank), _s=df.strategy.map(strat_rank))
@@ -188,7 +196,9 @@ def _pairs(values: pd.DataFrame, strategy: str, baseline: str) -> tuple[np.ndarr
     return both[strategy].to_numpy(), both[baseline].to_numpy()
 
 
-def paired_cycles(rows: pd.DataFrame, baselines: Sequence[str] = BASELINES) -> pd.DataFrame:
+def paired_cycles(
+    rows: pd.DataFrame, baselines: Sequence[str], order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Per task and cycle: every strategy vs each baseline present, paired over trials.
 
     ``rows`` holds one metric (see :func:`metric_rows`).
@@ -197,14 +207,14 @@ def paired_cycles(rows: pd.DataFrame, baselines: Sequence[str] = BASELINES) -> p
     for (task, cycle), g in rows.groupby(["task", "cycle"], sort=True):
         wide = g.pivot_table(index="trial", columns="strategy", values="value", aggfunc="first")
         labeled = g.labeled.mean()
-        for strat, base in _comparisons(wide.columns, baselines):
+        for strat, base in _comparisons(wide.columns, baselines, order):
             res = paired_test(*_pairs(wide, strat, base))
             out.append(
                 {"task": task, "strategy": strat, "baseline": base, "cycle": cycle}
                 | {"labeled": labeled}
                 | res
             )
-    return _paired_order(pd.DataFrame(out, columns=_PAIRED_COLUMNS), baselines)
+    return _paired_order(pd.DataFrame(out, columns=_PAIRED_COLUMNS), baselines, order)
 
 
 _PAIRED_COLUMNS = [
@@ -263,7 +273,7 @@ def _run_aubc(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(per, columns=["task", "strategy", "trial", "aubc"])
 
 
-def aubc_table(rows: pd.DataFrame) -> pd.DataFrame:
+def aubc_table(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     """Per (task, strategy): AUBC mean, std and 95 % bootstrap CI over trials."""
     out = []
     for (task, strat), g in _run_aubc(rows).groupby(["task", "strategy"], sort=True):
@@ -281,17 +291,19 @@ def aubc_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "ci_high": hi,
             }
         )
-    return _ordered(pd.DataFrame(out))
+    return _ordered(pd.DataFrame(out), order)
 
 
-def paired_aubc(rows: pd.DataFrame, baselines: Sequence[str] = BASELINES) -> pd.DataFrame:
+def paired_aubc(
+    rows: pd.DataFrame, baselines: Sequence[str], order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Per task: each strategy's AUBC minus each baseline's, paired by trial, with a
     bootstrap CI of the mean difference and the paired tests."""
     per = _run_aubc(rows)
     out = []
     for task, g in per.groupby("task", sort=True):
         wide = g.pivot_table(index="trial", columns="strategy", values="aubc", aggfunc="first")
-        for strat, base in _comparisons(wide.columns, baselines):
+        for strat, base in _comparisons(wide.columns, baselines, order):
             x, y = _pairs(wide, strat, base)
             lo, hi = bootstrap_ci(x - y)
             res = paired_test(x, y)
@@ -303,7 +315,7 @@ def paired_aubc(rows: pd.DataFrame, baselines: Sequence[str] = BASELINES) -> pd.
             )
     cols = ["task", "strategy", "baseline", "n", "mean_diff", "ci_low", "ci_high"]
     cols += ["t", "t_p", "wilcoxon_w", "wilcoxon_p", "note"]
-    return _paired_order(pd.DataFrame(out, columns=cols), baselines)
+    return _paired_order(pd.DataFrame(out, columns=cols), baselines, order)
 
 
 # ------------------------------------------------------------------------ label efficiency
@@ -318,7 +330,9 @@ def _reach(x: np.ndarray, y: np.ndarray, target: float) -> float:
     return math.nan
 
 
-def label_efficiency(summary: pd.DataFrame, reference: str = "random") -> pd.DataFrame:
+def label_efficiency(
+    summary: pd.DataFrame, reference: str, order: Sequence[str] = ()
+) -> pd.DataFrame:
     """Per task and strategy: labeled samples its mean curve needs to reach ``reference``'s
     final mean (NaN and ``reached = False`` when it never does), and the saving relative
     to the labels the reference used. Tasks without the reference strategy are skipped."""
@@ -343,32 +357,34 @@ def label_efficiency(summary: pd.DataFrame, reference: str = "random") -> pd.Dat
                 }
             )
     cols = ["task", "strategy", "target", "reference_labeled", "labels_needed", "reached"]
-    return _ordered(pd.DataFrame(out, columns=[*cols, "saving"]))
+    return _ordered(pd.DataFrame(out, columns=[*cols, "saving"]), order)
 
 
 # ---------------------------------------------------------------- loss-prediction quality
-def rank_acc_summary(frame: pd.DataFrame) -> pd.DataFrame:
+def rank_acc_summary(frame: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     """Ranking accuracy of every logged scorer: mean +/- std over trials per cycle, with a
     ``scorer`` column (from ``eval/rank_acc/<scorer>``)."""
     rows = frame[frame.metric.str.startswith("eval/rank_acc/")]
     out = summarize(rows)
     out.insert(2, "scorer", out.metric.str.removeprefix("eval/rank_acc/"))
-    return _ordered(out.drop(columns="metric"), by=["scorer", "cycle"])
+    return _ordered(out.drop(columns="metric"), order, by=["scorer", "cycle"])
 
 
 def rank_acc_last(
-    summary: pd.DataFrame, paper: Mapping[tuple[str, str, str], float]
+    summary: pd.DataFrame,
+    paper: Mapping[tuple[str, str, str], float],
+    order: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Last-cycle ranking accuracy per (task, strategy, scorer) with the paper's number."""
     idx = summary.groupby(["task", "strategy", "scorer"], sort=True).cycle.idxmax()
     out = summary.loc[idx].reset_index(drop=True)
     keys = zip(out.task, out.strategy, out.scorer, strict=True)
     out["paper"] = [paper.get(k, math.nan) for k in keys]
-    return _ordered(out, by=["scorer"])
+    return _ordered(out, order, by=["scorer"])
 
 
 # --------------------------------------------------------------------------------- cost
-def cost_table(frame: pd.DataFrame) -> pd.DataFrame:
+def cost_table(frame: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     """Seconds per cycle (mean over trials) of training, scanning and selection per
     (task, strategy, cycle), from the ``time/*`` metrics; ``total_s`` is their sum.
 
@@ -388,7 +404,7 @@ def cost_table(frame: pd.DataFrame) -> pd.DataFrame:
     parts = [k.removeprefix("time/") for k in TIME_KEYS if k.removeprefix("time/") in wide]
     wide["total_s"] = wide[parts].fillna(0.0).sum(axis=1)
     out = wide.reset_index()[["task", "strategy", "cycle", "labeled", "n", *parts, "total_s"]]
-    return _ordered(out, by=["cycle"])
+    return _ordered(out, order, by=["cycle"])
 
 
 # ------------------------------------------------------------------------------ scatter

@@ -7,7 +7,7 @@ the same ResNet-18 (and, for the learn-loss strategies, the same loss-prediction
 the same generated CIFAR-shaped images, on the same device, in the same process:
 
 - albench: the code the loop runs: device-resident data with on-device augmentation,
-  ``train_cycle`` (bf16 autocast and channels_last on CUDA), ``build_scan`` (statistics stay
+  ``Learner.train`` (bf16 autocast and channels_last on CUDA), ``Learner.scan`` (statistics stay
   on the device), the strategy's ``select`` (core-set: chunked torch k-center greedy);
 - reference, as public reimplementations write it: a DataLoader with CPU transforms, fp32,
   batch 128, a scan through a DataLoader that moves every batch's statistics to the host,
@@ -48,7 +48,7 @@ from albench.registry import STRATEGIES
 from albench.strategies.learn_loss import mse_loss_prediction_loss, ranking_loss
 from albench.tasks.classification.cifar10 import Cifar10Task
 from albench.tasks.classification.common import softmax_entropy
-from albench.training import accelerate, build_scan, train_cycle
+from albench.training import Learner, accelerate
 
 STRATEGY_NAMES = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")
 
@@ -67,19 +67,13 @@ def albench_cycle(name, task, images, labels, labeled, candidates, args, device)
     sync(device)
     t0 = time.perf_counter()
     batches = data.train_batches(labeled, cfg.batch_size, seed=0, drop_last=False)
-    train_cycle(task, strategy, model, aux, batches, cfg, device, forward_model=forward)
+    learner = Learner(task, strategy, model, aux, device, forward)
+    learner.train(batches, cfg)
     sync(device)
     times["train_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scan = build_scan(
-        task,
-        strategy,
-        model,
-        aux,
-        lambda idx: data.eval_batches("pool", idx, cfg.eval_batch_size),
-        candidates,
-        labeled,
-        device,
+    scan = learner.scan(
+        candidates, labeled, lambda idx: data.eval_batches("pool", idx, cfg.eval_batch_size)
     )
     sync(device)
     times["scan_s"] = time.perf_counter() - t0

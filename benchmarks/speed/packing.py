@@ -3,7 +3,7 @@
 An early active-learning cycle trains on 1,000 labels (paper §4): ResNet-18 on so few images
 at batch 128 cannot fill a large GPU alone. This starts k worker processes on the same device
 (as the runner's slots do), each training albench's path (device-resident data, bf16 and
-channels_last on CUDA, ``train_cycle``) on its own ``--labeled`` CIFAR-shaped images for
+channels_last on CUDA, ``Learner.train``) on its own ``--labeled`` CIFAR-shaped images for
 ``--epochs`` epochs after a warm-up, all released together by a barrier, and reports the
 images/s of all workers together for each k. On the CPU the workers split the cores, so the
 figure shows the mechanism, not a gain. Imports torch, torchvision and numpy (no MLflow).
@@ -26,7 +26,7 @@ from train_throughput import albench_config, cifar_like, resident, sync
 
 from albench.strategies.learn_loss import LearnLossStrategy
 from albench.tasks.classification.cifar10 import Cifar10Task
-from albench.training import accelerate, train_cycle
+from albench.training import Learner, accelerate
 
 
 def _worker(rank, args, barrier, results) -> None:
@@ -43,12 +43,12 @@ def _worker(rank, args, barrier, results) -> None:
     batches = resident(images, labels, device).train_batches(
         np.arange(args.labeled), args.batch_size, seed=rank, drop_last=False
     )
-    train_cycle(task, strategy, model, module, batches, cfg, device, forward_model=forward)
+    Learner(task, strategy, model, module, device, forward).train(batches, cfg)
     sync(device)  # warm-up epoch done (cudnn autotuning)
     barrier.wait()
     start = time.perf_counter()
     for _ in range(args.epochs):
-        train_cycle(task, strategy, model, module, batches, cfg, device, forward_model=forward)
+        Learner(task, strategy, model, module, device, forward).train(batches, cfg)
     sync(device)
     results[rank] = (start, time.perf_counter(), args.epochs * args.labeled)
 

@@ -4,7 +4,7 @@ The reference is written the way public learning-loss reimplementations train: a
 dataset of PIL images through a DataLoader with CPU transforms (RandomCrop(32, padding=4),
 RandomHorizontalFlip, ToTensor, Normalize), fp32, batch 128. The albench path keeps the uint8
 images on the device and augments there (``ResidentImages``), runs bf16 autocast and
-channels_last on CUDA, and trains through ``albench.training.train_cycle``. Both train the
+channels_last on CUDA, and trains through ``albench.training.Learner.train``. Both train the
 same ResNet-18 with the same learning-loss module and SGD settings, in the same process on the
 same device, on the same generated images; one epoch of each, interleaved, ``--repeats``
 times; the table gives median images/s and the ratio. Imports torch, torchvision and numpy
@@ -39,7 +39,7 @@ from albench.config import TrainConfig
 from albench.strategies.learn_loss import LearnLossStrategy, LossPredictionModule, ranking_loss
 from albench.tasks.classification.cifar10 import Cifar10Task
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
-from albench.training import accelerate, train_cycle
+from albench.training import Learner, accelerate
 
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # CIFAR-10 training set
 REFERENCE_TRANSFORM = transforms.Compose(
@@ -199,7 +199,7 @@ def main() -> None:
     def run_albench() -> float:
         sync(device)
         start = time.perf_counter()
-        train_cycle(task, strategy, model, module, batches, cfg, device, forward_model=forward)
+        Learner(task, strategy, model, module, device, forward).train(batches, cfg)
         sync(device)
         return args.images / (time.perf_counter() - start)
 

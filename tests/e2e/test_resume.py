@@ -30,13 +30,13 @@ DRIVER = textwrap.dedent(
                                   stop_grad_epoch=1, eval_batch_size=256))
     job = loop.Job(benchmark="t", experiment="resume", task=task, strategy="learn_loss",
                    tracking_uri=uri)
-    real_save, real_log, real_replace = ck.save, loop._log_cycle, os.replace
+    real_save, real_log, real_replace = ck.JobState.save, loop._Cycles.log, os.replace
     current = {}
 
-    def save(path, c):
-        current["cycle"] = c.cycle
-        real_save(path, c)
-        if mode == "after-save" and c.cycle == cycle_at:
+    def save(self, path):
+        current["cycle"] = self.cycle
+        real_save(self, path)
+        if mode == "after-save" and self.cycle == cycle_at:
             print("PAUSED", flush=True); time.sleep(600)
 
     def replace(src, dst):
@@ -44,12 +44,12 @@ DRIVER = textwrap.dedent(
             print("TORN", flush=True); os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(src, dst)
 
-    def log_cycle(tracker, run_id, rows, artifacts, dedupe=False):
-        real_log(tracker, run_id, rows, artifacts, dedupe)
+    def log(self, state, dedupe=False):
+        real_log(self, state, dedupe)
         if mode == "after-log" and current.get("cycle") == cycle_at and not dedupe:
             print("PAUSED", flush=True); time.sleep(600)
 
-    ck.save, os.replace, loop._log_cycle = save, replace, log_cycle
+    ck.JobState.save, os.replace, loop._Cycles.log = save, replace, log
     res = loop.run_job(job, state_dir=state_dir)
     print("RESULT", res.status, flush=True)
     """

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -33,11 +34,23 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-LEARN_LOSS_RGB = (213, 94, 0)  # learn_loss's colour in every figure (colorblind vermillion)
+LEARN_LOSS_RGB = (213, 94, 0)  # colorblind vermillion: learn_loss's with the built-ins' order
 
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _colour_of(strategy: str, out) -> tuple[int, ...]:
+    """The colour the report gives ``strategy``: by its place in the strategy order of the
+    report's strategies."""
+    from albench.report.data import StrategyInfo, registry_order
+    from albench.report.figures import strategy_styles
+    from albench.report.stats import strategy_order
+
+    present = pd.read_csv(out / "runs.csv").strategy.unique()
+    infos = [StrategyInfo(s, s) for s in strategy_order(present, registry_order())]
+    return tuple(round(255 * c) for c in strategy_styles(infos)[strategy].colour)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +120,8 @@ def test_index_html_renders_in_headless_chromium(quick_report, tmp_path):
     assert pixels.shape[:2] == (2600, 1200)
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 200  # not a blank page
     # The figures were loaded and drawn: learn_loss's colour appears (only the figures
-    # contain it; the page's own CSS does not).
-    near = np.abs(pixels - np.array(LEARN_LOSS_RGB)).max(axis=2) <= 12
+    # contain it; the page's own CSS does not). Colours follow the strategy order.
+    rgb = _colour_of("learn_loss", quick_report["out"])
+    assert rgb == LEARN_LOSS_RGB  # the built-ins' registry order puts learn_loss fourth
+    near = np.abs(pixels - np.array(rgb)).max(axis=2) <= 12
     assert near.sum() > 500, near.sum()

@@ -4,7 +4,10 @@ The experiment "toy" is logged through :class:`albench.tracking.Tracker` exactly
 (tags, per-cycle metrics, per-epoch losses, test_scores CSVs), with the values of
 tests/report/test_report_stats.py, plus the runs a report must leave out: a FAILED run, an
 unfinished one, a run superseded by a later run of the same job and a run albench did not
-make. A second task named like a paper experiment (cifar10) has one trial per strategy.
+make. The toy runs carry the strategy and metric tags every job now logs (display name,
+baseline, oracle; metric name and range); a second task named like a paper experiment
+(cifar10) has one trial per strategy, logged as older jobs did: without those tags, and with
+a test_scores CSV that has an empty predicted_loss column for every strategy.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import pandas as pd
 import pytest
 
 from albench.cli import main
-from albench.report import ExperimentNotFoundError, load_experiment, make_report
+from albench.report import (
+    ExperimentNotFoundError,
+    ReportOptions,
+    load_experiment,
+    make_report,
+)
+from albench.report.data import RunRecord, _metric_info, _strategy_infos, load_report_data
+from albench.report.figures import strategy_styles
+from albench.report.sections import TaskContext, scatter_choices
 from albench.tracking import Tracker
 
 LABELED = [10, 20, 30]
@@ -30,10 +41,25 @@ ACC = {  # strategy -> trial -> accuracy per cycle (as in test_report_stats.py)
     "learn_loss": [[0.50, 0.70, 0.90], [0.50, 0.80, 0.90], [0.60, 0.75, 0.85]],
 }
 N_TEST = 2500  # test samples in the test_scores CSVs: more than the 2,000 a scatter shows
+LABELS = {"random": "random", "entropy": "entropy", "learn_loss": "learning loss"}
+BASELINES = {"random", "learn_loss"}
+
+
+def _new_tags(strategy: str) -> dict[str, str]:
+    """The tags albench.loop now logs besides the older ones."""
+    return {
+        "albench.strategy_label": LABELS.get(strategy, strategy),
+        "albench.strategy_baseline": str(strategy in BASELINES).lower(),
+        "albench.strategy_oracle": "false",
+        "albench.metric_label": "accuracy",
+        "albench.metric_low": "0.0",
+        "albench.metric_high": "1.0",
+    }
 
 
 def _log_job(tracker, exp_id, task, strategy, trial, acc, status="FINISHED", error=None):
-    """One job's run as albench.loop logs it; returns the run id."""
+    """One job's run as albench.loop logs it (cifar10's as older jobs did); returns its id."""
+    old = task == "cifar10"
     tags = {
         "albench.task": task,
         "albench.strategy": strategy,
@@ -43,7 +69,7 @@ def _log_job(tracker, exp_id, task, strategy, trial, acc, status="FINISHED", err
         "albench.config_hash": f"{task}-{strategy}-{trial}-{time.time_ns()}",
         "albench.git_sha": "0123abc",
         "albench.metric": "accuracy",
-    }
+    } | ({} if old else _new_tags(strategy))
     run_id = tracker.start_run(exp_id, f"{task}/{strategy}/trial-{trial}", tags, {"device": "cpu"})
     rows = []
     for c, value in enumerate(acc):
@@ -58,8 +84,10 @@ def _log_job(tracker, exp_id, task, strategy, trial, acc, status="FINISHED", err
     if trial == 0 and status == "FINISHED":
         rng = np.random.default_rng(len(strategy))
         loss = rng.exponential(size=N_TEST)
-        predicted = loss + rng.normal(size=N_TEST) if strategy == "learn_loss" else np.nan
-        scores = {"index": np.arange(N_TEST), "loss": loss, "predicted_loss": predicted}
+        scores = {"index": np.arange(N_TEST), "loss": loss}
+        if strategy == "learn_loss" or old:  # older jobs: an empty column for the others
+            predicted = loss + rng.normal(size=N_TEST)
+            scores["predicted_loss"] = predicted if strategy == "learn_loss" else np.nan
         scores["entropy"] = loss * 0.5 + rng.uniform(size=N_TEST)
         tracker.log_frame(run_id, pd.DataFrame(scores), f"test_scores/cycle_{len(acc) - 1:02d}.csv")
     if status != "RUNNING":
@@ -132,7 +160,8 @@ def test_left_out_runs_and_their_reasons(store):
 
 def _report(store, tmp_path, **kw):
     kw.setdefault("command", "albench report --experiment toy")
-    return make_report("toy", tmp_path / "rep", tracker=Tracker(store["uri"]), **kw)
+    options = ReportOptions("toy", tmp_path / "rep", **kw)
+    return make_report(options, Tracker(store["uri"]))
 
 
 def test_report_files_tables_and_mlflow_artifacts(store, tmp_path):
@@ -173,6 +202,9 @@ def test_report_files_tables_and_mlflow_artifacts(store, tmp_path):
     for name in ("toy/learn_loss/trial-3", "toy/entropy/trial-3", "someone-elses-run"):
         assert name in page  # the left-out runs are listed
     assert "loss is NaN" in page and "albench report --experiment toy" in page
+    assert "<td>learning loss</td>" in page  # display names from the runs' tags
+    assert "saving vs random" in page  # label efficiency's reference: the first baseline
+    assert set(paired.baseline) == {"random", "learn_loss"}  # the runs tagged as baselines
     assert "0123abc" in page  # the runs' commit
     # The same files are the artifacts of an MLflow run named "report", which is no job run.
     tracker = Tracker(store["uri"])
@@ -249,6 +281,8 @@ def test_cli_report_default_output_and_left_out_lines(cli_store, tmp_path, capsy
         (["--experiment", "toy", "--strategies", "randon"], "did you mean 'random'"),
         (["--experiment", "toy", "--format", "png,jpg"], "valid formats are png, svg, pdf"),
         (["--experiment", "toy", "--trial", "7"], "--trial 7: task 'cifar10' has trials 0"),
+        (["--experiment", "toy", "--baselines", "coreset"], "'coreset' has no runs"),
+        (["--experiment", "toy", "--baselines", "random,entropyy"], "did you mean 'entropy'"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(cli_store, capsys, argv, expected, tmp_path):
@@ -269,7 +303,7 @@ def test_only_report_runs_counts_as_no_runs(tmp_path, monkeypatch, capsys):
     run = tracker.start_run(exp, "report", {"albench.kind": "report"}, {})
     tracker.end_run(run)
     with pytest.raises(ExperimentNotFoundError, match="'quick' has no runs"):
-        make_report("quick", tracker=tracker)
+        make_report(ReportOptions("quick"), tracker)
     assert main(["report"]) == 2
     assert "has no runs" in _one_line(capsys)
 
@@ -289,3 +323,118 @@ def test_default_experiment_is_the_only_one_with_runs(tmp_path, monkeypatch, cap
     assert main(["report"]) == 2
     line = _one_line(capsys)
     assert "several experiments" in line and "'other', 'solo'" in line
+
+
+def test_baselines_option_changes_the_comparisons(store, tmp_path):
+    result = _report(store, tmp_path, tasks=["toy"], baselines=["entropy"])
+    out = result.out_dir
+    paired = pd.read_csv(out / "toy/paired_tests.csv")
+    assert set(paired.baseline) == {"entropy"}
+    assert list(dict.fromkeys(paired.strategy)) == ["random", "learn_loss"]  # strategy order
+    eff = pd.read_csv(out / "toy/label_efficiency.csv")
+    assert eff.target.unique() == pytest.approx([(0.75 + 0.85 + 0.70) / 3])  # entropy's
+    page = (out / "index.html").read_text()
+    assert "saving vs entropy" in page and "--baselines" not in page  # command given as is
+
+
+def _record(strategy: str, tags: dict[str, str], task: str = "toy") -> RunRecord:
+    tags = {"albench.task": task, "albench.strategy": strategy, "albench.trial": "0"} | tags
+    return RunRecord(f"id-{strategy}", f"{task}/{strategy}/trial-0", "FINISHED", 0, tags, {}, ())
+
+
+def test_strategy_info_comes_from_tags_else_from_the_class():
+    plugin = {"albench.strategy_label": "Plug-in", "albench.strategy_oracle": "true"}
+    runs = [
+        _record("zz_plugin", plugin),
+        _record("learn_loss", {}),  # an older run: the class says it is a baseline
+        _record("random", {"albench.strategy_baseline": "false"}),  # the tag wins
+        _record("aa_unknown", {}),  # no tag, no class: its name, no role
+    ]
+    infos = _strategy_infos(runs)
+    # registry order for the built-ins, then the others alphabetically
+    assert list(infos) == ["random", "learn_loss", "aa_unknown", "zz_plugin"]
+    assert infos["zz_plugin"].label == "Plug-in" and infos["zz_plugin"].oracle
+    assert infos["learn_loss"].label == "learn_loss" and infos["learn_loss"].baseline
+    assert "predicted_loss" in infos["learn_loss"].scores  # the class's `scores`
+    assert not infos["random"].baseline
+    unknown = infos["aa_unknown"]
+    assert (unknown.label, unknown.baseline, unknown.oracle, unknown.scores) == (
+        "aa_unknown", False, False, ()
+    )  # fmt: skip
+    styles = strategy_styles(list(infos.values()))
+    assert styles["zz_plugin"].linestyle == "--" and styles["random"].linestyle == "-"
+    assert len({s.colour for s in styles.values()}) == 4  # one colour each, in that order
+    tagged = [_record("x", {"albench.metric_label": "mAP@0.5", "albench.metric_high": "100"})]
+    m = _metric_info(tagged, "toy", "map")
+    assert (m.key, m.label, m.low, m.high) == ("map", "mAP@0.5", 0.0, 100.0)
+    m = _metric_info([_record("x", {})], "toy", "pckh")
+    assert (m.label, m.low, m.high) == ("pckh", 0.0, 1.0)
+
+
+def test_an_oracle_is_never_a_default_baseline_and_cannot_be_named(store, monkeypatch):
+    import dataclasses
+
+    from albench.errors import ConfigError
+    from albench.report.data import pick_baselines
+
+    data = load_experiment(Tracker(store["uri"]), "toy", tasks=["toy"])
+    assert pick_baselines(data, None) == ("random", "learn_loss")
+    oracle = dataclasses.replace(data.strategies["random"], oracle=True)
+    data = dataclasses.replace(data, strategies=data.strategies | {"random": oracle})
+    assert pick_baselines(data, None) == ("learn_loss",)
+    with pytest.raises(ConfigError, match="'random' is an oracle"):
+        pick_baselines(data, ["random"])
+    assert pick_baselines(data, ["entropy", "learn_loss", "entropy"]) == ("entropy", "learn_loss")
+
+
+def test_scatter_panels_come_from_the_scores_each_run_has(store):
+    data = load_report_data(Tracker(store["uri"]), "toy", ReportOptions(tasks=["toy"]))
+    ctx = TaskContext(data, "toy", strategy_styles(list(data.exp.strategies.values())), None)
+    strategy = dict(zip(ctx.runs.run_id, ctx.runs.strategy, strict=True))
+
+    def panels() -> list[tuple[str, str]]:
+        return [(strategy[r], sc) for r, sc in scatter_choices(ctx)]
+
+    # learn-loss's own score, then the score every run logs, from the run selecting by it
+    assert panels() == [("learn_loss", "predicted_loss"), ("entropy", "entropy")]
+    # A plug-in's score logged by a strategy that does not select by it: one panel, from the
+    # first run that has it; an all-empty column is no score.
+    run_id = {s: r for r, s in strategy.items() if ctx.runs.set_index("run_id").trial[r] == 0}
+    scores = data.test_scores[run_id["random"]].assign(margin=1.0, bald=np.nan)
+    data.test_scores[run_id["random"]] = scores
+    assert panels() == [
+        ("learn_loss", "predicted_loss"),
+        ("entropy", "entropy"),
+        ("random", "margin"),
+    ]
+
+
+def test_cifar10_old_runs_csv_with_an_empty_column(store, tmp_path):
+    """Older runs (no strategy tags, an all-empty predicted_loss column for every strategy)
+    still get the class's roles and the same panels."""
+    data = load_report_data(Tracker(store["uri"]), "toy", ReportOptions(tasks=["cifar10"]))
+    assert data.baselines == ("random", "learn_loss")
+    ctx = TaskContext(data, "cifar10", strategy_styles(list(data.exp.strategies.values())), None)
+    strategy = dict(zip(ctx.runs.run_id, ctx.runs.strategy, strict=True))
+    got = [(strategy[r], sc) for r, sc in scatter_choices(ctx)]
+    assert got == [("learn_loss", "predicted_loss"), ("entropy", "entropy")]
+    assert data.exp.paper["cifar10"]["metric"]["random"] == (0.8764, "§4.1, Fig. 4")
+
+
+FORBIDDEN = re.compile(
+    r"\b(random|entropy|coreset|learn_loss|learn_loss_mse|cifar10|voc|mpii|digits|shapes|"
+    r"stickmen)\b"
+)
+
+
+def test_the_report_names_no_task_or_strategy():
+    root = Path(__file__).resolve().parents[2] / "albench/report"
+    files = sorted(root.glob("*.py")) + sorted((root / "templates").glob("*"))
+    assert len(files) > 5
+    hits = [
+        f"{f.name}:{i}: {line.strip()}"
+        for f in files
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+        if FORBIDDEN.search(line.replace("np.random.", "np."))
+    ]
+    assert hits == []

@@ -17,6 +17,8 @@ from scipy import stats as sps
 from albench.report import stats
 
 LABELED = [10.0, 20.0, 30.0]
+ORDER = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")  # a registry's order
+BASELINES = ("random", "learn_loss")  # what --baselines defaults to with the built-ins' tags
 ACC = {  # strategy -> trial -> accuracy per cycle
     "random": [[0.50, 0.60, 0.70], [0.40, 0.60, 0.80], [0.60, 0.60, 0.60]],
     "learn_loss": [[0.50, 0.70, 0.90], [0.50, 0.80, 0.90], [0.60, 0.75, 0.85]],
@@ -54,7 +56,7 @@ def test_summary_means_and_sample_stds(rows):
 
 def test_last_cycle_table_puts_the_papers_number_beside(rows):
     paper = {("toy", "random"): (0.8764, "§4.1, Fig. 4")}
-    last = stats.last_cycle_table(stats.summarize(rows), paper)
+    last = stats.last_cycle_table(stats.summarize(rows), paper, ORDER)
     assert list(last.strategy) == ["random", "entropy", "coreset", "learn_loss"]  # fixed order
     assert (last.cycle == 2).all() and (last.labeled == 30).all()
     r = last.set_index("strategy")
@@ -71,7 +73,7 @@ def test_aubc_is_the_trapezoid_over_the_labeled_range():
 
 
 def test_aubc_table_and_bootstrap_ci(rows):
-    t = stats.aubc_table(rows).set_index("strategy")
+    t = stats.aubc_table(rows, ORDER).set_index("strategy")
     # random: every trial 0.6 -> a degenerate CI at 0.6
     assert t.loc["random", "aubc"] == pytest.approx(0.6)
     assert t.loc["random", "ci_low"] == t.loc["random", "ci_high"] == pytest.approx(0.6)
@@ -124,7 +126,7 @@ def test_paired_test_says_when_n_is_too_small():
 
 
 def test_paired_cycles_pairs_by_trial_and_skips_mirror_pairs(rows):
-    p = stats.paired_cycles(rows)
+    p = stats.paired_cycles(rows, BASELINES, ORDER)
     pairs = list(dict.fromkeys(zip(p.strategy, p.baseline, strict=True)))
     assert pairs == [
         ("entropy", "random"),
@@ -144,7 +146,7 @@ def test_paired_cycles_pairs_by_trial_and_skips_mirror_pairs(rows):
 
 
 def test_paired_aubc(rows):
-    p = stats.paired_aubc(rows).set_index(["strategy", "baseline"])
+    p = stats.paired_aubc(rows, BASELINES, ORDER).set_index(["strategy", "baseline"])
     d = np.array([0.7, 0.75, 0.7375]) - 0.6  # learn_loss AUBC - random AUBC, per trial
     row = p.loc[("learn_loss", "random")]
     t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
@@ -156,7 +158,7 @@ def test_paired_aubc(rows):
 
 
 def test_label_efficiency_interpolates_to_randoms_final_mean(rows):
-    e = stats.label_efficiency(stats.summarize(rows)).set_index("strategy")
+    e = stats.label_efficiency(stats.summarize(rows), "random", ORDER).set_index("strategy")
     assert list(e.target) == pytest.approx([0.7] * 4) and (e.reference_labeled == 30).all()
     # learn_loss mean: 1.6/3 at 10, 0.75 at 20 -> 10 + 10 (0.7 - 1.6/3) / (0.75 - 1.6/3)
     assert e.loc["learn_loss", "labels_needed"] == pytest.approx(10 + 10 * 0.5 / 0.65)
@@ -170,8 +172,8 @@ def test_label_efficiency_interpolates_to_randoms_final_mean(rows):
 def test_label_efficiency_without_random_is_empty():
     acc = {k: v for k, v in ACC.items() if k != "random"}
     rows = stats.metric_rows(_frame(acc), {"toy": "accuracy"})
-    assert stats.label_efficiency(stats.summarize(rows)).empty
-    assert list(stats.paired_aubc(rows).baseline.unique()) == ["learn_loss"]
+    assert stats.label_efficiency(stats.summarize(rows), "random", ORDER).empty
+    assert list(stats.paired_aubc(rows, BASELINES, ORDER).baseline.unique()) == ["learn_loss"]
 
 
 def test_rank_acc_summary_and_cost_table():
@@ -218,9 +220,27 @@ def test_scatter_points_sample_highlight_and_correlations():
 
 
 def test_strategy_order_is_fixed():
-    assert stats.strategy_order(["zeta", "learn_loss", "random", "alpha"]) == [
+    """The known (registry) order first, then the unknown names alphabetically."""
+    assert stats.strategy_order(["zeta", "learn_loss", "random", "alpha"], ORDER) == [
         "random",
         "learn_loss",
         "alpha",
         "zeta",
     ]
+    assert stats.strategy_order(["b", "a", "c"]) == ["a", "b", "c"]  # nothing known
+    assert stats.strategy_order(["b", "a"], ["b", "b", "z"]) == ["b", "a"]
+
+
+def test_tables_follow_the_given_order_and_baselines(rows):
+    """Nothing in the tables is named in albench.report: another order and other baselines
+    give other rows (here coreset first, compared with entropy only)."""
+    order = ("coreset", "entropy", "learn_loss", "random")
+    last = stats.last_cycle_table(stats.summarize(rows), None, order)
+    assert list(last.strategy) == list(order)
+    p = stats.paired_aubc(rows, ["entropy"], order)
+    assert list(p.strategy) == ["coreset", "learn_loss", "random"] and set(p.baseline) == {
+        "entropy"
+    }
+    e = stats.label_efficiency(stats.summarize(rows), "entropy", order).set_index("strategy")
+    assert e.loc["entropy", "labels_needed"] == 30  # entropy's own final mean, at 30 labels
+    assert stats.paired_cycles(rows, (), order).empty

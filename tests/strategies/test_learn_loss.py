@@ -101,7 +101,7 @@ def test_stop_gradient_blocks_the_module_gradient_from_the_target_model():
 
 def test_training_detaches_from_the_stop_epoch_on():
     from albench.config import TrainConfig
-    from albench.training import train_cycle
+    from albench.training import Learner
 
     seen: list[bool] = []
 
@@ -116,7 +116,7 @@ def test_training_detaches_from_the_stop_epoch_on():
     aux = strategy.auxiliary(task)
     cfg = TrainConfig(epochs=4, batch_size=4, lr=0.01, lr_milestones=(), stop_grad_epoch=2)
     loader = [task.example_batch(4)]
-    history = train_cycle(task, strategy, model, aux, loader, cfg, torch.device("cpu"))
+    history = Learner(task, strategy, model, aux, torch.device("cpu")).train(loader, cfg)
     assert seen == [False, False, True, True]
     assert [set(h) for h in history] == [{"target", "ranking"}] * 4
 
