@@ -1,9 +1,9 @@
 """albench: a benchmark harness for deep active learning.
 
 Reproduces Yoo & Kweon, "Learning Loss for Active Learning" (CVPR 2019) and compares its
-strategy with entropy, core-set and random sampling on shared seeds. See DESIGN.md for the
-architecture; ``albench.tasks`` and ``albench.strategies`` are installed from the top-level
-``tasks/`` and ``strategies/`` folders of the repository.
+strategy with entropy, core-set and random sampling on shared seeds. README.md describes the
+architecture and docs/protocol.md the protocol; ``albench.tasks`` and ``albench.strategies``
+are installed from the top-level ``tasks/`` and ``strategies/`` folders of the repository.
 """
 
 __version__ = "0.1.0"

@@ -62,7 +62,7 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a benchmark setting, e.g. train.epochs=5 or tasks.digits.al.cycles=3",
+        help="override a benchmark setting, e.g. train.epochs=5 or tasks.NAME.al.cycles=3",
     )
     p.add_argument("--gpus", default="auto", help="'auto' (all visible), 'none' or ids: 0,1")
     p.add_argument("--jobs-per-gpu", type=int, default=1, help="k jobs packed on each GPU")

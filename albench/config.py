@@ -137,7 +137,7 @@ class BenchmarkConfig:
     name: str
     trials: int = 5  # §4.1: 5 trials for CIFAR-10 (3 for VOC and MPII)
     seed: int = 0  # trial t uses seed + t for every strategy (§4: shared seeds)
-    strategies: tuple[str, ...] = ("random", "entropy", "coreset", "learn_loss", "learn_loss_mse")
+    strategies: tuple[str, ...] = ()  # empty: every registered strategy, in registry order
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: tuple[TaskConfig, ...] = ()
     defaulted: tuple[str, ...] = ()  # tasks without a table here: their declared schedule
@@ -299,6 +299,8 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
         strategy_params=strategy_params,
         tasks=tasks,
     )
+    if not bench.strategies:
+        bench = dataclasses.replace(bench, strategies=tuple(STRATEGIES.names()))
     for name in list(bench.strategies) + list(strategy_params):
         STRATEGIES.check(name)
     for name in [s for t in tasks for s in t.strategies]:

@@ -73,7 +73,8 @@ CAPABILITIES: dict[str, str] = {
     LOSS: "per-sample target loss (StepOutput.loss, shape (B,))",
     TAPS: "feature maps for a loss-prediction module (StepOutput.taps, Task.tap_channels)",
     EMBEDDING: "a (B, D) feature per sample (StepOutput.embedding)",
-    ENTROPY: "the task's entropy of its prediction (Task.uncertainty)",
+    ENTROPY: "an uncertainty score of the prediction, (B,), logged under this name "
+    "(Task.uncertainty)",
     CLASS_LOGITS: "StepOutput.output holds (B, C) class logits",
 }
 """The built-in capability names and what each promises. The vocabulary is open: a plug-in
@@ -201,7 +202,7 @@ class Task(ABC):
         """(B,) the paper's entropy baseline for this task (higher = more uncertain).
 
         Only called when the task ``provides`` :data:`ENTROPY`; override it then."""
-        raise NotImplementedError(f"task {self.name!r} does not define an entropy")
+        raise NotImplementedError(f"task {self.name!r} declares no uncertainty score")
 
     def run_info(self) -> dict[str, str]:
         """Facts the task resolved itself that its config does not show (e.g. whether the

@@ -1,4 +1,4 @@
-"""The only module that talks to MLflow (DESIGN.md "MLflow layout").
+"""The only module that talks to MLflow (README "Browsing results").
 
 Tracking URI: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` in the working
 directory. The driver creates the experiment before any job starts; jobs log through an

@@ -196,13 +196,13 @@ class Learner:
     def scorers(self) -> tuple[str, ...]:
         """Per-sample scores evaluated against the true loss: the task's entropy (if it has
         one) and the strategy's declared ``scores``."""
-        own = ("entropy",) if ENTROPY in self.task.provides else ()
+        own = (ENTROPY,) if ENTROPY in self.task.provides else ()  # the score is named so
         return own + tuple(s for s in self.strategy.scores if s not in own)
 
     def _test_values(self, out: StepOutput) -> dict[str, Tensor]:
         values = {"loss": out.loss.float()}
         if ENTROPY in self.task.provides:
-            values["entropy"] = self.task.uncertainty(out).float().reshape(-1)  # (B,)
+            values[ENTROPY] = self.task.uncertainty(out).float().reshape(-1)  # (B,)
         if self.strategy.scores:
             stats = self.strategy.collect(out, self.aux, self.task)
             values.update({k: stats[k].float().reshape(-1) for k in self.strategy.scores})

@@ -1,4 +1,4 @@
-"""Packaging (DESIGN.md "Packaging"): the top-level strategies/ and tasks/ folders are the
+"""Packaging (README "Layout"): the top-level strategies/ and tasks/ folders are the
 installed subpackages albench.strategies and albench.tasks, in the editable install and in a
 built wheel."""
 

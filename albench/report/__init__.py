@@ -1,6 +1,6 @@
 """``albench report``: one MLflow experiment -> the paper's figures and tables, with paired
 statistics, as PNG/SVG(/PDF) files, CSV tables, ``summary.md`` and an ``index.html`` that
-opens from disk (DESIGN.md "Report"; Yoo & Kweon, CVPR 2019, Figs 4-8).
+opens from disk (README "Reports"; Yoo & Kweon, CVPR 2019, Figs 4-8).
 
 Layered so each part is tested on its own:
 

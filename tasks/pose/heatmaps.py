@@ -6,7 +6,7 @@
 - Decoding (the usual MPII post-processing): the arg-max of each heatmap, moved a quarter pixel
   towards the higher of its two neighbours along x and along y (a cheap sub-pixel estimate),
   in heatmap pixel-centre coordinates (see ``geometry``).
-- Per-sample loss (§4.3, DESIGN.md): the mean squared error of a heatmap, averaged over the
+- Per-sample loss (§4.3, docs/protocol.md): the mean squared error of a heatmap, averaged over the
   sample's visible joints, summed over the stacks (intermediate supervision) -> (B,).
   Its scale is ~1e-3 per stack, hence lambda = 1e-4 for the loss module (§4.3).
 - Entropy (§4.3, "Comparison targets"): softmax over each joint's heatmap, the entropy of that

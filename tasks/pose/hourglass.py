@@ -12,8 +12,8 @@ to the stack's input (intermediate supervision: every stack's heatmaps are train
 
 Loss-module taps (§4.3): the last feature map of each stack, (B, 256, 64, 64). Core-set
 embedding (§4.3): the last stack's last feature map, spatially averaged, (B, 256).
-With 2 stacks, 16 joints and 256 features the model has 6,570,400 parameters (DESIGN.md:
-"about 6.57 M").
+With 2 stacks, 16 joints and 256 features the model has 6,570,400 parameters (the
+paper's setting, "about 6.57 M").
 
 The same class builds the small 1-stack hourglass of the ``stickmen`` twin (fewer features,
 a shallower hourglass).

@@ -16,7 +16,7 @@ def test_two_stack_hourglass_taps_are_256x64x64_and_counts_match():
     task = MpiiTask()
     torch.manual_seed(0)
     model = task.build_model()
-    assert _count(model) == 6_570_400  # DESIGN.md: about 6.57 M (1 residual per level)
+    assert _count(model) == 6_570_400  # about 6.57 M (1 residual per level)
     assert task.tap_channels == (256, 256)
     assert _count(LossPredictionModule(task.tap_channels)) == 66_049  # 2 x (256x128+128) + 257
     model.eval()

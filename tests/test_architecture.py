@@ -1,0 +1,104 @@
+"""The core's shape: one-way dependencies, no plug-in names in the core, short signatures."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from pathlib import Path
+
+from albench.contracts import ENTROPY
+from albench.registry import BUILTIN_STRATEGIES, BUILTIN_TASKS
+
+CORE = Path(__file__).resolve().parent.parent / "albench"
+REGISTRATION_TABLES = {"registry.py"}  # the only module allowed to name built-ins
+# contracts.py defines the capability vocabulary; "entropy" is a capability (and the score the
+# task's uncertainty is logged as), the same word as the strategy that selects by it.
+CAPABILITY_DEFINITIONS = "contracts.py"
+
+
+def _modules():
+    return sorted(CORE.rglob("*.py"))
+
+
+def _code_without_docs(path: Path) -> str:
+    """The module's source with comments and docstrings blanked out (string literals kept)."""
+    source = path.read_text()
+    docstrings = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                docstrings.add((value.lineno, value.col_offset))
+    out = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT or (
+            tok.type == tokenize.STRING and tok.start in docstrings
+        ):
+            continue
+        out.append(tok.string)
+    return " ".join(out)
+
+
+def test_the_core_never_imports_a_plugin_module():
+    """Nothing in albench/ imports albench.tasks.* / albench.strategies.* (or tasks/strategies
+    themselves): it reaches a built-in only through the registry's "module:Class" strings."""
+    offenders = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in ("tasks", "strategies") or name.startswith(
+                    ("albench.tasks", "albench.strategies")
+                ):
+                    offenders.append(f"{path.relative_to(CORE.parent)}: {name}")
+    assert offenders == []
+
+
+def test_no_builtin_task_or_strategy_is_named_in_the_core():
+    names = set(BUILTIN_TASKS) | set(BUILTIN_STRATEGIES)
+    pattern = re.compile(r"\b(" + "|".join(sorted(names, key=len, reverse=True)) + r")\b")
+    offenders = []
+    for path in _modules():
+        if path.name in REGISTRATION_TABLES:
+            continue
+        code = _code_without_docs(path)
+        # np.random / random.random are numpy's and Python's modules, not the strategy
+        code = re.sub(r"(\bnp \. random\b|\brandom \. \w+|\bimport random\b)", "", code)
+        if path.name == CAPABILITY_DEFINITIONS:
+            code = code.replace(f'"{ENTROPY}"', "")
+        offenders += [f"{path.relative_to(CORE.parent)}: {m}" for m in pattern.findall(code)]
+    assert offenders == []
+
+
+def test_no_core_function_takes_more_than_five_arguments():
+    long = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                a = node.args
+                names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs]
+                n = len(names) - (1 if names and names[0] in ("self", "cls") else 0)
+                n += (a.vararg is not None) + (a.kwarg is not None)
+                if n > 5:
+                    long.append(f"{path.relative_to(CORE.parent)}:{node.lineno} {node.name} {n}")
+    assert long == []
+
+
+def test_the_repository_does_not_point_at_private_design_files():
+    root = CORE.parent
+    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("benchmarks/*.toml")]
+    for folder in ("albench", "tasks", "strategies", "benchmarks", "tests"):
+        files += list((root / folder).rglob("*.py"))
+    hits = [
+        str(p.relative_to(root))
+        for p in files
+        if p.name != "test_architecture.py" and re.search(r"shared/|DESIGN\.md", p.read_text())
+    ]
+    assert hits == []
