@@ -166,7 +166,6 @@ def _jobs(args: argparse.Namespace, need_data: bool):
 
     from albench.config import load_benchmark
     from albench.registry import STRATEGIES, TASKS
-    from albench.tracking import tracking_uri
 
     for flag in ("jobs", "jobs_per_gpu"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
@@ -193,6 +192,8 @@ def _jobs(args: argparse.Namespace, need_data: bool):
             "declared default schedule (Task.default_schedule)",
             file=sys.stderr,
         )
+    from albench.tracking import tracking_uri  # pandas: only once the input is known good
+
     task_classes = [TASKS.get(t.name) for t in bench.tasks]
     planning = not need_data  # plan / --dry-run: no GPU needed to list the jobs
     device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)

@@ -102,3 +102,28 @@ def test_the_repository_does_not_point_at_private_design_files():
         if p.name != "test_architecture.py" and re.search(r"shared/|DESIGN\.md", p.read_text())
     ]
     assert hits == []
+
+
+def _heavy_modules_after(argv: list[str]) -> tuple[int, list[str]]:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from albench.cli import main\n"
+        f"try:\n    rc = main({argv!r})\nexcept SystemExit as e:\n    rc = e.code\n"
+        "heavy = ('torch', 'torchvision', 'mlflow', 'matplotlib', 'pandas', 'scipy')\n"
+        "print(rc, sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}"
+        " | {m for m in sys.modules if m.startswith(('albench.tasks.', 'albench.strategies.'))}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rc, _, mods = out.stdout.strip().splitlines()[-1].partition(" ")
+    return int(rc), eval(mods)
+
+
+def test_help_list_and_bad_input_import_nothing_heavy():
+    """The quick paths of the command line import no torch, task family, MLflow or pandas."""
+    assert _heavy_modules_after(["--help"]) == (0, [])
+    assert _heavy_modules_after(["list"]) == (0, [])
+    assert _heavy_modules_after(["run", "--tasks", "nosuch"]) == (2, [])
+    assert _heavy_modules_after(["plan", "--benchmark", "quick", "--strategies", "x"]) == (2, [])

@@ -8,9 +8,9 @@ wrapped by :class:`SSDNet` so that one forward pass gives what the active-learni
 - the **core-set embedding** (§4.2): one tap spatially averaged, conv7/fc7 (1,024-d) for SSD300;
 - the head's class logits and box regressions, and the default boxes (anchors).
 
-:func:`per_image_loss` is SSD's multibox loss kept per image (docs/protocol.md,
-"Per task family"): SmoothL1 over the image's matched anchors plus cross-entropy over its positives and its
-3:1 hard negatives, divided by the image's *own* positive count (clamped at 1). Matching and
+:func:`per_image_loss` is SSD's multibox loss kept per image (docs/protocol.md): SmoothL1
+over the image's matched anchors plus cross-entropy over its positives and its 3:1 hard
+negatives, divided by the image's *own* positive count (clamped at 1). Matching and
 hard-negative mining are torchvision's (``SSDMatcher``: IoU >= 0.5 plus the best anchor of
 every object; negatives ranked by their cross-entropy), vectorised over the batch, so the
 sum over a batch of ``loss * max(1, positives)`` divided by ``max(1, all positives)`` is
