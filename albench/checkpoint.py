@@ -8,15 +8,24 @@ a resume can finish logging them without duplicating a step). No random state is
 random stream of a trial is reseeded from the trial seed, the stream and the cycle before use
 (:func:`albench.loop.derive_seed`), so a resumed job is bit-equal to an uninterrupted one.
 
-Writes are atomic: the bytes go to a temporary file in the same folder, are flushed to disk,
-then ``os.replace`` swaps it in. A kill at any moment leaves either the previous state or the
-new one, never a torn file. :meth:`JobState.load` with ``clean=True`` (the job itself) removes
-stray temporary files; ``albench plan`` reads with :meth:`JobState.peek`, which touches nothing.
+Writes are atomic and verified: the state is serialised in memory, prefixed with a magic line
+and its SHA-256, written to a temporary file in the same folder, flushed to disk, and swapped
+in with ``os.replace`` after the previous state has been moved to ``<name>.prev``. A kill at
+any moment leaves the new state, or the previous one, never a torn file; a full or read-only
+disk is one :class:`StateWriteError` naming the path, with the previous state intact.
+:meth:`JobState.load` checks the checksum: a corrupt state (truncated, empty, flipped bytes)
+is never loaded silently: it falls back to ``.prev`` with a warning naming the file, and
+raises :class:`CorruptStateError` if both are bad. With ``clean=True`` (the job itself) stray
+temporary files are removed; ``albench plan`` reads with :meth:`JobState.peek`, which touches
+nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +34,20 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["JobState", "state_dir_for"]
+from albench.errors import AlbenchError
+
+__all__ = ["CorruptStateError", "JobState", "StateWriteError", "state_dir_for"]
 
 _VERSION = 2
+_MAGIC = b"albench-state 2 sha256 "  # + 64 hex digits + newline, then torch.save bytes
+
+
+class CorruptStateError(AlbenchError):
+    """A job's saved state and its previous copy both fail their checksum."""
+
+
+class StateWriteError(AlbenchError):
+    """A job's state could not be written (disk full, read-only, ...); the previous is intact."""
 
 
 @dataclass
@@ -45,40 +65,94 @@ class JobState:
     artifacts: dict[str, Any] = field(default_factory=dict)  # name -> array / column dict
 
     def save(self, path: Path) -> None:
-        """Write to ``path`` atomically (temp file + fsync + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write to ``path`` atomically, keeping the previous state as ``<name>.prev``."""
         payload = {k: getattr(self, k) for k in self.__dataclass_fields__}
         payload["labeled"] = torch.as_tensor(self.labeled, dtype=torch.int64)
         payload["version"] = _VERSION
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        body = buffer.getvalue()
+        blob = _MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
             with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
+                f.write(blob)
                 f.flush()
                 os.fsync(f.fileno())
+            if path.exists():
+                os.replace(path, _previous(path))
             os.replace(tmp, path)
+        except OSError as exc:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise StateWriteError(
+                f"cannot write the job state {path}: {exc.strerror or exc}; the previous state "
+                "is intact; free disk space or give a writable --state-dir, then rerun"
+            ) from None
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
             raise
 
     @classmethod
     def load(cls, path: Path) -> JobState | None:
-        """The state at ``path`` (None if there is none); stray temp files are removed."""
+        """The state at ``path`` (None if there is none), verified; stray temp files are
+        removed. A corrupt state falls back to the previous one with a warning."""
         for stray in path.parent.glob(f".{path.name}.*.tmp") if path.parent.exists() else []:
             stray.unlink(missing_ok=True)
-        return cls.peek(path)
+        return cls.peek(path, warn=True)
 
     @classmethod
-    def peek(cls, path: Path) -> JobState | None:
-        """Read the state at ``path`` without touching any file (None if there is none)."""
-        if not path.exists():
+    def peek(cls, path: Path, warn: bool = False) -> JobState | None:
+        """Read the state at ``path`` (or its previous copy) without touching any file."""
+        files = [f for f in (path, _previous(path)) if f.exists()]  # newest first
+        errors: list[str] = []
+        for f in files:  # no `path` alone: killed between the two renames of save()
+            try:
+                state = _read(f)
+            except (OSError, ValueError) as exc:
+                errors.append(f"{f} ({exc})")
+                continue
+            if errors and warn:
+                print(f"albench: warning: corrupt job state {errors[0]}; resuming from {f}",
+                      file=sys.stderr)  # fmt: skip
+            return state
+        if not files:
             return None
-        p = torch.load(path, map_location="cpu", weights_only=False)
-        p.pop("version", None)
-        p.pop("rng", None)  # written by version 1, never needed (see the module docstring)
-        p["labeled"] = p["labeled"].numpy()
-        p["rows"] = [tuple(r) for r in p["rows"]]
-        return cls(**{k: v for k, v in p.items() if k in cls.__dataclass_fields__})
+        raise CorruptStateError(
+            f"the saved state of this job is corrupt: {'; '.join(errors)}; delete "
+            f"{path.name}* in {path.parent} to start the job over"
+        )
+
+    @staticmethod
+    def remove(path: Path) -> None:
+        """Delete the state and its previous copy (the job finished)."""
+        path.unlink(missing_ok=True)
+        _previous(path).unlink(missing_ok=True)
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(path.name + ".prev")
+
+
+def _read(path: Path) -> JobState:
+    """One state file, checksum verified; ValueError if it is not a valid state."""
+    blob = path.read_bytes()
+    head, _, body = blob.partition(b"\n")
+    if not head.startswith(_MAGIC) or len(head) != len(_MAGIC) + 64:
+        raise ValueError("not an albench state file (truncated or empty?)")
+    if hashlib.sha256(body).hexdigest().encode() != head[len(_MAGIC) :]:
+        raise ValueError("checksum mismatch")
+    try:
+        p = torch.load(io.BytesIO(body), map_location="cpu", weights_only=False)
+    except Exception as exc:  # a body that passes the checksum but cannot be read
+        raise ValueError(f"cannot be read: {exc}") from None
+    p.pop("version", None)
+    p["labeled"] = p["labeled"].numpy()
+    p["rows"] = [tuple(r) for r in p["rows"]]
+    return JobState(**{k: v for k, v in p.items() if k in JobState.__dataclass_fields__})
 
 
 def state_dir_for(uri: str) -> Path:

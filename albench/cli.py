@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
-from albench.errors import AlbenchError, ConfigError, UnsupportedPairError
+from albench.errors import AlbenchError, ConfigError
 
 __all__ = ["main"]
 
@@ -90,9 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the registered tasks, strategies and benchmarks")
 
-    rep = sub.add_parser("report", help="figures, tables and index.html of one experiment")
-    rep.add_argument("--experiment", help="MLflow experiment; default: the only one with runs")
-    rep.add_argument("--out", help="output directory; default: reports/<experiment>")
+    rep = sub.add_parser(
+        "report", help="figures, tables and index.html of one experiment, or a comparison"
+    )
+    rep.add_argument(
+        "--experiment",
+        action="append",
+        help="MLflow experiment; default: the only one with runs; repeat it (--experiment A "
+        "--experiment B) for a comparison report of the tasks they share, A the reference",
+    )
+    rep.add_argument(
+        "--out", help="output directory; default: reports/<experiment> (reports/<A>-vs-<B>)"
+    )
     rep.add_argument("--tasks", default="all", help="'all' or a comma-separated list")
     rep.add_argument("--strategies", default="all", help="'all' or a comma-separated list")
     rep.add_argument("--trial", type=int, help="trial of the scatter plots; default: the first")
@@ -146,19 +155,12 @@ def _resolve_gpus(spec: str, device: str) -> list[int] | None:
 def _check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
     """Refuse a (task, strategy) pair whose requirements the task does not meet (no import
     for built-ins: their capabilities are in the registry's tables)."""
-    from albench.registry import STRATEGIES, TASKS, missing_capabilities
+    from albench.registry import STRATEGIES, TASKS, check_pair
 
     for task in tasks:
         provides = TASKS.capabilities(task)
         for strategy in strategies:
-            missing = missing_capabilities(provides, STRATEGIES.capabilities(strategy))
-            if missing:
-                raise UnsupportedPairError(
-                    f"strategy {strategy!r} cannot run on task {task!r}: it needs "
-                    f"{', '.join(missing)}, which the task does not provide (it provides "
-                    f"{', '.join(sorted(provides))}); drop one of them from --tasks/--strategies "
-                    "(albench list shows the support matrix)"
-                )
+            check_pair(task, provides, strategy, STRATEGIES.capabilities(strategy))
 
 
 def _jobs(args: argparse.Namespace, need_data: bool):
@@ -185,7 +187,8 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         STRATEGIES.check(name)
     bench = load_benchmark(args.benchmark, overrides, tasks)
     bench = bench.select(tasks, strategies)
-    _check_pairs([t.name for t in bench.tasks], bench.strategies)
+    for task in bench.tasks:  # each task's own strategies (its only_strategies, if any)
+        _check_pairs([task.name], bench.strategies_for(task.name))
     for name in bench.defaulted:
         print(
             f"albench: task {name!r} has no table in benchmark {bench.name!r}: it runs on its "
@@ -203,7 +206,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         _job(args, bench, (task, strategy, trial), base)
         for task in bench.tasks
         for trial in range(args.trials or bench.trials_for(task.name))
-        for strategy in bench.strategies
+        for strategy in bench.strategies_for(task.name)
     ]
     return jobs, _sizes(jobs, need_data), device, gpus
 
@@ -241,7 +244,7 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
     the (pool, test) sizes per task (declared sizes when planning without the data)."""
     from albench.errors import DatasetMissingError
     from albench.loop import prepare
-    from albench.registry import STRATEGIES, TASKS
+    from albench.registry import STRATEGIES, TASKS, check_pair
 
     sizes: dict[str, tuple[int, int]] = {}
     for job in jobs:
@@ -254,7 +257,12 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
                 if need_data or hint is None:
                     raise
                 sizes[job.task.name] = hint
-        STRATEGIES.create(job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}")
+        # the task's parameters may change what it provides (checked per job, before any run)
+        task = TASKS.create(job.task.name, dict(job.task.params), f"tasks.{job.task.name}.params")
+        strategy = STRATEGIES.create(
+            job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
+        )
+        check_pair(job.task.name, task.provides, job.strategy, type(strategy).requires)
     return sizes
 
 
@@ -379,9 +387,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from albench.tracking import Tracker
 
     tracker = Tracker()
-    experiment = args.experiment or default_experiment(tracker)
-    out = args.out or f"reports/{experiment}"
-    command = ["albench", "report", "--experiment", experiment, "--out", out]
+    names = list(dict.fromkeys(args.experiment or [default_experiment(tracker)]))
+    out = args.out or f"reports/{'-vs-'.join(names)}"
+    command = ["albench", "report"]
+    for name in names:
+        command += ["--experiment", name]
+    command += ["--out", out]
     for flag in ("tasks", "strategies", "baselines", "trial", "format"):
         value = getattr(args, flag)
         if value not in (None, "all", "png,svg"):
@@ -390,7 +401,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.baselines is not None:
         baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
     options = ReportOptions(
-        experiment=experiment,
+        experiment=names[0] if len(names) == 1 else names,
         out=out,
         tasks=_names(args.tasks, [], "tasks"),
         strategies=_names(args.strategies, [], "strategies"),
@@ -401,11 +412,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     result = make_report(options, tracker)
     for row in result.left_out.itertuples():
-        print(f"albench report: left out {row.name}: {row.reason}", file=sys.stderr)
+        name = f"{row.experiment}:{row.name}" if len(names) > 1 else row.name
+        print(f"albench report: left out {name}: {row.reason}", file=sys.stderr)
     print(
         f"albench report: wrote {len(result.files)} files to {result.out_dir}/ (open "
         f"{result.out_dir / 'index.html'}); logged as MLflow run {result.run_id} 'report' "
-        f"in experiment {experiment!r}",
+        f"in experiment {names[0]!r}",
         file=sys.stderr,
     )
     return 0

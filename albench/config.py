@@ -4,7 +4,9 @@ A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
 
     [benchmark]                 name, trials, seed, strategies
     [strategies.NAME]           hyper-parameters of a strategy for every task
-    [tasks.NAME]                trials = N: this task's own trial count (optional)
+    [tasks.NAME]                trials = N: this task's own trial count (optional);
+                                only_strategies = [...]: the benchmark's strategies this
+                                task runs (optional; default all of them)
     [tasks.NAME.al]             the active-learning schedule of one task   (ALConfig)
     [tasks.NAME.train]          how the target model is trained            (TrainConfig)
     [tasks.NAME.params]         keyword arguments of the task's constructor
@@ -85,6 +87,7 @@ class TrainConfig:
     stop_grad_epoch: int = 120  # from this epoch on the loss module's gradient stops at the taps
     eval_batch_size: int = 512  # test evaluation and pool scans; no autograd
     num_workers: int = 0  # DataLoader worker processes
+    threads: int = 1  # intra-op CPU threads of the job: fixed, so --jobs never changes results
     # Speed only (not paper settings); the results stay comparable within one setting:
     data_path: str = "auto"  # "auto" | "resident" (data on the device) | "loader" (DataLoader)
     precision: str = "fp32"  # "fp32" | "bf16": bf16 autocast on CUDA (fp32 master weights)
@@ -104,6 +107,7 @@ class TrainConfig:
         _check(self.stop_grad_epoch >= 0, "train.stop_grad_epoch", self.stop_grad_epoch, ">= 0")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, ">= 1")
         _check(self.num_workers >= 0, "train.num_workers", self.num_workers, ">= 0")
+        _check(self.threads >= 1, "train.threads", self.threads, "1 or more")
         _check(
             self.data_path in DATA_PATHS, "train.data_path", self.data_path, " | ".join(DATA_PATHS)
         )
@@ -124,6 +128,9 @@ class TaskConfig:
     params: dict[str, Any] = field(default_factory=dict)  # task constructor kwargs
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides
     trials: int | None = None  # this task's trials; None: benchmark.trials (§4.2, §4.3: 3)
+    # The benchmark's strategies this task runs (None: all); e.g. only the supported pairs.
+    # An explicit --strategies selection overrides it (BenchmarkConfig.select).
+    only_strategies: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.trials is not None:
@@ -163,8 +170,15 @@ class BenchmarkConfig:
         merged.update(self.task(task).strategies.get(strategy, {}))
         return merged
 
+    def strategies_for(self, task: str) -> tuple[str, ...]:
+        """The strategies ``task`` runs: the benchmark's, restricted to the task's
+        ``only_strategies`` when it has that key."""
+        only = self.task(task).only_strategies
+        return tuple(s for s in self.strategies if only is None or s in only)
+
     def select(self, tasks: list[str] | None, strategies: list[str] | None) -> BenchmarkConfig:
-        """A copy restricted to the given task and strategy names (None keeps all)."""
+        """A copy restricted to the given task and strategy names (None keeps all). Named
+        strategies run on every kept task (its ``only_strategies`` no longer applies)."""
         names = [t.name for t in self.tasks]
         for t in tasks or []:
             if t not in names:
@@ -172,6 +186,8 @@ class BenchmarkConfig:
                     f"task for benchmark {self.name!r}", t, names, "pick from the benchmark's tasks"
                 )
         kept = tuple(t for t in self.tasks if tasks is None or t.name in tasks)
+        if strategies:
+            kept = tuple(dataclasses.replace(t, only_strategies=None) for t in kept)
         return dataclasses.replace(
             self, tasks=kept, strategies=tuple(strategies) if strategies else self.strategies
         )
@@ -263,14 +279,24 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
         trials = table.pop("trials", None)
         if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool)):
             raise ConfigError(f"tasks.{name}.trials = {trials!r} has the wrong type: expected int")
+        only = table.pop("only_strategies", None)
+        if only is not None and not (
+            isinstance(only, list) and only and all(isinstance(s, str) for s in only)
+        ):
+            raise ConfigError(
+                f"tasks.{name}.only_strategies = {only!r} is invalid: expected a non-empty list "
+                "of strategy names"
+            )
         if table:
-            valid = ["al", "train", "params", "strategies", "trials"]
+            valid = ["al", "train", "params", "strategies", "trials", "only_strategies"]
             key = next(iter(table))
             raise ConfigError(
                 f"unknown key tasks.{name}.{key}{did_you_mean(key, valid)}; "
                 f"valid keys in [tasks.{name}]: {', '.join(valid)}"
             )
-        tasks.append(TaskConfig(name, al, train, dict(params), dict(strategies), trials))
+        only = tuple(only) if only is not None else None
+        config = TaskConfig(name, al, train, dict(params), dict(strategies), trials, only)
+        tasks.append(config)
     return tuple(tasks)
 
 
@@ -304,6 +330,8 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
     for name in list(bench.strategies) + list(strategy_params):
         STRATEGIES.check(name)
     for name in [s for t in tasks for s in t.strategies]:
+        STRATEGIES.check(name)
+    for name in [s for t in tasks for s in t.only_strategies or ()]:
         STRATEGIES.check(name)
     return bench
 

@@ -27,7 +27,7 @@ does not meet, before any run exists; ``albench list`` prints the support matrix
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,13 +42,19 @@ if TYPE_CHECKING:
     from albench.config import TrainConfig
 
 __all__ = [
+    "AGGREGATIONS",
     "CAPABILITIES",
     "CLASS_LOGITS",
+    "DETECTIONS",
     "DeviceData",
     "EMBEDDING",
     "ENTROPY",
     "EvalResult",
+    "HEATMAPS",
+    "LINEAR_HEAD",
     "LOSS",
+    "LinearHead",
+    "MC_DROPOUT",
     "Metric",
     "Scan",
     "StepOutput",
@@ -56,6 +62,7 @@ __all__ = [
     "TAPS",
     "Task",
     "TaskData",
+    "aggregate_detections",
     "missing_capabilities",
     "to_device",
     "top_k",
@@ -68,6 +75,10 @@ TAPS = "taps"  # StepOutput.taps, with their channel counts in Task.tap_channels
 EMBEDDING = "embedding"  # StepOutput.embedding: (B, D) features (core-set)
 ENTROPY = "entropy"  # Task.uncertainty: the paper's entropy baseline, (B,)
 CLASS_LOGITS = "class_logits"  # StepOutput.output is (B, C) logits of one class per sample
+LINEAR_HEAD = "linear_head"  # StepOutput.output = one linear layer of StepOutput.embedding
+MC_DROPOUT = "mc_dropout"  # StepOutput.head: dropout p > 0 right before the linear head
+DETECTIONS = "detections"  # StepOutput.output.detections: per image, final detections + probs
+HEATMAPS = "heatmaps"  # StepOutput.output is (B, J, H, W) joint heatmaps, target peak 1
 
 CAPABILITIES: dict[str, str] = {
     LOSS: "per-sample target loss (StepOutput.loss, shape (B,))",
@@ -76,12 +87,64 @@ CAPABILITIES: dict[str, str] = {
     ENTROPY: "an uncertainty score of the prediction, (B,), logged under this name "
     "(Task.uncertainty)",
     CLASS_LOGITS: "StepOutput.output holds (B, C) class logits",
+    LINEAR_HEAD: "StepOutput.output is one linear layer of StepOutput.embedding (in eval mode): "
+    "the embedding is the last layer's input (gradient embeddings)",
+    MC_DROPOUT: "StepOutput.head is a LinearHead with dropout p > 0 before it: Monte-Carlo "
+    "dropout passes of the head alone (classification: task parameter head_dropout > 0)",
+    DETECTIONS: "StepOutput.output.detections: per image its final detections after NMS, each "
+    "with its anchor's softmax over the classes (Detections.probs, (n, C))",
+    HEATMAPS: "StepOutput.output holds (B, J, H, W) joint heatmaps (Gaussian targets, peak 1)",
 }
 """The built-in capability names and what each promises. The vocabulary is open: a plug-in
-strategy may require a capability that only plug-in tasks provide."""
+strategy may require a capability that only plug-in tasks provide. A strategy's requirement
+may list alternatives, ``"a|b"``: the task must provide one of them (a strategy defined per
+task family, e.g. on class logits or on detections)."""
+
+AGGREGATIONS = ("mean", "max", "sum")
+"""How per-detection scores become an image's score (:func:`aggregate_detections`)."""
+
+
+def aggregate_detections(values: Sequence[Tensor], how: str = "mean", empty: float = 0.0) -> Tensor:
+    """(B,) per-image scores from per-detection scores: ``values[i]`` is the (n_i,) score of
+    image i's final detections, ``how`` one of :data:`AGGREGATIONS` (Brust et al., VISAPP
+    2019, compare sum, mean and max), ``empty`` the score of an image without detections.
+
+    The rule shared by every detection uncertainty (the entropy baseline, least confidence,
+    margin). Paper default (§4.2, entropy): the mean, and 0 without detections. What ``empty``
+    means for selection: scores are "higher = more uncertain", so 0 (the least uncertain
+    value of a score in [0, 1]) ranks such an image last (picked only when fewer than K
+    candidates have a detection), a value at or above the score's maximum (1 for least
+    confidence and margin) ranks it first ("nothing found" taken as the most uncertain).
+    """
+    if how not in AGGREGATIONS:
+        raise ValueError(f"aggregation {how!r}: expected one of {', '.join(AGGREGATIONS)}")
+    out = []
+    for v in values:
+        v = v.float().reshape(-1)  # (n_i,)
+        if v.numel() == 0:
+            out.append(v.new_full((), float(empty)))
+        else:
+            out.append(v.mean() if how == "mean" else v.max() if how == "max" else v.sum())
+    if not out:
+        return torch.zeros(0)
+    return torch.stack(out)  # (B,)
 
 
 # ------------------------------------------------------------------------------ task side
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A classifier's last layer: ``output = linear(dropout(embedding))``, the dropout with
+    probability ``dropout`` and active in training only (:data:`MC_DROPOUT` when > 0).
+
+    Monte-Carlo dropout strategies (BALD) run the head alone on the embedding with dropout
+    masks of their own, T times: exactly MC dropout on this layer, at the cost of T small
+    matrix products instead of T forward passes of the network.
+    """
+
+    linear: nn.Linear
+    dropout: float = 0.0  # p of the dropout right before ``linear``; 0: none
 
 
 @dataclass(frozen=True)
@@ -92,6 +155,7 @@ class StepOutput:
     loss: Tensor  # (B,) per-sample target loss, NOT reduced
     taps: list[Tensor]  # feature maps read by the loss-prediction module, paper Fig. 2
     embedding: Tensor  # (B, D) features for core-set
+    head: LinearHead | None = None  # the layer from embedding to output, if it is one (linear)
 
 
 @dataclass(frozen=True)
@@ -163,7 +227,9 @@ class Task(ABC):
     metric: ClassVar[str] = ""  # key, e.g. "accuracy" | "map" | "pckh"
     metric_label: ClassVar[str] = ""  # display name, e.g. "mAP@0.5"; default: the key
     metric_range: ClassVar[tuple[float, float]] = (0.0, 1.0)  # (low, high) it can take
-    # -- what the task offers to strategies (see CAPABILITIES)
+    # -- what the task offers to strategies (see CAPABILITIES). The class declares all it can
+    # provide; an instance may provide less, as its parameters decide (e.g. mc_dropout needs
+    # head_dropout > 0): runs check each job's task instance before they start.
     provides: ClassVar[frozenset[str]] = frozenset({LOSS, TAPS, EMBEDDING, ENTROPY})
     tap_channels: ClassVar[tuple[int, ...]] = ()  # channels of each tap, for the loss module
     # -- planning and defaults
@@ -289,7 +355,7 @@ class Strategy(ABC):
     display_name: ClassVar[str] = ""  # legend label in reports; default: the name
     baseline: ClassVar[bool] = False  # reports compare every strategy with the baselines
     oracle: ClassVar[bool] = False  # uses knowledge a real run lacks: drawn apart, never a winner
-    requires: ClassVar[frozenset[str]] = frozenset()  # task capabilities it needs
+    requires: ClassVar[frozenset[str]] = frozenset()  # task capabilities it needs ("a|b": one of)
     needs_scan: ClassVar[bool] = True  # False: select() gets a Scan with no stats
     scan_labeled: ClassVar[bool] = False  # True: the labeled set is scanned as well
     scores: ClassVar[tuple[str, ...]] = ()  # collect() keys that are per-sample scores,

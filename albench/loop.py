@@ -34,7 +34,7 @@ from albench.config import TaskConfig, config_hash
 from albench.contracts import Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
-from albench.registry import STRATEGIES, TASKS
+from albench.registry import STRATEGIES, TASKS, check_pair
 from albench.scoring import score_quality
 from albench.tracking import flatten
 from albench.training import Learner
@@ -129,6 +129,7 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
     strategy = STRATEGIES.create(
         job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
     )
+    check_pair(job.task.name, task.provides, job.strategy, type(strategy).requires)
     data = task.datasets(job.data_root, job.download)
     al = job.task.al
     if al.labels_needed > data.pool_size:
@@ -244,7 +245,7 @@ def run_job(
         raise
     cycles.tracker.end_run(state.run_id, "FINISHED")
     if path is not None:
-        path.unlink(missing_ok=True)  # MLflow's FINISHED status is the record from now on
+        JobState.remove(path)  # MLflow's FINISHED status is the record from now on
     return JobResult(state.run_id, "FINISHED", state.metric, time.perf_counter() - started)
 
 
@@ -267,6 +268,7 @@ class _Cycles:
         self.initial = self.learner.state() if self.al.reinit_model else None
         self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
         self.worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
+        self.dedupe = False  # True for an adopted run: it may hold some of the rows already
 
     # -- the run
     def start(self, path: Path | None) -> JobState:
@@ -296,9 +298,15 @@ class _Cycles:
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
         tracker = self.tracker
-        run_id = tracker.start_run(
-            tracker.experiment_id(job.experiment), job.run_name, tags, params
-        )
+        run_id = tracker.unfinished_run(job.experiment, job.config_hash())
+        if run_id is not None:  # a run of this job whose process died before saving a state
+            tracker.reopen_run(run_id)
+            tracker.delete_tag(run_id, "albench.error")
+            tracker.set_tags(run_id, tags | {"albench.adopted": "true"})
+            self.dedupe = True
+        else:
+            experiment_id = tracker.experiment_id(job.experiment)
+            run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
         rng = np.random.default_rng(derive_seed(job.trial_seed, Stream.INITIAL))
         labeled = np.sort(rng.choice(self.data.pool_size, size=self.al.initial, replace=False))
         state = JobState(run_id, job.config_hash(), labeled)
@@ -317,15 +325,20 @@ class _Cycles:
         if state.model is not None:
             self.learner.load(state.model, state.aux)
         self.tracker.reopen_run(state.run_id)
-        tags = self.worker_tags | {"albench.resumed_at_cycle": state.cycle + 1}
+        self.tracker.delete_tag(state.run_id, "albench.error")  # from the interrupted attempt
+        tags = dict(self.worker_tags)
+        if state.cycle + 1 < self.al.cycles:  # else every cycle is done: only logging is left
+            tags["albench.resumed_at_cycle"] = state.cycle + 1
         self.tracker.set_tags(state.run_id, tags)
-        self.log(state, dedupe=True)
+        self.dedupe = True
+        self.log(state)
         return state
 
-    def log(self, state: JobState, dedupe: bool = False) -> None:
-        """Log a cycle's metric rows and artifacts; ``dedupe`` skips (key, step) already there."""
+    def log(self, state: JobState) -> None:
+        """Log a cycle's metric rows and artifacts; a resumed or adopted run skips the
+        (key, step) pairs it holds already, so no step is ever logged twice."""
         tracker, run_id, rows = self.tracker, state.run_id, state.rows
-        if dedupe:
+        if self.dedupe:
             keys = {k for k, _, _ in rows}
             logged = {(k, s) for k in keys for s, _ in tracker.metric_history(run_id, k)}
             rows = [r for r in rows if (r[0], r[2]) not in logged]

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
-from albench.errors import ConfigError, PluginError, UnknownNameError, did_you_mean, unknown
+from albench.errors import (
+    ConfigError,
+    PluginError,
+    UnknownNameError,
+    UnsupportedPairError,
+    did_you_mean,
+    unknown,
+)
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -36,13 +43,33 @@ __all__ = [
     "Registry",
     "STRATEGIES",
     "TASKS",
+    "check_pair",
     "missing_capabilities",
 ]
 
 
 def missing_capabilities(provides: Iterable[str], requires: Iterable[str]) -> list[str]:
-    """The required capabilities a task does not provide, sorted (empty: the pair runs)."""
-    return sorted(set(requires) - set(provides))
+    """The required capabilities a task does not provide, sorted (empty: the pair runs).
+
+    A requirement ``"a|b"`` lists alternatives: it is met when the task provides any of them.
+    """
+    have = set(provides)
+    return sorted(r for r in set(requires) if not have & set(r.split("|")))
+
+
+def check_pair(task: str, provides: Iterable[str], strategy: str, requires: Iterable[str]) -> None:
+    """Raise :class:`~albench.errors.UnsupportedPairError` (one line naming the strategy, the
+    task and what is missing) when the task lacks a capability the strategy requires."""
+    missing = missing_capabilities(provides, requires)
+    if missing:
+        raise UnsupportedPairError(
+            f"strategy {strategy!r} cannot run on task {task!r}: it needs "
+            f"{', '.join(m.replace('|', ' or ') for m in missing)}, which the task does not "
+            "provide (it provides "
+            f"{', '.join(sorted(provides)) or 'nothing'}); drop one of them from "
+            "--tasks/--strategies or change the task's parameters (albench list shows the "
+            "support matrix)"
+        )
 
 
 @dataclass(frozen=True)
@@ -55,38 +82,39 @@ class Entry:
 
 
 _BASE = ("embedding", "entropy", "loss", "taps")
+_CLASSIFIER = ("class_logits", "linear_head", "mc_dropout")  # mc_dropout: head_dropout > 0
 
 # Registration tables: the only place in albench/ that names built-in tasks and strategies.
 BUILTIN_TASKS: dict[str, Entry] = {
     "cifar10": Entry(
         "albench.tasks.classification.cifar10:Cifar10Task",
         "CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy.",
-        ("class_logits", *_BASE),
+        (*_CLASSIFIER, *_BASE),
     ),
     "voc": Entry(
         "albench.tasks.detection.voc:VocTask",
         "PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5.",
-        _BASE,
+        ("detections", *_BASE),
     ),
     "mpii": Entry(
         "albench.tasks.pose.mpii:MpiiTask",
         "MPII Human Pose (Newell et al. split) with a 2-stack hourglass (paper §4.3); PCKh@0.5.",
-        _BASE,
+        ("heatmaps", *_BASE),
     ),
     "digits": Entry(
         "albench.tasks.classification.digits:DigitsTask",
         "Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy.",
-        ("class_logits", *_BASE),
+        (*_CLASSIFIER, *_BASE),
     ),
     "shapes": Entry(
         "albench.tasks.detection.shapes:ShapesTask",
         "Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP.",
-        _BASE,
+        ("detections", *_BASE),
     ),
     "stickmen": Entry(
         "albench.tasks.pose.stickmen:StickmenTask",
         "Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5.",
-        _BASE,
+        ("heatmaps", *_BASE),
     ),
 }
 BUILTIN_STRATEGIES: dict[str, Entry] = {
@@ -114,6 +142,51 @@ BUILTIN_STRATEGIES: dict[str, Entry] = {
         "albench.strategies.learn_loss:LearnLossMSEStrategy",
         "Learning loss with an MSE loss-prediction loss, lambda 0.1 (paper §4.1 ablation).",
         ("loss", "taps"),
+    ),
+    "least_confidence": Entry(
+        "albench.strategies.uncertainty:LeastConfidenceStrategy",
+        "Top-K least confidence, 1 - max probability (Lewis & Gale 1994); per detection, joint.",
+        ("class_logits|detections|heatmaps",),
+    ),
+    "margin": Entry(
+        "albench.strategies.uncertainty:MarginStrategy",
+        "Top-K smallest margin between the two most probable classes (Scheffer et al. 2001).",
+        ("class_logits|detections",),
+    ),
+    "bald": Entry(
+        "albench.strategies.bald:BaldStrategy",
+        "BALD: top-K mutual information of prediction and weights by MC dropout (Gal 2017).",
+        ("class_logits", "mc_dropout"),
+    ),
+    "mc_entropy": Entry(
+        "albench.strategies.bald:MCEntropyStrategy",
+        "Top-K entropy of the MC-dropout mean prediction (Gal et al. 2017, max entropy).",
+        ("class_logits", "mc_dropout"),
+    ),
+    "badge": Entry(
+        "albench.strategies.badge:BadgeStrategy",
+        "BADGE: k-means++ seeding on last-layer gradient embeddings (Ash et al., ICLR 2020).",
+        ("class_logits", "embedding", "linear_head"),
+    ),
+    "egl": Entry(
+        "albench.strategies.egl:EGLStrategy",
+        "Top-K expected gradient length of the last layer, closed form (Settles et al. 2008).",
+        ("class_logits", "embedding", "linear_head"),
+    ),
+    "kmeans": Entry(
+        "albench.strategies.kmeans:KMeansStrategy",
+        "k-means (K clusters) on the embedding; the member nearest each centroid (diversity).",
+        ("embedding",),
+    ),
+    "learn_loss_diverse": Entry(
+        "albench.strategies.learn_loss_diverse:LearnLossDiverseStrategy",
+        "Learning loss + diversity: top alpha x K predicted loss, k-center greedy down to K.",
+        ("embedding", "loss", "taps"),
+    ),
+    "oracle_loss": Entry(
+        "albench.strategies.oracle:OracleLossStrategy",
+        "Oracle: top-K true loss of the current model (ceiling of loss prediction).",
+        ("loss",),
     ),
 }
 

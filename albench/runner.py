@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from albench.checkpoint import JobState
+from albench.checkpoint import CorruptStateError, JobState
 from albench.errors import AlbenchError
 from albench.loop import Job, JobResult, Progress, checkpoint_path, run_job
 
@@ -111,8 +111,11 @@ def plan_jobs(
         if job.config_hash() in finished:
             state = "finished"
         elif state_dir is not None:
-            saved = JobState.peek(checkpoint_path(state_dir, job))
-            state = f"resume at cycle {saved.cycle + 2}" if saved else "new"
+            try:
+                saved = JobState.peek(checkpoint_path(state_dir, job))
+                state = f"resume at cycle {saved.cycle + 2}" if saved else "new"
+            except CorruptStateError:
+                state = "corrupt saved state (the job will fail: delete it to restart)"
         planned.append(PlannedJob(job, train, infer, seconds, cpu, state))
     return sorted(planned, key=lambda p: -p.est_seconds)
 
@@ -205,7 +208,7 @@ def execute(
     try:
         if gpu is not None:
             job = dataclasses.replace(job, device=f"cuda:{gpu}")
-        _limit_threads()
+        _set_threads(job.task.train.threads)
         report = (lambda p: events.put(("progress", p))) if events else None
         return run_job(job, report=report, state_dir=state_dir)
     except KeyboardInterrupt:
@@ -223,13 +226,13 @@ def execute(
             slots.release(gpu)
 
 
-def _limit_threads() -> None:
-    """Share the CPU cores between concurrent worker processes (ALBENCH_THREADS)."""
-    n = os.environ.get("ALBENCH_THREADS")
-    if n:
-        import torch
+def _set_threads(n: int) -> None:
+    """The job's intra-op CPU threads (``train.threads``): a setting of the job, part of its
+    configuration hash, never a consequence of how many jobs share the machine, so a job's
+    results do not depend on ``--jobs``."""
+    import torch
 
-        torch.set_num_threads(int(n))
+    torch.set_num_threads(n)
 
 
 # ------------------------------------------------------------------------------ progress
@@ -336,46 +339,139 @@ def run_jobs(
             if res.status == "KILLED":
                 raise KeyboardInterrupt
         return results
-    return _run_loky(jobs, state_dir, schedule, board)
+    return _run_workers(jobs, state_dir, schedule, board)
 
 
-def _run_loky(jobs, state_dir, schedule: Schedule, board) -> list:
+def _run_workers(jobs, state_dir, schedule: Schedule, board) -> list:
+    """Run ``jobs`` in ``schedule.slots`` worker processes, each given one job at a time.
+
+    Why not joblib's loky pool: a worker that dies (the OOM killer, a segfault) breaks such a
+    pool for every job in it. Here the driver knows which job each worker holds: a dead worker
+    fails that job alone (FAILED with the exit signal, in the summary and in MLflow), a fresh
+    worker takes its place, and the rest go on. Workers are forked from a forkserver that has
+    imported the job code once, and they watch the driver: when it dies they exit within a
+    second, so no orphan keeps logging (a rerun resumes or adopts their runs).
+    """
     import multiprocessing
 
-    from joblib import Parallel, delayed
-
-    manager = multiprocessing.Manager()
-    events = manager.Queue()
-    gpus, n_slots = schedule.gpus, schedule.slots
-    slots = SlotPool(gpus, schedule.jobs_per_gpu, manager.Queue()) if gpus else None
-    stop = threading.Event()
-
-    def drain() -> None:
-        while not stop.is_set():
-            try:
-                _dispatch(board, events.get(timeout=0.1))
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):
-                return
-
-    drainer = threading.Thread(target=drain, daemon=True)
-    drainer.start()
-    threads = max(1, (os.cpu_count() or 1) // n_slots)
-    os.environ.setdefault("ALBENCH_THREADS", str(threads))  # inherited by the loky workers
-    results = []
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["albench.runner", "albench.tracking", "mlflow"])
+    events = ctx.Queue()
+    gpus = [g for _ in range(schedule.jobs_per_gpu) for g in (schedule.gpus or [])]
+    slots = gpus or [None] * schedule.slots
+    workers = [_Worker(ctx, gpu, events, state_dir) for gpu in slots[: len(jobs)]]
+    pending, done, results = list(jobs), {}, []
     try:
-        out = Parallel(n_jobs=n_slots, backend="loky", return_as="generator_unordered")(
-            delayed(_execute_tagged)(job, state_dir, slots, events) for job in jobs
-        )
-        for job, res in out:
-            board.finished(job.run_name, res)
-            results.append((job, res))
-    finally:
-        stop.set()
-        drainer.join(timeout=2)
-        manager.shutdown()
+        while pending or any(w.job for w in workers):
+            for w in workers:
+                if w.job is None and pending:
+                    w.give(pending.pop(0))
+            _drain(events, board, done, timeout=0.2)
+            for w in workers:
+                if w.job is None:
+                    continue
+                if w.job.run_name not in done and w.proc.exitcode is not None:
+                    _drain(events, board, done, timeout=0.5)  # its last words, if any
+                if w.job.run_name in done or w.proc.exitcode is not None:
+                    job = w.job
+                    res = done.pop(job.run_name, None) or _died(job, w.proc.exitcode)
+                    w.job = None
+                    if w.proc.exitcode is not None:
+                        w.restart()
+                    board.finished(job.run_name, res)
+                    results.append((job, res))
+                    if res.status == "KILLED":
+                        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        for w in workers:  # they got the SIGINT too: let them mark their runs KILLED
+            w.proc.join(timeout=30)
+            if w.proc.is_alive():
+                w.proc.kill()
+        raise
+    for w in workers:
+        w.stop()
     return results
+
+
+class _Worker:
+    """The driver's handle on one worker process and the job it holds."""
+
+    def __init__(self, ctx: Any, gpu: int | None, events: Any, state_dir: str | None):
+        self.ctx, self.gpu, self.events, self.state_dir = ctx, gpu, events, state_dir
+        self.job: Job | None = None
+        self.restart()
+
+    def restart(self) -> None:
+        self.inbox = self.ctx.Queue()
+        args = (self.inbox, self.events, self.state_dir, self.gpu, os.getpid())
+        self.proc = self.ctx.Process(target=_serve, args=args, daemon=True)
+        self.proc.start()
+
+    def give(self, job: Job) -> None:
+        self.job = job
+        self.inbox.put(job)
+
+    def stop(self) -> None:
+        self.inbox.put(None)
+        self.proc.join(timeout=10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, driver: int):
+    """A worker process: run the jobs it is given, one at a time, until told to stop."""
+    threading.Thread(target=_watch_driver, args=(driver,), daemon=True).start()
+    slots = SlotPool([gpu], 1) if gpu is not None else None
+    for job in iter(inbox.get, None):
+        res = execute(job, state_dir, slots, events)
+        events.put(("result", job.run_name, res))
+
+
+def _watch_driver(driver: int, interval: float = 1.0) -> None:
+    """Exit this process at once when the driver process is gone (it was killed)."""
+    while True:
+        time.sleep(interval)
+        try:
+            os.kill(driver, 0)
+        except ProcessLookupError:
+            os._exit(70)
+        except PermissionError:  # the pid was reused by another user's process
+            os._exit(70)
+
+
+def _drain(events: Any, board: ProgressBoard, done: dict[str, JobResult], timeout: float):
+    """Dispatch every pending event; results go into ``done`` by run name."""
+    while True:
+        try:
+            event = events.get(timeout=timeout)
+        except queue.Empty:
+            return
+        timeout = 0.0
+        if event[0] == "result":
+            done[event[1]] = event[2]
+        else:
+            _dispatch(board, event)
+
+
+def _died(job: Job, exitcode: int) -> JobResult:
+    """The result of a job whose process died without reporting; its run is marked FAILED."""
+    import signal
+
+    cause = (
+        f"worker process killed by signal {signal.Signals(-exitcode).name}"
+        if exitcode < 0
+        else f"worker process exited with code {exitcode}"
+    )
+    try:
+        from albench.tracking import Tracker
+
+        tracker = Tracker(job.tracking_uri)
+        run_id = tracker.unfinished_run(job.experiment, job.config_hash())
+        if run_id is not None:
+            tracker.end_run(run_id, "FAILED", cause)
+    except Exception:  # the store may be the reason it died; the summary still says why
+        run_id = None
+    return JobResult(run_id or "", "FAILED", float("nan"), 0.0, cause)
 
 
 def _execute_tagged(job, state_dir, slots, events) -> tuple[Job, JobResult]:

@@ -130,6 +130,28 @@ class Tracker:
         items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
         _retry(lambda: self.client.log_batch(run_id, tags=items))
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag if the run has it (e.g. a stale ``albench.error`` after a resume)."""
+        run = _retry(lambda: self.client.get_run(run_id))
+        if key in run.data.tags:
+            _retry(lambda: self.client.delete_tag(run_id, key))
+
+    def unfinished_run(self, experiment: str, config_hash: str) -> str | None:
+        """The newest run of ``experiment`` with this config hash that did not finish (left
+        RUNNING by a dead process, FAILED or KILLED), or None: a job adopts it rather than
+        starting a second run."""
+        exp_id = self.experiment_id(experiment, create=False)
+        if exp_id is None:
+            return None
+        query = f"tags.`albench.config_hash` = '{config_hash}'"
+        runs = _retry(
+            lambda: self.client.search_runs(
+                [exp_id], query, max_results=1000, order_by=["start_time DESC"]
+            )
+        )
+        runs = [r for r in runs if r.info.status != "FINISHED"]
+        return runs[0].info.run_id if runs else None
+
     def reopen_run(self, run_id: str) -> None:
         """Set a run back to RUNNING (a resumed job)."""
         _retry(lambda: self.client.update_run(run_id, status="RUNNING"))

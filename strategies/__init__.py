@@ -22,6 +22,15 @@ _LAZY = {
     "LossPredictionModule": "albench.strategies.learn_loss",
     "ranking_loss": "albench.strategies.learn_loss",
     "mse_loss_prediction_loss": "albench.strategies.learn_loss",
+    "LeastConfidenceStrategy": "albench.strategies.uncertainty",
+    "MarginStrategy": "albench.strategies.uncertainty",
+    "BaldStrategy": "albench.strategies.bald",
+    "MCEntropyStrategy": "albench.strategies.bald",
+    "BadgeStrategy": "albench.strategies.badge",
+    "EGLStrategy": "albench.strategies.egl",
+    "KMeansStrategy": "albench.strategies.kmeans",
+    "LearnLossDiverseStrategy": "albench.strategies.learn_loss_diverse",
+    "OracleLossStrategy": "albench.strategies.oracle",
 }
 
 __all__ = ["Scan", "Strategy", "top_k", *sorted(_LAZY)]

@@ -13,18 +13,25 @@ import importlib
 from typing import Any
 
 from albench.contracts import (
+    AGGREGATIONS,
     CAPABILITIES,
     CLASS_LOGITS,
+    DETECTIONS,
     EMBEDDING,
     ENTROPY,
+    HEATMAPS,
+    LINEAR_HEAD,
     LOSS,
+    MC_DROPOUT,
     TAPS,
     DeviceData,
     EvalResult,
+    LinearHead,
     Metric,
     StepOutput,
     Task,
     TaskData,
+    aggregate_detections,
     to_device,
 )
 
@@ -34,6 +41,7 @@ _LAZY = {
     "ImageTensorDataset": "albench.tasks.classification.common",
     "Accuracy": "albench.tasks.classification.common",
     "softmax_entropy": "albench.tasks.classification.common",
+    "classifier_head": "albench.tasks.classification.common",
     "ImageArrays": "albench.tasks.classification.resident",
     "ResidentImages": "albench.tasks.classification.resident",
     "DetectionTask": "albench.tasks.detection.common",
@@ -48,18 +56,25 @@ _LAZY = {
 }
 
 __all__ = [
+    "AGGREGATIONS",
     "CAPABILITIES",
     "CLASS_LOGITS",
+    "DETECTIONS",
     "DeviceData",
     "EMBEDDING",
     "ENTROPY",
     "EvalResult",
+    "HEATMAPS",
+    "LINEAR_HEAD",
     "LOSS",
+    "LinearHead",
+    "MC_DROPOUT",
     "Metric",
     "StepOutput",
     "TAPS",
     "Task",
     "TaskData",
+    "aggregate_detections",
     "to_device",
     *sorted(_LAZY),
 ]

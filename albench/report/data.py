@@ -17,7 +17,9 @@ drawn (:func:`load_report_data`): each strategy's display name, baseline and ora
 else the strategy class's attributes), each task's metric display name and range
 (``albench.metric_label``, ``albench.metric_low``, ``albench.metric_high``), the paper's
 published numbers (the task class's ``paper_results``), the strategy order (the registry's)
-and the scatter plots' ``test_scores`` CSVs. The renderer never reads the store.
+and every run's last-cycle ``test_scores`` CSV (scatter plots, degenerate scorers). A
+comparison report reads several experiments the same way (:func:`load_compare_data`). The
+renderer never reads the store.
 
 Which runs go in: FINISHED runs with an ``albench.task`` tag. A FAILED, KILLED or unfinished
 run is left out with its reason (the ``albench.error`` tag), as is an older run of the same
@@ -47,6 +49,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "REPORT_KIND_TAG",
     "REPORT_RUN_NAME",
+    "CompareData",
     "ExperimentData",
     "ExperimentNotFoundError",
     "MetricInfo",
@@ -55,6 +58,7 @@ __all__ = [
     "RunRecord",
     "StrategyInfo",
     "default_experiment",
+    "load_compare_data",
     "load_experiment",
     "load_report_data",
     "load_test_scores",
@@ -166,7 +170,7 @@ class ReportData:
     baselines: tuple[str, ...]  # every strategy is compared with these; the first is the
     # reference of label efficiency
     test_scores: dict[str, pd.DataFrame | None]  # run_id -> its last cycle's test_scores CSV
-    # (the runs of each task's scatter trial; None: the run logged none)
+    # (every run; None: the run logged none)
 
 
 def select_runs(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[dict[str, str]]]:
@@ -508,17 +512,15 @@ def pick_baselines(data: ExperimentData, names: Sequence[str] | None) -> tuple[s
     return tuple(dict.fromkeys(names))
 
 
-def _scatter_scores(
-    tracker: Any, data: ExperimentData, trials: Mapping[str, int]
-) -> dict[str, pd.DataFrame | None]:
-    """run_id -> the last cycle's ``test_scores`` CSV of every run of a scatter trial."""
+def _last_scores(tracker: Any, data: ExperimentData) -> dict[str, pd.DataFrame | None]:
+    """run_id -> the last cycle's ``test_scores`` CSV of every run (None: it logged none).
+
+    Every run's, not only the scatter trial's: whether a scorer is degenerate is judged on
+    every trial."""
     last = data.frame.groupby("run_id").cycle.max()
-    chosen = data.runs[
-        [trials.get(t) == tr for t, tr in zip(data.runs.task, data.runs.trial, strict=True)]
-    ]
     return {
         run_id: load_test_scores(tracker, run_id, int(last[run_id]))
-        for run_id in sorted(chosen.run_id)
+        for run_id in sorted(data.runs.run_id)
         if run_id in last.index
     }
 
@@ -529,4 +531,46 @@ def load_report_data(tracker: Any, experiment: str, options: ReportOptions) -> R
     data = load_experiment(tracker, experiment, options.tasks, options.strategies)
     trials = scatter_trials(data, options.trial)
     baselines = pick_baselines(data, options.baselines)
-    return ReportData(data, trials, baselines, _scatter_scores(tracker, data, trials))
+    return ReportData(data, trials, baselines, _last_scores(tracker, data))
+
+
+@dataclass(frozen=True)
+class CompareData:
+    """Several experiments read for a comparison report, in the order they were named."""
+
+    exps: tuple[ExperimentData, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [e.experiment for e in self.exps]
+
+    @property
+    def strategies(self) -> dict[str, StrategyInfo]:
+        """Every experiment's strategies, each once, in strategy order (the first
+        experiment's display name and roles win)."""
+        from albench.report.stats import strategy_order
+
+        infos: dict[str, StrategyInfo] = {}
+        for e in self.exps:
+            for name, info in e.strategies.items():
+                infos.setdefault(name, info)
+        return {s: infos[s] for s in strategy_order(infos, registry_order())}
+
+    def tasks(self) -> list[str]:
+        """Tasks present in at least two of the experiments, sorted."""
+        count = Counter(t for e in self.exps for t in e.task_metrics)
+        return sorted(t for t, n in count.items() if n >= 2)
+
+
+def load_compare_data(tracker: Any, names: Sequence[str], options: ReportOptions) -> CompareData:
+    """The experiments ``names`` (at least two, each once), filtered by ``options``' tasks
+    and strategies, for a comparison report."""
+    names = list(dict.fromkeys(names))
+    if len(names) < 2:
+        raise ConfigError(f"a comparison needs two different experiments; got {names}")
+    exps = tuple(load_experiment(tracker, n, options.tasks, options.strategies) for n in names)
+    data = CompareData(exps)
+    if not data.tasks():
+        per = "; ".join(f"{e.experiment}: {', '.join(sorted(e.task_metrics))}" for e in exps)
+        raise ConfigError(f"the experiments share no task, so there is nothing to compare ({per})")
+    return data

@@ -12,7 +12,7 @@ import pandas as pd
 
 from albench.report.figures import DPI
 
-__all__ = ["METADATA", "Figure", "Heading", "Item", "Section", "Table", "Writer"]
+__all__ = ["METADATA", "Figure", "Heading", "Item", "Notes", "Section", "Table", "Writer"]
 
 METADATA = {  # no creation dates: reproducible files
     "png": {"Software": None},
@@ -51,7 +51,16 @@ class Table:
     collapsed: bool = False  # long tables fold away in index.html
 
 
-Item = Figure | Table | str  # a str is a note (Markdown `code` spans allowed)
+@dataclass
+class Notes:
+    """A titled list of statements (a task's summary); Markdown `code` spans allowed."""
+
+    kind: ClassVar[str] = "notes"
+    title: str
+    lines: list[str] = field(default_factory=list)
+
+
+Item = Figure | Table | Notes | str  # a str is a note (Markdown `code` spans allowed)
 
 
 @dataclass

@@ -18,14 +18,18 @@ DEFAULT_FORMATS = ("png", "svg")  # PDF on request (--format png,svg,pdf)
 class ReportOptions:
     """The choices of one report; every field has the command line's default.
 
+    One experiment gives the full report of it; several (``experiment`` a sequence) give a
+    comparison report of the tasks they share.
+
     ``tasks``/``strategies`` filter the experiment (None: all of them); ``baselines`` are the
     strategies every other is compared with, the first also label efficiency's reference
     (None: the strategies whose runs are tagged as baselines, in strategy order); ``trial`` is
     the scatter plots' trial (None: each task's first).
     """
 
-    experiment: str | None = None  # None: the only experiment with runs
-    out: str | Path | None = None  # None: reports/<experiment>
+    experiment: str | Sequence[str] | None = None  # None: the only experiment with runs;
+    # two or more names: a comparison report of those experiments
+    out: str | Path | None = None  # None: reports/<experiment> (reports/<A>-vs-<B> for several)
     tasks: Sequence[str] | None = None
     strategies: Sequence[str] | None = None
     baselines: Sequence[str] | None = None
@@ -33,6 +37,13 @@ class ReportOptions:
     formats: Sequence[str] = DEFAULT_FORMATS
     command: str = ""  # how the report was asked for, written under "How this was made"
     log_to_mlflow: bool = True  # log the directory as the artifacts of a run named "report"
+
+    def experiment_names(self) -> list[str]:
+        """The experiments named, each once, in the order given ([]: none named)."""
+        if self.experiment is None:
+            return []
+        names = [self.experiment] if isinstance(self.experiment, str) else self.experiment
+        return list(dict.fromkeys(names))
 
 
 def check_formats(formats: Sequence[str]) -> list[str]:

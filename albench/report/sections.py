@@ -5,13 +5,15 @@ returns its items (figures, tables, notes), writing their files through the cont
 builders run in the order of :data:`SECTIONS`; :func:`task_section` strings them together.
 Everything comes from :class:`~albench.report.data.ReportData`, read beforehand: nothing
 here reads the tracking store, and no strategy, task or scorer is named: baselines, display
-names, the strategy order and which strategy selects by which score are data.
+names, the strategy order, which strategy selects by which score and the paper's numbers
+are data.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -19,7 +21,7 @@ import pandas as pd
 from albench.report import figures as figs
 from albench.report import stats
 from albench.report.data import ReportData, StrategyInfo
-from albench.report.document import Heading, Item, Section, Writer
+from albench.report.document import Heading, Item, Notes, Section, Writer
 
 __all__ = [
     "SECTIONS",
@@ -28,16 +30,18 @@ __all__ = [
     "cost_section",
     "curve_section",
     "efficiency_section",
+    "interval",
     "last_cycle_section",
     "paired_section",
+    "paper_section",
     "ranking_section",
-    "scatter_choices",
+    "scatter_models",
     "scatter_section",
     "scorer_order",
+    "spread_section",
+    "summary_section",
     "task_section",
 ]
-
-NON_SCORE_COLUMNS = ("index", "loss")  # the other columns of a test_scores CSV are scores
 
 
 class TaskContext:
@@ -76,7 +80,41 @@ class TaskContext:
         its last-cycle test_scores CSV that hold a value."""
         keys = self.frame.metric[self.frame.run_id == run_id]
         logged = {k.removeprefix("eval/rank_acc/") for k in keys if k.startswith("eval/rank_acc/")}
-        return logged | _score_columns(self.data.test_scores.get(run_id))
+        return logged | set(stats.score_columns(self.data.test_scores.get(run_id)))
+
+    # derived tables, computed once and shared by the sections that show or cite them
+    @cached_property
+    def last(self) -> pd.DataFrame:
+        paper = {(self.task, s): v for s, v in self.paper.get("metric", {}).items()}
+        return stats.last_cycle_table(self.summary, paper, self.order)
+
+    @cached_property
+    def degenerate(self) -> pd.DataFrame:
+        """Per (strategy, scorer): how many trials' test scores were degenerate."""
+        spreads = stats.scorer_spreads(self.data.test_scores, self.runs)
+        return stats.degenerate_table(spreads, self.order)
+
+    @cached_property
+    def degenerate_pairs(self) -> set[tuple[str, str]]:
+        d = self.degenerate
+        return set(zip(d.strategy[d.degenerate], d.scorer[d.degenerate], strict=True))
+
+    @cached_property
+    def blind_selectors(self) -> list[str]:
+        """Strategies that select by a score degenerate on their own runs."""
+        return [
+            s
+            for s in stats.strategy_order(self.runs.strategy.unique(), self.order)
+            if any((s, sc) in self.degenerate_pairs for sc in self.info(s).scores)
+        ]
+
+    @cached_property
+    def paired_aubc(self) -> pd.DataFrame:
+        return stats.paired_aubc(self.rows, self.baselines, self.order)
+
+    @property
+    def max_trials(self) -> int:
+        return int(self.frame.groupby("strategy").trial.nunique().max())
 
 
 # ------------------------------------------------------------------------------ formatting
@@ -104,12 +142,47 @@ def _sec(v: float) -> str:
     return "" if math.isnan(v) else f"{v:.2f}"
 
 
-def _ci(lo: float, hi: float) -> str:
-    return "" if math.isnan(lo) else f"[{lo:.4f}, {hi:.4f}]"
+def _percent(v: float) -> str:
+    return f"{v:.3%}" if math.isfinite(v) else ""
+
+
+def _signed(v: float) -> str:
+    return "" if math.isnan(v) else f"{v:+.4f}"
+
+
+def interval(lo: float, hi: float, method: str, signed: bool = False) -> str:
+    """An interval with its method: ``[a, b] 95 % t-CI`` or ``[a, b] range``."""
+    if math.isnan(lo):
+        return ""
+    f = _signed if signed else (lambda v: f"{v:.4f}")
+    name = {"t95": "95 % t-CI", "range": "range, no CI"}.get(method, method)
+    return f"[{f(lo)}, {f(hi)}] {name}"
+
+
+def _intervals(df: pd.DataFrame, signed: bool = False) -> list[str]:
+    rows = zip(df.ci_low, df.ci_high, df.ci_method, strict=True)
+    return [interval(lo, hi, m, signed) for lo, hi, m in rows]
 
 
 def _code_list(names: Iterable[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+INTERVAL_RULE = (
+    f"Intervals: with n >= {stats.MIN_CI_TRIALS} trials the 95 % Student-t confidence "
+    f"interval of the mean; with fewer, the range (min-max) of the trials, which is no "
+    "confidence interval."
+)
+DEGENERATE_RULE = (
+    "A scorer is degenerate on a run when the central 90 % of its test-set values (5th to "
+    f"95th percentile) span at most {stats.DEGENERATE_SPREAD:.1%} of their magnitude, or it "
+    "takes a single value; flagged when it is so on more than half of the trials. Its "
+    "order of the test samples is then rounding noise."
+)
 
 
 # -------------------------------------------------------------------------------- sections
@@ -117,24 +190,105 @@ def _intro(ctx: TaskContext) -> str:
     n = ctx.frame.groupby("strategy").trial.nunique()
     lo, hi = int(n.min()), int(n.max())
     what = f"metric `eval/{ctx.metric.key}` on the test split after each cycle's last epoch."
-    if lo != hi:
-        return f"{len(n)} strategies, {lo}-{hi} trials each; {what}"
-    return f"{len(n)} strategies x {hi} trials; {what}"
+    head = (
+        f"{len(n)} strategies, {lo}-{hi} trials each; {what}"
+        if lo != hi
+        else f"{len(n)} strategies x {hi} trials; {what}"
+    )
+    if hi < stats.MIN_CI_TRIALS:
+        head += (
+            f" With {hi} trial{'s' if hi != 1 else ''} (fewer than {stats.MIN_CI_TRIALS}), "
+            "intervals are ranges of the trials, not confidence intervals, and the tests "
+            "below have little power: read the differences as descriptive."
+        )
+    return head
+
+
+def _best_vs_baselines(ctx: TaskContext, best: str) -> str:
+    """The paired AUBC comparisons that involve ``best``, oriented as best minus other."""
+    pa = ctx.paired_aubc
+    mine = pa[(pa.strategy == best) | (pa.baseline == best)]
+    parts, wins = [], []
+    for r in mine.itertuples():
+        sign = 1 if r.strategy == best else -1
+        other = r.baseline if sign == 1 else r.strategy
+        diff = sign * r.mean_diff
+        lo, hi = sorted((sign * r.ci_low, sign * r.ci_high))
+        parts.append(
+            f"vs {ctx.label(other)} {_signed(diff)} {interval(lo, hi, r.ci_method, True)}, "
+            f"t-test p = {_p(r.t_p)} (Holm {_p(r.t_p_holm)}, n = {r.n})"
+        )
+        if diff > 0 and r.t_p_holm < stats.ALPHA:
+            wins.append(ctx.label(other))
+    if not parts:
+        return ""
+    verdict = (
+        f"significantly above {_and(wins)} after Holm's correction"
+        if wins
+        else f"not significantly different from any baseline after Holm's correction (alpha "
+        f"{stats.ALPHA})"
+    )
+    return f"AUBC difference, paired by trial: {'; '.join(parts)}. So: {verdict}."
+
+
+def summary_section(ctx: TaskContext) -> list[Item]:
+    """What the task's numbers say, in words: the highest last-cycle mean and whether the
+    paired tests back it, the best loss ranking, the degenerate scorers. A degenerate
+    scorer, and a strategy selecting by one, is left out of these statements."""
+    notes: list[str] = []
+    last = ctx.last[~ctx.last.strategy.isin(ctx.blind_selectors)]
+    if len(last):
+        b = last.loc[last["mean"].idxmax()]
+        note = (
+            f"Highest mean {ctx.metric.label} at the last cycle: {ctx.label(b.strategy)} "
+            f"({_pm(b['mean'], b['std'])}, {b.n} trials, {_num(b.labeled)} labels)."
+        )
+        versus = _best_vs_baselines(ctx, b.strategy)
+        notes.append(f"{note} {versus}".strip())
+    rank = stats.rank_acc_summary(ctx.frame, ctx.order)
+    if len(rank):
+        rl = stats.rank_acc_last(rank, {}, ctx.order)
+        pairs = zip(rl.strategy, rl.scorer, strict=True)
+        rl = rl[[pair not in ctx.degenerate_pairs for pair in pairs]]
+        if len(rl):
+            r = rl.loc[rl["mean"].idxmax()]
+            notes.append(
+                f"Best ranking of the test losses at the last cycle: `{r.scorer}` of "
+                f"{ctx.label(r.strategy)}, ranking accuracy {_pm(r['mean'], r['std'])}."
+            )
+    d = ctx.degenerate[ctx.degenerate.degenerate]
+    if len(d):
+        who = "; ".join(
+            f"`{sc}` of {', '.join(ctx.labels(g.strategy))}"
+            for sc, g in d.groupby("scorer", sort=True)
+        )
+        note = f"Degenerate scorers, left out of these statements: {who}."
+        if ctx.blind_selectors:
+            note += (
+                f" {_and([ctx.label(s) for s in ctx.blind_selectors])} select"
+                f"{'s' if len(ctx.blind_selectors) == 1 else ''} by a degenerate score (its "
+                "picks are arbitrary), so it is left out of the 'highest' statement."
+            )
+        notes.append(note)
+    return [Notes("Summary", notes)] if notes else []
 
 
 def curve_section(ctx: TaskContext) -> list[Item]:
     """Performance curves (paper Figs 4, 6, 7)."""
     fig = figs.curve_figure(ctx.summary, ctx.task, ctx.metric, ctx.styles)
     caption = (
-        "Mean over trials with a ±1 std band; the legend counts the trials (paper Figs 4, 6, 7)."
+        "Mean over trials with a ±1 std band (sample std, clipped to the metric's range "
+        f"[{ctx.metric.low:g}, {ctx.metric.high:g}]); the legend counts the trials "
+        "(paper Figs 4, 6, 7)."
     )
+    if ctx.max_trials < stats.MIN_CI_TRIALS:
+        caption += f" With {ctx.max_trials} trials the std itself is uncertain."
     return [ctx.figure(fig, "curve", f"{ctx.metric.label} vs labeled samples", caption)]
 
 
 def last_cycle_section(ctx: TaskContext) -> list[Item]:
     """The metric at each strategy's last cycle, the paper's number beside it if any."""
-    paper = {(ctx.task, s): v for s, v in ctx.paper.get("metric", {}).items()}
-    last = stats.last_cycle_table(ctx.summary, paper, ctx.order)
+    last = ctx.last
     disp = pd.DataFrame(
         {
             "strategy": ctx.labels(last.strategy),
@@ -146,12 +300,81 @@ def last_cycle_section(ctx: TaskContext) -> list[Item]:
         }
     )
     if last.paper.notna().any():
-        caption = "; the paper's number beside it (Yoo & Kweon 2019, at 10,000 labels)."
+        caption = "; the paper's number beside it (checked in 'Paper check')."
     else:
         disp = disp.drop(columns=["paper", "paper source"])
         caption = f"; the paper has no {ctx.task!r} experiment to compare with."
     caption = "The metric at each strategy's last cycle" + caption
     return [ctx.table(last, disp, Heading("last_cycle", "Last cycle", caption))]
+
+
+def _quantity(ctx: TaskContext, q: str) -> str:
+    return f"{ctx.metric.label} (last cycle)" if q == "metric" else f"`{q}` (last cycle)"
+
+
+def paper_section(ctx: TaskContext) -> list[Item]:
+    """The paper's numbers beside the measured ones, a verdict per number, and whether the
+    paper's ordering of the strategies holds under paired tests (tasks with
+    ``paper_results`` only)."""
+    if not ctx.paper:
+        return []
+    check = stats.paper_check(ctx.frame, ctx.metric.key, ctx.paper)
+    disp = pd.DataFrame(
+        {
+            "quantity": [_quantity(ctx, q) for q in check.quantity],
+            "strategy": ctx.labels(check.strategy),
+            "paper": check.paper.map(lambda v: f"{v:.4g}"),
+            "source": check.source,
+            "labeled": check.labeled.map(_num),
+            "trials": check.n,
+            "measured (mean ± std)": _pms(check, "measured"),
+            "difference": check["diff"].map(_signed),
+            "tolerance": check.tolerance.map(lambda v: f"±{v:.4f}"),
+            "verdict": check.verdict,
+        }
+    )
+    caption = (
+        "Measured: mean and sample std over trials of each run's last cycle. Rule: within "
+        "tolerance when |measured - paper| <= max(2 x std over trials, floor), floor "
+        f"{stats.PAPER_TOLERANCE} for a number the paper gives exactly and "
+        f"{stats.PAPER_TOLERANCE_APPROX} for one it gives as approximate ('about'); else "
+        "above or below the paper. The paper reports its last cycle; compare the labeled "
+        "column with its budget."
+    )
+    items: list[Item] = [ctx.table(check, disp, Heading("paper_check", "Paper check", caption))]
+    published = {s: v for s, (v, _) in ctx.paper.get("metric", {}).items()}
+    order = stats.paper_ordering(ctx.rows, published) if len(published) > 1 else None
+    if order is None or order.empty:
+        return items
+    odisp = pd.DataFrame(
+        {
+            "paper says": [
+                f"{ctx.label(a)} > {ctx.label(b)}"
+                for a, b in zip(order.higher, order.lower, strict=True)
+            ],
+            "paper": [
+                f"{a:.4f} vs {b:.4f}"
+                for a, b in zip(order.paper_higher, order.paper_lower, strict=True)
+            ],
+            "n": order.n,
+            "measured difference": order.mean_diff.map(_signed),
+            "interval": _intervals(order, signed=True),
+            "t-test p": order.t_p.map(_p),
+            "Holm p": order.t_p_holm.map(_p),
+            "verdict": order.verdict,
+        }
+    )
+    held = int((order.verdict == "holds").sum())
+    reversed_ = int(order.verdict.str.startswith("reversed").sum())
+    chain = " > ".join(ctx.label(s) for s in sorted(published, key=lambda s: -published[s]))
+    caption = (
+        f"The paper's order {chain}: every pair tested on the last-cycle metric, paired t-test "
+        f"by trial, Holm-corrected over the {len(order)} pairs. It holds for a pair when the "
+        f"measured difference has the paper's sign and the corrected p < {stats.ALPHA}. "
+        f"Here: {held} of {len(order)} pairs hold, {reversed_} reversed."
+    )
+    head = Heading("paper_ordering", "Does the paper's ordering hold?", caption)
+    return [*items, ctx.table(order, odisp, head)]
 
 
 def scorer_order(pairs: Iterable[tuple[str, str]], infos: Mapping[str, StrategyInfo]) -> list[str]:
@@ -163,18 +386,46 @@ def scorer_order(pairs: Iterable[tuple[str, str]], infos: Mapping[str, StrategyI
     return sorted({sc for _, sc in pairs} - shared) + sorted(shared)
 
 
+def _degenerate_flags(ctx: TaskContext, scorers: Iterable[str]) -> dict[str, str]:
+    """scorer -> the warning of its ranking-accuracy panel (degenerate scorers only)."""
+    out = {}
+    d = ctx.degenerate
+    for sc in scorers:
+        mine = d[d.scorer == sc]
+        bad = mine[mine.degenerate]
+        if bad.empty:
+            continue
+        who = "all strategies" if len(bad) == len(mine) else ", ".join(ctx.labels(bad.strategy))
+        out[sc] = f"DEGENERATE score for {who} (see 'Scorer spread')"
+    return out
+
+
+def _flag_cells(ctx: TaskContext, strategies: Iterable[str], scorers: Iterable[str]) -> list[str]:
+    d = ctx.degenerate.set_index(["strategy", "scorer"])
+    out = []
+    for key in zip(strategies, scorers, strict=True):
+        if key in ctx.degenerate_pairs:
+            row = d.loc[key]
+            out.append(f"degenerate ({row.degenerate_trials} of {row.trials} trials)")
+        else:
+            out.append("")
+    return out
+
+
 def ranking_section(ctx: TaskContext) -> list[Item]:
-    """Ranking accuracy of every scorer logged (paper Fig. 5), figure and last-cycle table."""
+    """Ranking accuracy of every scorer logged (paper Fig. 5), figure and last-cycle table,
+    degenerate scorers flagged in both."""
     rank = stats.rank_acc_summary(ctx.frame, ctx.order)
     if rank.empty:
         return ["No `eval/rank_acc/*` metric logged: no ranking-accuracy figure."]
     scorers = scorer_order(zip(rank.strategy, rank.scorer, strict=True), ctx.data.exp.strategies)
     fig = ctx.figure(
-        figs.rank_acc_figure(rank, ctx.task, scorers, ctx.styles),
+        figs.rank_acc_figure(rank, ctx.task, scorers, ctx.styles, _degenerate_flags(ctx, scorers)),
         "rank_acc",
         "Loss-prediction quality: ranking accuracy",
         "Fraction of test pairs (distinct true losses) a score orders like the true "
-        "loss, mean ±1 std over trials, per scorer (paper Fig. 5).",
+        "loss, mean ±1 std over trials (clipped to [0, 1]), per scorer (paper Fig. 5). A "
+        "degenerate scorer's panel says so in red.",
     )
     paper = {
         (ctx.task, s, q.removeprefix("rank_acc/")): v[0]
@@ -191,35 +442,51 @@ def ranking_section(ctx: TaskContext) -> list[Item]:
             "trials": rl.n,
             "ranking accuracy (mean ± std)": _pms(rl),
             "paper": rl.paper.map(_num),
+            "scorer check": _flag_cells(ctx, rl.strategy, rl.scorer),
         }
     )
     if rl.paper.isna().all():
         disp = disp.drop(columns="paper")
+    if not any(disp["scorer check"]):
+        disp = disp.drop(columns="scorer check")
     head = Heading("ranking_accuracy", "Ranking accuracy at the last cycle")
     return [fig, ctx.table(rank, disp, head)]
 
 
-def _score_columns(scores: pd.DataFrame | None) -> set[str]:
-    """The columns of a test_scores CSV that hold scores with at least one value."""
-    if scores is None:
-        return set()
-    return {
-        str(c)
-        for c in scores.columns
-        if c not in NON_SCORE_COLUMNS and pd.api.types.is_numeric_dtype(scores[c])
-        and scores[c].notna().any()
-    }  # fmt: skip
+def spread_section(ctx: TaskContext) -> list[Item]:
+    """How much each scorer varies over the test set, and which are degenerate."""
+    d = ctx.degenerate
+    if d.empty:
+        return ["No test_scores CSV among the runs' artifacts: no check of the scorers' spread."]
+    disp = pd.DataFrame(
+        {
+            "strategy": ctx.labels(d.strategy),
+            "scorer": d.scorer,
+            "trials": d.trials,
+            "5-95 % of the test set": [
+                f"{a:.4g} to {b:.4g}" for a, b in zip(d.q05, d.q95, strict=True)
+            ],
+            "spread / magnitude": d.relative.map(_percent),
+            "degenerate": [
+                f"yes ({k} of {n} trials)" if flag else (f"no ({k} of {n})" if k else "no")
+                for k, n, flag in zip(d.degenerate_trials, d.trials, d.degenerate, strict=True)
+            ],
+        }
+    )
+    caption = f"Medians over trials, last cycle. {DEGENERATE_RULE}"
+    head = Heading("scorer_spread", "Scorer spread over the test set", caption)
+    return [ctx.table(d, disp, head)]
 
 
-def scatter_choices(ctx: TaskContext) -> list[tuple[str, str]]:
-    """(run_id, scorer) panels of Fig. 8 from the runs of the scatter trial, in two groups.
+def scatter_models(ctx: TaskContext) -> list[tuple[str, tuple[str, ...]]]:
+    """Fig. 8's figures: (run_id, scorers) per figure, from the runs of the scatter trial.
 
-    A score that only strategies selecting by it log (their ``scores``) is their own signal:
-    one panel per such run, runs in strategy order. A score that other runs log too (a
-    task-level uncertainty every job records) is shown once, from the first run in strategy
-    order whose strategy selects by it, else the first run that has it; these come last,
-    alphabetically. A run's scores: its ``eval/rank_acc/<scorer>`` metrics and the
-    non-empty score columns of its last-cycle test_scores CSV.
+    One figure per loss-predicting strategy, in strategy order: a strategy with a score of
+    its own (one of its class's ``scores`` that no other run logs). Its panels are that
+    model's own scores, then the scores every job logs (e.g. entropy), from the same
+    test_scores CSV: the same model's test samples, side by side. Without such a
+    strategy, one figure of the first run, in strategy order, selecting by a score its CSV
+    holds (else the first run with any score), with all of its scores.
     """
     runs = ctx.runs[ctx.runs.trial == ctx.trial]
     by_strategy = dict(zip(runs.strategy, runs.run_id, strict=True))
@@ -227,68 +494,76 @@ def scatter_choices(ctx: TaskContext) -> list[tuple[str, str]]:
     has = {s: ctx.scorers_of(by_strategy[s]) for s in ordered}
     own = {s: set(ctx.info(s).scores) for s in ordered}
     shared = {sc for s in ordered for sc in has[s] - own[s]}
-    out = [(by_strategy[s], sc) for s in ordered for sc in sorted(has[s] - shared)]
-    for sc in sorted(shared):
-        with_it = [s for s in ordered if sc in has[s]]
-        src = next((s for s in with_it if sc in own[s]), with_it[0])
-        out.append((by_strategy[src], sc))
-    return out
+    columns = {s: stats.score_columns(ctx.data.test_scores.get(by_strategy[s])) for s in ordered}
+    out = []
+    for s in ordered:
+        mine = sorted(has[s] - shared)
+        if mine:
+            rest = sorted(sc for sc in columns[s] if sc in shared)
+            out.append((by_strategy[s], (*mine, *rest)))
+    if out:
+        return out
+    with_csv = [s for s in ordered if columns[s]]
+    pick = next((s for s in with_csv if own[s] & set(columns[s])), None) or next(
+        iter(with_csv), None
+    )
+    return [(by_strategy[pick], tuple(columns[pick]))] if pick else []
 
 
-def _scatter_panel(ctx: TaskContext, run_id: str, scorer: str) -> figs.ScatterPanel | str:
-    """One Fig. 8 panel, or the note saying why there is none."""
+def _scatter_figure(ctx: TaskContext, run_id: str, scorers: tuple[str, ...]) -> Item:
+    """One Fig. 8 figure of one run's model, or the note saying why there is none."""
     rows = ctx.frame[ctx.frame.run_id == run_id]
     run = ctx.runs[ctx.runs.run_id == run_id].iloc[0]
     cycle = int(rows.cycle.max())
     scores = ctx.data.test_scores.get(run_id)
-    if scores is None or "loss" not in scores or scorer not in _score_columns(scores):
+    present = [sc for sc in scorers if sc in stats.score_columns(scores)]
+    if scores is None or "loss" not in scores or not present:
         return (
-            f"{run['name']}: no test_scores/cycle_{cycle:02d}.csv with {scorer!r} values "
-            "among its artifacts, so no scatter panel for it"
+            f"{run['name']}: no test_scores/cycle_{cycle:02d}.csv with {', '.join(scorers)} "
+            "values among its artifacts, so no scatter figure for it"
         )
-    points, n, pearson, spearman = stats.scatter_points(scores, scorer)
+    panels = []
+    for sc in present:
+        points, n, pearson, spearman = stats.scatter_points(scores, sc)
+        spread = stats.score_spread(scores[sc].to_numpy(float))
+        why = ""
+        if spread["degenerate"]:
+            why = f"90 % of the test set within {spread['relative']:.3%}"
+        panels.append(figs.ScatterPanel(sc, points, n, pearson, spearman, why))
     labeled = float(rows[rows.cycle == cycle].labeled.iloc[0])
-    return figs.ScatterPanel(
-        strategy=str(run.strategy),
-        scorer=scorer,
-        trial=ctx.trial,
-        cycle=cycle,
-        labeled=labeled,
-        points=points,
-        n_test=n,
-        pearson=pearson,
-        spearman=spearman,
+    model = figs.ScatterModel(ctx.task, str(run.strategy), ctx.trial, cycle, labeled)
+    fig = figs.scatter_figure(panels, model, ctx.styles)
+    label = ctx.label(str(run.strategy))
+    caption = (
+        f"One model: run {run['name']} at cycle {cycle} ({_num(labeled)} labels), its test "
+        f"samples' true loss against each score it has ({', '.join(present)}), so the "
+        "correlations are comparable (paper Fig. 8). Log loss axis; at most "
+        f"{stats.SCATTER_POINTS:,} randomly chosen test samples shown (fixed seed, the same "
+        f"in every panel), grey underneath, the top {stats.SCATTER_TOP:.0%} of all test "
+        "samples by the panel's score as coloured rings on top; Pearson and Spearman over "
+        "all test samples."
     )
+    if any(p.degenerate for p in panels):
+        caption += f" A red title marks a degenerate score: {DEGENERATE_RULE}"
+    title = f"True loss vs the scores of {label}'s model (trial {ctx.trial})"
+    return ctx.figure(fig, f"scatter_{run.strategy}", title, caption)
 
 
 def scatter_section(ctx: TaskContext) -> list[Item]:
-    """True loss vs each score at the last cycle of one trial (paper Fig. 8)."""
-    made = [_scatter_panel(ctx, run_id, sc) for run_id, sc in scatter_choices(ctx)]
-    notes: list[Item] = [m for m in made if isinstance(m, str)]
-    panels = [m for m in made if not isinstance(m, str)]
-    if not panels:
-        return notes
-    caption = (
-        f"At most {stats.SCATTER_POINTS:,} randomly chosen test samples (fixed seed); "
-        f"the top {stats.SCATTER_TOP:.0%} by score in colour; Pearson and Spearman over all "
-        "test samples (paper Fig. 8). A score only the strategies that select by it log gets "
-        "a panel per run; a score other runs log too gets one, from the first strategy that "
-        "selects by it."
-    )
-    fig = figs.scatter_figure(panels, ctx.task, ctx.styles)
-    title = f"True loss vs score at the last cycle (trial {ctx.trial})"
-    return [*notes, ctx.figure(fig, "scatter", title, caption)]
+    """True loss vs each score of one model at the last cycle (paper Fig. 8)."""
+    return [_scatter_figure(ctx, run_id, sc) for run_id, sc in scatter_models(ctx)]
 
 
 def aubc_section(ctx: TaskContext) -> list[Item]:
-    """Normalised area under the budget curve per strategy, with a bootstrap CI."""
+    """Normalised area under the budget curve per strategy, with its interval."""
     au = stats.aubc_table(ctx.rows, ctx.order)
     fig = ctx.figure(
         figs.aubc_figure(au, ctx.task, ctx.metric, ctx.styles),
         "aubc",
         "Area under the budget curve",
         "Normalised AUBC (trapezoid area under the curve / labeled range = mean "
-        f"{ctx.metric.label} over the budget) with a 95 % percentile-bootstrap CI over trials.",
+        f"{ctx.metric.label} over the budget), mean over trials; solid bars: 95 % t-CI, "
+        f"dotted bars: the range of fewer than {stats.MIN_CI_TRIALS} trials (no CI).",
     )
     labels = zip(au.labeled_from, au.labeled_to, strict=True)
     disp = pd.DataFrame(
@@ -297,35 +572,37 @@ def aubc_section(ctx: TaskContext) -> list[Item]:
             "labels": [f"{_num(a)}-{_num(b)}" for a, b in labels],
             "trials": au.n,
             "AUBC (mean ± std)": _pms(au, "aubc"),
-            "95 % CI": [_ci(lo, hi) for lo, hi in zip(au.ci_low, au.ci_high, strict=True)],
+            "interval": _intervals(au),
         }
     )
-    return [fig, ctx.table(au, disp, Heading("aubc", "AUBC per strategy"))]
+    head = Heading("aubc", "AUBC per strategy", INTERVAL_RULE)
+    return [fig, ctx.table(au, disp, head)]
 
 
 def _paired_display(ctx: TaskContext, df: pd.DataFrame, aubc: bool) -> pd.DataFrame:
     out = {
         "strategy": ctx.labels(df.strategy),
         "vs": ctx.labels(df.baseline),
-        "n": df.n,
-        "mean diff": df.mean_diff.map(lambda v: "" if math.isnan(v) else f"{v:+.4f}"),
     }
-    if aubc:
-        out["95 % CI"] = [_ci(lo, hi) for lo, hi in zip(df.ci_low, df.ci_high, strict=True)]
-    else:
+    if not aubc:
         out["labeled"] = df.labeled.map(_num)
     out |= {
-        "t": df.t.map(lambda v: _num(v, 3)),
+        "n": df.n,
+        "mean diff": df.mean_diff.map(_signed),
+        "interval of the diff": _intervals(df, signed=True),
         "t-test p": df.t_p.map(_p),
+        "Holm": df.t_p_holm.map(_p),
         "Wilcoxon p": df.wilcoxon_p.map(_p),
+        "Holm (W)": df.wilcoxon_p_holm.map(_p),
         "note": df.note,
     }
     return pd.DataFrame(out)
 
 
 def paired_section(ctx: TaskContext) -> list[Item]:
-    """Every strategy vs each baseline, paired by trial: over the whole curve and per cycle."""
-    pa = stats.paired_aubc(ctx.rows, ctx.baselines, ctx.order)
+    """Every strategy vs each baseline, paired by trial: over the whole curve and per cycle,
+    each p-value beside its effect size and its Holm-corrected value."""
+    pa = ctx.paired_aubc
     if pa.empty:
         if not ctx.baselines:
             return [
@@ -339,16 +616,19 @@ def paired_section(ctx: TaskContext) -> list[Item]:
     whole = Heading(
         "paired_aubc",
         "Paired comparison over the whole curve (AUBC difference)",
-        "Strategy minus baseline, paired by trial (trials share seeds across "
-        "strategies, paper §4): mean difference with a 95 % bootstrap CI, paired "
-        "t-test and Wilcoxon signed-rank p-values; the note says when n is too "
-        "small for a p-value to mean anything.",
+        "Strategy minus baseline, paired by trial (trials share seeds across strategies, "
+        "paper §4): the mean difference (the effect size) with its interval, then the paired "
+        "t-test and Wilcoxon signed-rank p-values, raw and Holm-corrected over the "
+        f"{len(pa)} comparisons of this task. {INTERVAL_RULE}",
     )
     paired = stats.paired_cycles(ctx.rows, ctx.baselines, ctx.order)
     last_cycle = paired.groupby(["strategy", "baseline"]).cycle.transform("max")
     last = _paired_display(ctx, paired[paired.cycle == last_cycle], aubc=False)
     at_last = Heading(
-        "paired_tests", "Paired tests at the last cycle", "The CSV holds every cycle."
+        "paired_tests",
+        "Paired tests at the last cycle",
+        "As above, on the metric at the last cycle; Holm over the comparisons of the same "
+        "cycle. The CSV holds every cycle.",
     )
     return [
         ctx.table(pa, _paired_display(ctx, pa, aubc=True), whole),
@@ -357,8 +637,8 @@ def paired_section(ctx: TaskContext) -> list[Item]:
 
 
 def efficiency_section(ctx: TaskContext) -> list[Item]:
-    """The fewest labels at which each strategy's mean reaches the first baseline's final
-    mean."""
+    """The first measured budget at which each strategy's mean reaches the first
+    baseline's final mean (and the interpolation between budgets, labelled as such)."""
     if not ctx.baselines:
         return ["No baseline strategy: label efficiency needs a reference (`--baselines`)."]
     ref = ctx.baselines[0]
@@ -366,22 +646,27 @@ def efficiency_section(ctx: TaskContext) -> list[Item]:
     if eff.empty:
         return [f"No `{ref}` runs: label efficiency needs {ctx.label(ref)}'s final mean."]
     target, ref_labels = eff.target.iloc[0], eff.reference_labeled.iloc[0]
-    reached = zip(eff.labels_needed, eff.reached, strict=True)
-    saving = zip(eff.saving, eff.reached, strict=True)
     disp = pd.DataFrame(
         {
             "strategy": ctx.labels(eff.strategy),
-            "labels to reach it": [
-                (f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}") if r else "not reached"
-                for v, r in reached
+            "labels (first measured budget)": [
+                f"{v:,.0f}" if r else "not reached"
+                for v, r in zip(eff.labels_needed, eff.reached, strict=True)
             ],
-            f"saving vs {ctx.label(ref)}": [f"{s:.1%}" if r else "" for s, r in saving],
+            "interpolated (estimate)": [
+                f"~{v:,.0f}" if r else ""
+                for v, r in zip(eff.labels_interpolated, eff.reached, strict=True)
+            ],
+            f"saving vs {ctx.label(ref)}": [
+                f"{s:.1%}" if r else "" for s, r in zip(eff.saving, eff.reached, strict=True)
+            ],
         }
     )
     caption = (
-        f"The fewest labeled samples at which the mean curve reaches {ctx.label(ref)}'s final "
-        f"mean {ctx.metric.label} ({target:.4f} at {_num(ref_labels)} labels), linearly "
-        "interpolated between cycles."
+        f"The first measured budget (labeled samples) at which the mean curve reaches "
+        f"{ctx.label(ref)}'s final mean {ctx.metric.label} ({target:.4f} at {_num(ref_labels)} "
+        "labels); the saving is of that budget. The interpolated column is a linear "
+        "estimate between the two budgets around the crossing, not a measurement."
     )
     return [ctx.table(eff, disp, Heading("label_efficiency", "Label efficiency", caption))]
 
@@ -410,9 +695,12 @@ def cost_section(ctx: TaskContext) -> list[Item]:
 
 
 SECTIONS: tuple[Callable[[TaskContext], list[Item]], ...] = (
+    summary_section,
     curve_section,
     last_cycle_section,
+    paper_section,
     ranking_section,
+    spread_section,
     scatter_section,
     aubc_section,
     paired_section,

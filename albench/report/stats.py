@@ -6,16 +6,26 @@ drawn by :mod:`albench.report.figures`. Conventions:
 
 - mean and standard deviation are over trials, std with ddof = 1 (the sample std the
   paper's "mean and standard deviation" over 5 or 3 trials means; NaN for one trial);
+- an interval always comes with its method and n (:func:`mean_ci`): with at least
+  :data:`MIN_CI_TRIALS` values, the 95 % Student-t confidence interval of the mean; with
+  fewer, the *range* (min, max) of the values, labelled as such and never called a
+  confidence interval (2 to 4 trials say little about the spread);
 - trials share seeds across strategies (paper §4), so comparisons between strategies are
   *paired* by trial: paired t-test (``scipy.stats.ttest_rel``) and Wilcoxon signed-rank
-  (``scipy.stats.wilcoxon``) on the per-trial differences, per cycle and over the whole curve;
+  (``scipy.stats.wilcoxon``) on the per-trial differences, per cycle and over the whole
+  curve; every p-value comes with its effect size (the mean paired difference and its
+  interval) and with its Holm-corrected value (:func:`holm`) over the comparisons of one
+  task (per cycle: over the comparisons of that cycle);
 - the whole curve is summarised by the normalised area under the budget curve (AUBC): the
   trapezoid area under metric vs labeled samples divided by the labeled range, i.e. the mean
-  metric over the budget, in the metric's own units; its 95 % confidence interval is a
-  percentile bootstrap over trials (``scipy.stats.bootstrap``, 9,999 resamples, fixed seed,
-  so a report is reproducible);
-- label efficiency: the fewest labeled samples at which a strategy's mean curve reaches
-  a reference strategy's final mean (the first baseline), linearly interpolated between cycles.
+  metric over the budget, in the metric's own units;
+- label efficiency: the first *measured* budget at which a strategy's mean curve reaches a
+  reference strategy's final mean (the first baseline); the linear interpolation between
+  cycles is given beside it, labelled as an interpolation;
+- a scorer is *degenerate* on a run when its values barely vary over the test set
+  (:func:`score_spread`): the central 90 % of its values (5th to 95th percentile) span at
+  most :data:`DEGENERATE_SPREAD` (0.1 %) of their magnitude, or it takes a single value;
+  its ranking of the test samples is then rounding noise.
 
 Strategies are never named here: which ones are baselines, and the order rows come in, are
 arguments (the report takes them from the runs' tags and the strategy registry,
@@ -34,29 +44,46 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
-    "CONFIDENCE",
-    "N_RESAMPLES",
+    "ALPHA",
+    "DEGENERATE_SPREAD",
+    "MIN_CI_TRIALS",
+    "NON_SCORE_COLUMNS",
     "aubc",
     "aubc_table",
-    "bootstrap_ci",
     "cost_table",
+    "degenerate_table",
+    "holm",
     "label_efficiency",
     "last_cycle_table",
+    "last_values",
+    "mean_ci",
     "metric_rows",
     "paired_aubc",
     "paired_cycles",
     "paired_test",
+    "paper_check",
+    "paper_ordering",
     "rank_acc_last",
     "rank_acc_summary",
+    "run_aubc",
     "scatter_points",
+    "score_columns",
+    "score_spread",
+    "scorer_spreads",
     "strategy_order",
     "summarize",
+    "unpaired_test",
 ]
 
-N_RESAMPLES = 9999  # bootstrap resamples; percentile CI, seed 0
+ALPHA = 0.05  # the level the notes and verdicts refer to
 CONFIDENCE = 0.95
-WILCOXON_ALPHA = 0.05  # the level a note says Wilcoxon cannot reach with few pairs
+MIN_CI_TRIALS = 5  # below this, an interval is the range of the values, not a CI
 TIME_KEYS = ("time/train_s", "time/scan_s", "time/select_s")
+NON_SCORE_COLUMNS = ("index", "loss")  # the other columns of a test_scores CSV are scores
+DEGENERATE_SPREAD = 1e-3  # 5-95 % spread <= 0.1 % of the magnitude: a degenerate scorer
+SPREAD_QUANTILES = (0.05, 0.95)
+PAPER_TOLERANCE = 0.01  # absolute floor of the paper check for a number given exactly
+PAPER_TOLERANCE_APPROX = 0.05  # ... for one the paper gives as approximate ("about")
 
 
 def strategy_order(names: Iterable[str], known: Sequence[str] = ()) -> list[str]:
@@ -115,10 +142,57 @@ def _ordered(df: pd.DataFrame, order: Sequence[str], by: Sequence[str] = ()) -> 
     )
 
 
+# ------------------------------------------------------------------ intervals, corrections
+def mean_ci(values: Sequence[float]) -> tuple[float, float, str]:
+    """An interval for the mean of ``values`` (NaNs dropped) and how it was made.
+
+    n >= :data:`MIN_CI_TRIALS`: the 95 % Student-t confidence interval of the mean;
+    2 <= n < 5: the range (min, max) of the values, which is no confidence interval (a
+    bootstrap of 3 values returns exactly that range and looks far tighter than it is);
+    n < 2: none. The method is ``"t95"``, ``"range"`` or ``""``.
+    """
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n < 2:
+        return math.nan, math.nan, ""
+    if n < MIN_CI_TRIALS:
+        return float(v.min()), float(v.max()), "range"
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
+    mean = float(v.mean())
+    return mean - half, mean + half, "t95"
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm's step-down correction of a family of p-values (NaNs ignored and kept NaN).
+
+    Sorted ascending, the i-th of m p-values (1-based) becomes max over j <= i of
+    min(1, (m - j + 1) p_(j)); the result is in the input's order.
+    """
+    p = np.asarray(pvalues, float)
+    out = np.full(len(p), math.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    running = 0.0
+    for j, i in enumerate(ok[np.argsort(p[ok], kind="stable")]):
+        running = max(running, min(1.0, (m - j) * p[i]))
+        out[i] = running
+    return out
+
+
 # --------------------------------------------------------------------------- paired tests
+def _wilcoxon_note(nonzero: int) -> str:
+    """What a Wilcoxon p-value can say with ``nonzero`` non-zero differences."""
+    floor = min(1.0, 2.0 / 2**nonzero)  # the exact two-sided p is never below this
+    if floor <= ALPHA:
+        return ""
+    pairs = f"{nonzero} non-zero difference{'s' if nonzero != 1 else ''}"
+    return f"Wilcoxon: smallest possible p is {floor:.3g} with {pairs} (p < {ALPHA} needs 6)"
+
+
 def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
-    """Paired t-test and Wilcoxon signed-rank of ``x - y`` (two-sided), with a note on what
-    the sample size allows.
+    """Paired t-test and Wilcoxon signed-rank of ``x - y`` (two-sided), the mean difference
+    with its interval (:func:`mean_ci`), and a note on what the sample size allows.
 
     With n pairs (none zero) the exact two-sided Wilcoxon p-value is at least 2 / 2^n, so
     below 6 pairs it can never reach 0.05; the note says so. The t-test needs n >= 2 and
@@ -127,9 +201,13 @@ def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
     x, y = np.asarray(x, float), np.asarray(y, float)
     d = x - y
     n = len(d)
+    lo, hi, method = mean_ci(d)
     out: dict[str, float | str] = {
         "n": n,
         "mean_diff": float(d.mean()) if n else math.nan,
+        "ci_low": lo,
+        "ci_high": hi,
+        "ci_method": method,
         "t": math.nan,
         "t_p": math.nan,
         "wilcoxon_w": math.nan,
@@ -154,13 +232,36 @@ def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
             warnings.simplefilter("ignore")  # scipy warns about small samples; the note says it
             res = stats.wilcoxon(x, y)
         out["wilcoxon_w"], out["wilcoxon_p"] = float(res.statistic), float(res.pvalue)
-        floor = 2.0 / 2**nonzero
-        if floor > WILCOXON_ALPHA:
-            notes.append(
-                f"Wilcoxon p >= {floor:.3g} with {nonzero} non-zero pairs: cannot reach "
-                f"{WILCOXON_ALPHA} (needs >= 6)"
-            )
-    return out | {"note": "; ".join(notes)}
+        notes.append(_wilcoxon_note(nonzero))
+    return out | {"note": "; ".join(n for n in notes if n)}
+
+
+def unpaired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
+    """Welch's t-test of ``x`` against ``y`` (runs that share no trial), the difference of
+    the means and an interval for it: Welch's 95 % CI with at least
+    :data:`MIN_CI_TRIALS` values on each side, else the range of the pairwise differences."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    out: dict[str, float | str] = {
+        "n": min(len(x), len(y)),
+        "mean_diff": float(x.mean() - y.mean()) if len(x) and len(y) else math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "ci_method": "",
+        "t": math.nan,
+        "t_p": math.nan,
+    }
+    if len(x) < 2 or len(y) < 2:
+        return out | {"note": f"n={len(x)} and {len(y)}: no test"}
+    res = stats.ttest_ind(x, y, equal_var=False)
+    out["t"], out["t_p"] = float(res.statistic), float(res.pvalue)
+    if min(len(x), len(y)) >= MIN_CI_TRIALS:
+        ci = res.confidence_interval(CONFIDENCE)
+        out |= {"ci_low": float(ci.low), "ci_high": float(ci.high), "ci_method": "t95"}
+        return out | {"note": "unpaired (Welch)"}
+    diffs = np.subtract.outer(x, y).ravel()
+    out |= {"ci_low": float(diffs.min()), "ci_high": float(diffs.max()), "ci_method": "range"}
+    note = f"unpaired (Welch); n < {MIN_CI_TRIALS}: interval = range of the differences"
+    return out | {"note": note}
 
 
 def _comparisons(
@@ -196,10 +297,27 @@ def _pairs(values: pd.DataFrame, strategy: str, baseline: str) -> tuple[np.ndarr
     return both[strategy].to_numpy(), both[baseline].to_numpy()
 
 
+_TEST_COLUMNS = ["n", "mean_diff", "ci_low", "ci_high", "ci_method", "t", "t_p", "t_p_holm"]
+_TEST_COLUMNS += ["wilcoxon_w", "wilcoxon_p", "wilcoxon_p_holm", "note"]
+
+
+def _with_holm(df: pd.DataFrame, family: Sequence[str]) -> pd.DataFrame:
+    """Holm-corrected ``t_p`` and ``wilcoxon_p`` within each group of ``family`` columns."""
+    df = df.copy()
+    for col in ("t_p", "wilcoxon_p"):
+        if col not in df:
+            continue
+        df[f"{col}_holm"] = math.nan
+        for _, idx in df.groupby(list(family), sort=False).groups.items():
+            df.loc[idx, f"{col}_holm"] = holm(df.loc[idx, col].to_numpy(float))
+    return df
+
+
 def paired_cycles(
     rows: pd.DataFrame, baselines: Sequence[str], order: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Per task and cycle: every strategy vs each baseline present, paired over trials.
+    """Per task and cycle: every strategy vs each baseline present, paired over trials;
+    p-values Holm-corrected over the comparisons of the same task and cycle.
 
     ``rows`` holds one metric (see :func:`metric_rows`).
     """
@@ -214,23 +332,9 @@ def paired_cycles(
                 | {"labeled": labeled}
                 | res
             )
-    return _paired_order(pd.DataFrame(out, columns=_PAIRED_COLUMNS), baselines, order)
-
-
-_PAIRED_COLUMNS = [
-    "task",
-    "strategy",
-    "baseline",
-    "cycle",
-    "labeled",
-    "n",
-    "mean_diff",
-    "t",
-    "t_p",
-    "wilcoxon_w",
-    "wilcoxon_p",
-    "note",
-]
+    cols = ["task", "strategy", "baseline", "cycle", "labeled", *_TEST_COLUMNS]
+    df = _with_holm(pd.DataFrame(out, columns=cols), ["task", "cycle"])
+    return _paired_order(df[cols], baselines, order)
 
 
 # --------------------------------------------------------------------------------- AUBC
@@ -246,25 +350,7 @@ def aubc(labeled: Sequence[float], values: Sequence[float]) -> float:
     return float(np.trapezoid(y, x) / (x[-1] - x[0]))
 
 
-def bootstrap_ci(values: Sequence[float], seed: int = 0) -> tuple[float, float]:
-    """95 % percentile-bootstrap confidence interval of the mean; NaN for fewer than 2."""
-    v = np.asarray(values, float)
-    if len(v) < 2:
-        return math.nan, math.nan
-    if np.all(v == v[0]):
-        return float(v[0]), float(v[0])
-    res = stats.bootstrap(
-        (v,),
-        np.mean,
-        n_resamples=N_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
-
-
-def _run_aubc(rows: pd.DataFrame) -> pd.DataFrame:
+def run_aubc(rows: pd.DataFrame) -> pd.DataFrame:
     """One AUBC per (task, strategy, trial)."""
     per = [
         {"task": t, "strategy": s, "trial": tr, "aubc": aubc(g.labeled, g.value)}
@@ -274,21 +360,23 @@ def _run_aubc(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def aubc_table(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
-    """Per (task, strategy): AUBC mean, std and 95 % bootstrap CI over trials."""
+    """Per (task, strategy): AUBC mean, std and interval (:func:`mean_ci`) over trials."""
     out = []
-    for (task, strat), g in _run_aubc(rows).groupby(["task", "strategy"], sort=True):
-        lo, hi = bootstrap_ci(g.aubc.to_numpy())
+    for (task, strat), g in run_aubc(rows).groupby(["task", "strategy"], sort=True):
+        lo, hi, method = mean_ci(g.aubc.to_numpy())
+        mine = rows[(rows.task == task) & (rows.strategy == strat)]
         out.append(
             {
                 "task": task,
                 "strategy": strat,
-                "labeled_from": rows[(rows.task == task) & (rows.strategy == strat)].labeled.min(),
-                "labeled_to": rows[(rows.task == task) & (rows.strategy == strat)].labeled.max(),
+                "labeled_from": mine.labeled.min(),
+                "labeled_to": mine.labeled.max(),
                 "n": len(g),
                 "aubc": g.aubc.mean(),
                 "std": g.aubc.std(),
                 "ci_low": lo,
                 "ci_high": hi,
+                "ci_method": method,
             }
         )
     return _ordered(pd.DataFrame(out), order)
@@ -297,45 +385,42 @@ def aubc_table(rows: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
 def paired_aubc(
     rows: pd.DataFrame, baselines: Sequence[str], order: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Per task: each strategy's AUBC minus each baseline's, paired by trial, with a
-    bootstrap CI of the mean difference and the paired tests."""
-    per = _run_aubc(rows)
+    """Per task: each strategy's AUBC minus each baseline's, paired by trial: the mean
+    difference with its interval, the paired tests, and their p-values Holm-corrected over
+    the task's comparisons."""
+    per = run_aubc(rows)
     out = []
     for task, g in per.groupby("task", sort=True):
         wide = g.pivot_table(index="trial", columns="strategy", values="aubc", aggfunc="first")
         for strat, base in _comparisons(wide.columns, baselines, order):
-            x, y = _pairs(wide, strat, base)
-            lo, hi = bootstrap_ci(x - y)
-            res = paired_test(x, y)
-            out.append(
-                {"task": task, "strategy": strat, "baseline": base}
-                | {k: res[k] for k in ("n", "mean_diff")}
-                | {"ci_low": lo, "ci_high": hi}
-                | {k: v for k, v in res.items() if k not in ("n", "mean_diff")}
-            )
-    cols = ["task", "strategy", "baseline", "n", "mean_diff", "ci_low", "ci_high"]
-    cols += ["t", "t_p", "wilcoxon_w", "wilcoxon_p", "note"]
-    return _paired_order(pd.DataFrame(out, columns=cols), baselines, order)
+            res = paired_test(*_pairs(wide, strat, base))
+            out.append({"task": task, "strategy": strat, "baseline": base} | res)
+    cols = ["task", "strategy", "baseline", *_TEST_COLUMNS]
+    df = _with_holm(pd.DataFrame(out, columns=cols), ["task"])
+    return _paired_order(df[cols], baselines, order)
 
 
 # ------------------------------------------------------------------------ label efficiency
-def _reach(x: np.ndarray, y: np.ndarray, target: float) -> float:
-    """Fewest x at which the piecewise-linear curve (x, y) first reaches ``target``."""
+def _reach(x: np.ndarray, y: np.ndarray, target: float) -> tuple[float, float]:
+    """(first measured x with y >= ``target``, the piecewise-linear interpolation of where
+    the curve crosses it); NaN, NaN when it never does."""
     for i in range(len(x)):
         if y[i] >= target:
             if i == 0:
-                return float(x[0])
+                return float(x[0]), float(x[0])
             x0, x1, y0, y1 = x[i - 1], x[i], y[i - 1], y[i]
-            return float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
-    return math.nan
+            return float(x[i]), float(x0 + (target - y0) * (x1 - x0) / (y1 - y0))
+    return math.nan, math.nan
 
 
 def label_efficiency(
     summary: pd.DataFrame, reference: str, order: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Per task and strategy: labeled samples its mean curve needs to reach ``reference``'s
-    final mean (NaN and ``reached = False`` when it never does), and the saving relative
-    to the labels the reference used. Tasks without the reference strategy are skipped."""
+    """Per task and strategy: the first measured budget (labeled samples) at which its mean
+    curve reaches ``reference``'s final mean (NaN and ``reached = False`` when it never
+    does), the linear interpolation between the cycles around it (an estimate, not a
+    measurement), and the saving of the measured budget relative to the labels the
+    reference used. Tasks without the reference strategy are skipped."""
     out = []
     for task, g in summary.groupby("task", sort=True):
         ref = g[g.strategy == reference].sort_values("cycle")
@@ -344,7 +429,7 @@ def label_efficiency(
         target, ref_labels = float(ref["mean"].iloc[-1]), float(ref.labeled.iloc[-1])
         for strat, s in g.groupby("strategy", sort=True):
             s = s.sort_values("labeled")
-            need = _reach(s.labeled.to_numpy(float), s["mean"].to_numpy(float), target)
+            need, est = _reach(s.labeled.to_numpy(float), s["mean"].to_numpy(float), target)
             out.append(
                 {
                     "task": task,
@@ -352,12 +437,14 @@ def label_efficiency(
                     "target": target,
                     "reference_labeled": ref_labels,
                     "labels_needed": need,
+                    "labels_interpolated": est,
                     "reached": not math.isnan(need),
                     "saving": 1.0 - need / ref_labels if not math.isnan(need) else math.nan,
                 }
             )
-    cols = ["task", "strategy", "target", "reference_labeled", "labels_needed", "reached"]
-    return _ordered(pd.DataFrame(out, columns=[*cols, "saving"]), order)
+    cols = ["task", "strategy", "target", "reference_labeled", "labels_needed"]
+    cols += ["labels_interpolated", "reached", "saving"]
+    return _ordered(pd.DataFrame(out, columns=cols), order)
 
 
 # ---------------------------------------------------------------- loss-prediction quality
@@ -381,6 +468,88 @@ def rank_acc_last(
     keys = zip(out.task, out.strategy, out.scorer, strict=True)
     out["paper"] = [paper.get(k, math.nan) for k in keys]
     return _ordered(out, order, by=["scorer"])
+
+
+# ------------------------------------------------------------------------- scorer spread
+def score_columns(scores: pd.DataFrame | None) -> list[str]:
+    """The columns of a test_scores CSV that hold scores with at least one value, sorted."""
+    if scores is None:
+        return []
+    return sorted(
+        str(c)
+        for c in scores.columns
+        if c not in NON_SCORE_COLUMNS and pd.api.types.is_numeric_dtype(scores[c])
+        and scores[c].notna().any()
+    )  # fmt: skip
+
+
+def score_spread(values: Sequence[float]) -> dict[str, float | bool]:
+    """How much a score varies over the test set, and whether it is degenerate.
+
+    spread = 95th - 5th percentile of the values (NaNs dropped), magnitude = the larger
+    absolute value of the two percentiles, relative = spread / magnitude. Degenerate: a
+    single distinct value, or spread <= :data:`DEGENERATE_SPREAD` x magnitude (the central
+    90 % of the test samples lie within 0.1 % of each other: e.g. an entropy of
+    5.539-5.543 nats, near-uniform heatmaps).
+    """
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        nan = math.nan
+        return {"n": 0, "q05": nan, "q95": nan, "spread": nan, "relative": nan, "degenerate": False}
+    q05, q95 = (float(q) for q in np.quantile(v, SPREAD_QUANTILES))
+    spread, magnitude = q95 - q05, max(abs(q05), abs(q95))
+    relative = spread / magnitude if magnitude > 0 else (0.0 if spread == 0 else math.inf)
+    degenerate = len(np.unique(v)) < 2 or spread <= DEGENERATE_SPREAD * magnitude
+    return {
+        "n": len(v),
+        "q05": q05,
+        "q95": q95,
+        "spread": spread,
+        "relative": relative,
+        "degenerate": bool(degenerate),
+    }
+
+
+def scorer_spreads(
+    test_scores: Mapping[str, pd.DataFrame | None], runs: pd.DataFrame
+) -> pd.DataFrame:
+    """:func:`score_spread` of every score column of every run's test_scores CSV.
+
+    ``runs``: run_id, task, strategy, trial (the report's run table). One row per (task,
+    strategy, trial, scorer).
+    """
+    out = []
+    for r in runs.sort_values(["task", "strategy", "trial"]).itertuples():
+        scores = test_scores.get(r.run_id)
+        for scorer in score_columns(scores):
+            spread = score_spread(scores[scorer].to_numpy(float))
+            out.append(
+                {"task": r.task, "strategy": r.strategy, "trial": r.trial, "scorer": scorer}
+                | spread
+            )
+    cols = ["task", "strategy", "trial", "scorer", "n", "q05", "q95", "spread", "relative"]
+    return pd.DataFrame(out, columns=[*cols, "degenerate"])
+
+
+def degenerate_table(spreads: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
+    """Per (task, strategy, scorer): trials inspected, how many degenerate, the median
+    5-95 % range and relative spread; ``degenerate`` when more than half of the trials are."""
+    cols = ["task", "strategy", "scorer", "trials", "degenerate_trials", "q05", "q95"]
+    cols += ["relative", "degenerate"]
+    if spreads.empty:
+        return pd.DataFrame(columns=cols)
+    g = spreads.groupby(["task", "strategy", "scorer"], sort=True)
+    out = g.agg(
+        trials=("trial", "count"),
+        degenerate_trials=("degenerate", "sum"),
+        q05=("q05", "median"),
+        q95=("q95", "median"),
+        relative=("relative", "median"),
+    ).reset_index()
+    out["degenerate_trials"] = out.degenerate_trials.astype(int)
+    out["degenerate"] = 2 * out.degenerate_trials > out.trials
+    return _ordered(out[cols], order, by=["scorer"])
 
 
 # --------------------------------------------------------------------------------- cost
@@ -419,25 +588,131 @@ def scatter_points(
     top: float = SCATTER_TOP,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, int, float, float]:
-    """Fig. 8's data from one ``test_scores`` CSV (columns loss, <scorer>, ...).
+    """Fig. 8's data for one score of one ``test_scores`` CSV (columns loss, <scorer>, ...).
 
-    Returns the shown points (score, loss, top): at most ``max_points`` test samples drawn
-    without replacement with a fixed seed, the ``top`` fraction of them with the highest
-    scores flagged; and n, Pearson and Spearman of score vs true loss over *all* test
+    The ``top`` fraction of *all* test samples with both values, by score (what a top-K
+    selection by it would pick), is flagged; then at most ``max_points`` test samples are
+    shown, drawn without replacement with a fixed seed from the rows that have a loss, so
+    that every score of the same CSV shows the same test samples. Returns the shown points
+    (score, loss, top), and n, Pearson and Spearman of score vs true loss over all test
     samples with both values (what ``eval/pearson/<scorer>`` logs).
     """
-    both = scores[["loss", scorer]].dropna().rename(columns={scorer: "score"})
+    has_loss = scores[scores["loss"].notna()]
+    both = has_loss[["loss", scorer]].dropna().rename(columns={scorer: "score"})
     n = len(both)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant input -> NaN correlation, shown as nan
         pearson = float(stats.pearsonr(both.score, both.loss).statistic) if n > 1 else math.nan
         spearman = float(stats.spearmanr(both.score, both.loss).statistic) if n > 1 else math.nan
-    if n > max_points:
-        pick = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
-        both = both.iloc[pick]
-    shown = both.reset_index(drop=True)
-    k = math.ceil(top * len(shown))
-    order = np.argsort(-shown.score.to_numpy(), kind="stable")  # highest scores first
-    flag = np.zeros(len(shown), bool)
-    flag[order[:k]] = True
-    return shown.assign(top=flag)[["score", "loss", "top"]], n, pearson, spearman
+    k = math.ceil(top * n)
+    rank = np.argsort(-both.score.to_numpy(), kind="stable")  # highest scores first
+    flag = np.zeros(n, bool)
+    flag[rank[:k]] = True
+    both = both.assign(top=flag)
+    if len(has_loss) > max_points:
+        pick = np.random.default_rng(seed).choice(len(has_loss), size=max_points, replace=False)
+        both = both[both.index.isin(has_loss.index[np.sort(pick)])]
+    return both[["score", "loss", "top"]].reset_index(drop=True), n, pearson, spearman
+
+
+# ---------------------------------------------------------------------- the paper check
+def last_values(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each run's value at its last cycle: task, strategy, trial, labeled, value."""
+    idx = rows.groupby("run_id", sort=True).cycle.idxmax()
+    out = rows.loc[idx, ["task", "strategy", "trial", "labeled", "value"]]
+    return out.sort_values(["task", "strategy", "trial"]).reset_index(drop=True)
+
+
+def _verdict(diff: float, tolerance: float) -> str:
+    if math.isnan(diff):
+        return "not measured"
+    if abs(diff) <= tolerance:
+        return "within tolerance"
+    return "above the paper" if diff > 0 else "below the paper"
+
+
+def paper_check(
+    frame: pd.DataFrame, metric: str, paper: Mapping[str, Mapping[str, tuple[float, str]]]
+) -> pd.DataFrame:
+    """Every published number beside the measured one, with a verdict.
+
+    ``paper``: quantity -> strategy -> (value, source), quantity ``"metric"`` (the task's
+    ``eval/<metric>``) or ``"<kind>/<scorer>"`` (``eval/<kind>/<scorer>``, e.g. ranking
+    accuracy or Pearson's r of a scorer). Measured: the mean over trials of each run's last
+    cycle, with the sample std. The rule: *within tolerance* when |measured - paper| <=
+    max(2 x std over trials, floor), floor = :data:`PAPER_TOLERANCE` (0.01) for a number
+    given exactly and :data:`PAPER_TOLERANCE_APPROX` (0.05) for one the source calls
+    approximate ("about"); else *above* or *below the paper*.
+    """
+    out = []
+    for quantity in sorted(paper, key=lambda q: (q != "metric", q)):
+        key = f"eval/{metric}" if quantity == "metric" else f"eval/{quantity}"
+        rows = frame[frame.metric == key]
+        last = last_values(rows) if not rows.empty else rows
+        for strat, (value, source) in paper[quantity].items():
+            mine = last[last.strategy == strat] if len(last) else last
+            n = len(mine)
+            mean = float(mine.value.mean()) if n else math.nan
+            std = float(mine.value.std()) if n > 1 else math.nan
+            approx = "about" in source.lower()
+            floor = PAPER_TOLERANCE_APPROX if approx else PAPER_TOLERANCE
+            tol = max(2 * std, floor) if n > 1 else floor
+            diff = mean - value
+            out.append(
+                {
+                    "quantity": quantity,
+                    "strategy": strat,
+                    "paper": value,
+                    "source": source,
+                    "approximate": approx,
+                    "n": n,
+                    "labeled": float(mine.labeled.max()) if n else math.nan,
+                    "measured": mean,
+                    "std": std,
+                    "diff": diff,
+                    "tolerance": tol,
+                    "verdict": _verdict(diff, tol),
+                }
+            )
+    cols = ["quantity", "strategy", "paper", "source", "approximate", "n", "labeled"]
+    return pd.DataFrame(out, columns=[*cols, "measured", "std", "diff", "tolerance", "verdict"])
+
+
+def _order_verdict(diff: float, p: float) -> str:
+    if math.isnan(diff):
+        return "not measured"
+    if math.isnan(p):
+        return "same direction, untested" if diff > 0 else "reversed, untested"
+    if diff > 0:
+        return "holds" if p < ALPHA else "same direction, not significant"
+    return "reversed (significant)" if p < ALPHA else "reversed, not significant"
+
+
+def paper_ordering(rows: pd.DataFrame, published: Mapping[str, float]) -> pd.DataFrame:
+    """Whether the paper's ordering of strategies holds under paired tests.
+
+    ``rows``: one task's metric rows; ``published``: strategy -> the paper's value. Every
+    pair (higher, lower) of the paper's order (strategies without runs are left out) is
+    tested on the last-cycle metric, paired by trial (:func:`paired_test`), the t-test's
+    p-values Holm-corrected over the pairs. Verdict: *holds* when the measured difference
+    has the paper's sign and the corrected p < 0.05; *same direction, not significant*;
+    *reversed* (significant or not).
+    """
+    last = last_values(rows)
+    wide = last.pivot_table(index="trial", columns="strategy", values="value", aggfunc="first")
+    ranked = sorted((s for s in published if s in wide), key=lambda s: -published[s])
+    out = []
+    for i, hi in enumerate(ranked):
+        for lo in ranked[i + 1 :]:
+            res = paired_test(*_pairs(wide, hi, lo))
+            out.append(
+                {"higher": hi, "lower": lo}
+                | {"paper_higher": published[hi], "paper_lower": published[lo]}
+                | {k: res[k] for k in ("n", "mean_diff", "ci_low", "ci_high", "ci_method")}
+                | {"t_p": res["t_p"]}
+            )
+    cols = ["higher", "lower", "paper_higher", "paper_lower", "n", "mean_diff", "ci_low"]
+    df = pd.DataFrame(out, columns=[*cols, "ci_high", "ci_method", "t_p"])
+    df["t_p_holm"] = holm(df.t_p.to_numpy(float)) if len(df) else []
+    df["verdict"] = [_order_verdict(d, p) for d, p in zip(df.mean_diff, df.t_p_holm, strict=True)]
+    return df

@@ -22,7 +22,7 @@ from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
 from albench.errors import DatasetMissingError
-from albench.tasks.base import TaskData
+from albench.tasks.base import MC_DROPOUT, TaskData
 from albench.tasks.classification.common import ClassificationTask
 from albench.tasks.classification.resident import ImageArrays
 from albench.tasks.classification.resnet import ResNet18
@@ -48,6 +48,7 @@ class Cifar10Task(ClassificationTask):
 
     name = "cifar10"
 
+    provides = ClassificationTask.provides | {MC_DROPOUT}  # mc_dropout: head_dropout > 0
     tap_channels = ResNet18.tap_channels
     num_classes = 10
     image_shape = (3, 32, 32)
@@ -64,6 +65,11 @@ class Cifar10Task(ClassificationTask):
         },
         "rank_acc/predicted_loss": {"learn_loss": (0.9074, "§4.1, Fig. 5")},
     }
+
+    def __init__(self, head_dropout: float = 0.0):
+        # p of the dropout before the classifier: 0 is the paper's ResNet-18 (§4.1); > 0
+        # provides mc_dropout (BALD, Gal et al. 2017); give every compared strategy the same.
+        self.set_head_dropout(head_dropout)
 
     def datasets(self, root: str, download: bool) -> TaskData:
         try:
@@ -101,4 +107,4 @@ class Cifar10Task(ClassificationTask):
         )
 
     def build_model(self) -> nn.Module:
-        return ResNet18(self.num_classes)
+        return ResNet18(self.num_classes, self.head_dropout)

@@ -2,7 +2,13 @@
 
 Paper §4.1: the target loss is the cross-entropy of each image, the entropy baseline is the
 entropy of the softmax output, the metric is the classification accuracy on the test split.
-A classification model returns ``(logits, taps, embedding)`` from ``forward``.
+A classification model returns ``(logits, taps, embedding)`` from ``forward`` and its logits
+are one linear layer of the embedding (:data:`LINEAR_HEAD`: the embedding is the last layer's
+input, as BADGE's and EGL's gradient embeddings assume). A model that names that layer
+``linear`` and its dropout probability ``head_dropout`` (the built-in ones) also hands it to
+strategies as ``StepOutput.head``; with ``head_dropout`` > 0 (the task parameter of
+``cifar10`` and ``digits``, 0 by default so the paper's ResNet-18 is unchanged) the task
+provides :data:`MC_DROPOUT`, for BALD's Monte-Carlo dropout passes of that layer.
 """
 
 from __future__ import annotations
@@ -20,22 +26,41 @@ from albench.contracts import (
     CLASS_LOGITS,
     EMBEDDING,
     ENTROPY,
+    LINEAR_HEAD,
     LOSS,
+    MC_DROPOUT,
     TAPS,
+    LinearHead,
     Metric,
     StepOutput,
     Task,
     TaskData,
 )
+from albench.errors import ConfigError
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
 
-__all__ = ["Accuracy", "ClassificationTask", "ImageTensorDataset", "softmax_entropy"]
+__all__ = [
+    "Accuracy",
+    "ClassificationTask",
+    "ImageTensorDataset",
+    "classifier_head",
+    "softmax_entropy",
+]
 
 
 def softmax_entropy(logits: Tensor) -> Tensor:
     """(B, C) logits -> (B,) entropy of the softmax in nats, computed stably in fp32."""
     logp = F.log_softmax(logits.float(), dim=1)
     return -(logp.exp() * logp).sum(dim=1)
+
+
+def classifier_head(model: nn.Module) -> LinearHead | None:
+    """The model's last layer as a :class:`~albench.contracts.LinearHead` when the model names
+    it ``linear`` (an ``nn.Linear`` fed by the embedding) and its dropout ``head_dropout``."""
+    linear = getattr(model, "linear", None)
+    if not isinstance(linear, nn.Linear):
+        return None
+    return LinearHead(linear, float(getattr(model, "head_dropout", 0.0)))
 
 
 class Accuracy(Metric):
@@ -59,15 +84,28 @@ class ClassificationTask(Task):
 
     metric = "accuracy"
     metric_label = "accuracy"
-    provides = frozenset({CLASS_LOGITS, EMBEDDING, ENTROPY, LOSS, TAPS})
+    provides = frozenset({CLASS_LOGITS, EMBEDDING, ENTROPY, LINEAR_HEAD, LOSS, TAPS})
     num_classes: int = 10
     image_shape: tuple[int, int, int] = (3, 32, 32)
+    head_dropout: float = 0.0  # p of the dropout before the classifier (see set_head_dropout)
+
+    def set_head_dropout(self, p: float) -> None:
+        """Dropout probability before the linear classifier, for a task whose class
+        ``provides`` :data:`MC_DROPOUT`: this instance provides it only when ``p`` > 0."""
+        if not 0.0 <= p < 1.0:
+            raise ConfigError(
+                f"tasks.{self.name}.params.head_dropout = {p!r} is invalid: expected 0 <= p < 1"
+            )
+        self.head_dropout = float(p)
+        if p == 0:
+            self.provides = type(self).provides - {MC_DROPOUT}  # no dropout, no MC passes
 
     def step(self, model: nn.Module, batch: Any, train: bool) -> StepOutput:
         x, y = batch
         logits, taps, embedding = model(x)
         loss = F.cross_entropy(logits.float(), y, reduction="none")  # (B,), not reduced
-        return StepOutput(output=logits, loss=loss, taps=list(taps), embedding=embedding)
+        head = classifier_head(model)
+        return StepOutput(output=logits, loss=loss, taps=list(taps), embedding=embedding, head=head)
 
     def uncertainty(self, out: StepOutput) -> Tensor:
         return softmax_entropy(out.output)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision import transforms
 
-from albench.tasks.base import TaskData
+from albench.tasks.base import MC_DROPOUT, TaskData
 from albench.tasks.classification.common import ClassificationTask, ImageTensorDataset
 from albench.tasks.classification.resident import ImageArrays
 
@@ -38,11 +38,12 @@ class DigitsNet(nn.Module):
 
     tap_channels = (32, 64, 128)
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10, head_dropout: float = 0.0):
         super().__init__()
         self.stage1 = _conv_bn(1, 32, stride=1)
         self.stage2 = _conv_bn(32, 64, stride=2)
         self.stage3 = _conv_bn(64, 128, stride=2)
+        self.head_dropout = head_dropout  # p before the classifier; no parameters, no state
         self.linear = nn.Linear(128, num_classes)
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
@@ -50,7 +51,8 @@ class DigitsNet(nn.Module):
         t2 = self.stage2(t1)  # (B, 64, 4, 4)
         t3 = self.stage3(t2)  # (B, 128, 2, 2)
         emb = F.adaptive_avg_pool2d(t3, 1).flatten(1)  # (B, 128, 2, 2) -> (B, 128)
-        return self.linear(emb), [t1, t2, t3], emb
+        h = F.dropout(emb, self.head_dropout, self.training) if self.head_dropout > 0 else emb
+        return self.linear(h), [t1, t2, t3], emb
 
 
 class DigitsTask(ClassificationTask):
@@ -58,13 +60,14 @@ class DigitsTask(ClassificationTask):
 
     name = "digits"
 
+    provides = ClassificationTask.provides | {MC_DROPOUT}  # mc_dropout: head_dropout > 0
     tap_channels = DigitsNet.tap_channels
     num_classes = 10
     image_shape = (1, 8, 8)
     embedded = True
     sizes = (1300, 497)  # (pool, test) with the default test_size
     throughput = 20000.0  # training images/s on one GPU (estimate)
-    cpu_throughput = 1500.0  # training images/s, one 2-core-CPU job with one thread (measured)
+    cpu_throughput = 5900.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
     default_schedule = {  # as benchmarks/quick.toml: 40 -> 240 labels in 6 cycles
         "al": {"initial": 40, "budget": 40, "cycles": 6, "subset": 400},
         "train": {
@@ -76,9 +79,12 @@ class DigitsTask(ClassificationTask):
         },
     }
 
-    def __init__(self, test_size: int = 497, shift: int = 1):
+    def __init__(self, test_size: int = 497, shift: int = 1, head_dropout: float = 0.0):
         self.test_size = test_size  # images held out for the test split (1,797 in all)
         self.shift = shift  # max random translation in pixels for training augmentation
+        # p of the dropout before the classifier; > 0 provides mc_dropout (BALD). 0: the
+        # quick benchmark's model; zoo.toml sets one value for every strategy (comparable).
+        self.set_head_dropout(head_dropout)
 
     def datasets(self, root: str, download: bool) -> TaskData:
         from sklearn.datasets import load_digits  # lazily: speed benchmarks import torch only
@@ -113,4 +119,4 @@ class DigitsTask(ClassificationTask):
         )
 
     def build_model(self) -> nn.Module:
-        return DigitsNet(self.num_classes)
+        return DigitsNet(self.num_classes, self.head_dropout)

@@ -40,8 +40,9 @@ class ResNet18(nn.Module):
 
     tap_channels = (64, 128, 256, 512)
 
-    def __init__(self, num_classes: int = 10):
+    def __init__(self, num_classes: int = 10, head_dropout: float = 0.0):
         super().__init__()
+        self.head_dropout = head_dropout  # p before the classifier (0: the paper's ResNet-18)
         self.in_planes = 64
         self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)  # 3x3 stem, §4.1
         self.bn1 = nn.BatchNorm2d(64)
@@ -65,4 +66,5 @@ class ResNet18(nn.Module):
         t3 = self.layer3(t2)  # (B, 256, 8, 8)
         t4 = self.layer4(t3)  # (B, 512, 4, 4)
         emb = F.adaptive_avg_pool2d(t4, 1).flatten(1)  # (B, 512, 4, 4) -> (B, 512)
-        return self.linear(emb), [t1, t2, t3, t4], emb
+        h = F.dropout(emb, self.head_dropout, self.training) if self.head_dropout > 0 else emb
+        return self.linear(h), [t1, t2, t3, t4], emb

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from albench.tasks.base import Metric, StepOutput, Task
+from albench.tasks.base import DETECTIONS, Metric, StepOutput, Task
 from albench.tasks.detection.ssd import SSDOutput, per_image_loss
 from albench.tasks.detection.voc_eval import VOC07MeanAP
 
@@ -69,6 +69,7 @@ class DetectionTask(Task):
 
     metric = "map"
     metric_label = "mAP@0.5"
+    provides = Task.provides | {DETECTIONS}  # SSDOutput.detections, with Detections.probs
     num_classes: int = 21  # including the background class 0
     image_size: tuple[int, int] = (300, 300)  # (H, W) of the detector's input
 

@@ -231,7 +231,7 @@ class ShapesTask(DetectionTask):
     tap_channels = SmallBackbone.channels(16)  # source maps of the default backbone
     sizes = (1000, 250)  # default (pool, test); an instance has its own
     throughput = 2000.0  # training images/s on one GPU (estimate)
-    cpu_throughput = 150.0  # training images/s, one 2-core-CPU job with one thread (measured)
+    cpu_throughput = 570.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
     default_schedule = {  # as benchmarks/quick.toml: 64 -> 320 labels in 5 cycles
         "al": {"initial": 64, "budget": 64, "cycles": 5, "subset": 0},
         "train": {

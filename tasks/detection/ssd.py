@@ -24,7 +24,10 @@ keeping the anchor behind every final box, so that the entropy baseline of §4.2
 be computed: the mean softmax entropy (background included, in nats) over an image's final
 detections. An image
 without any detection has entropy 0: no foreground class reached 1 % anywhere, the limit of
-confidently-background anchors, so it ranks last.
+confidently-background anchors, so it ranks last. Each detection also keeps its anchor's
+whole softmax (``Detections.probs``), from which the least-confidence and margin strategies
+score it; every per-image score aggregates its detections by the one shared rule,
+:func:`albench.contracts.aggregate_detections` (the entropy: mean, 0 without detections).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from torch import Tensor, nn
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
+
+from albench.contracts import aggregate_detections
 
 __all__ = [
     "Detections",
@@ -166,6 +171,7 @@ class Detections:
     scores: Tensor  # (n,)
     labels: Tensor  # (n,) 1..C-1
     entropy: Tensor  # (n,) softmax entropy (nats) of the anchor behind each box
+    probs: Tensor | None = None  # (n, C) that anchor's softmax, background (class 0) included
 
 
 def detect(
@@ -208,6 +214,7 @@ def detect(
                 scores=cand_scores[keep],
                 labels=cand_labels[keep],
                 entropy=entropy[i, anc[keep]],
+                probs=probs[i, anc[keep]],  # (n, C)
             )
         )
     return out
@@ -244,10 +251,6 @@ class SSDOutput:
         return self._detections
 
     def entropy(self) -> Tensor:
-        """(B,) mean softmax entropy over each image's final detections; 0 without any."""
-        return torch.stack(
-            [
-                d.entropy.mean() if len(d.entropy) else d.entropy.new_zeros(())
-                for d in self.detections
-            ]
-        )
+        """(B,) mean softmax entropy over each image's final detections; 0 without any (the
+        paper's rule, §4.2, through the shared :func:`aggregate_detections`)."""
+        return aggregate_detections([d.entropy for d in self.detections], "mean", 0.0)

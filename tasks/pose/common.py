@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from torch import Tensor, nn
 
-from albench.tasks.base import Metric, StepOutput, Task
+from albench.tasks.base import HEATMAPS, Metric, StepOutput, Task
 from albench.tasks.pose.data import make_sample
 from albench.tasks.pose.geometry import Augmentation
 from albench.tasks.pose.heatmaps import heatmap_entropy, heatmap_loss
@@ -27,6 +27,7 @@ class PoseTask(Task):
 
     metric = "pckh"
     metric_label = "PCKh@0.5"
+    provides = Task.provides | {HEATMAPS}  # output: the last stack's (B, J, H, W) heatmaps
     num_joints: ClassVar[int] = 16  # MPII's joints (the stickmen twin draws the same 16)
     input_res: ClassVar[int] = 256  # crop side in pixels (Newell et al.)
     channels: ClassVar[int] = 3

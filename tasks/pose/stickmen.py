@@ -216,7 +216,7 @@ class StickmenTask(PoseTask):
     tap_channels = (32,)  # (features,): the 1 stack's last feature map
     sizes = (1000, 300)  # (pool_size, test_size) defaults, for planning
     throughput = 2000.0  # training images/s on one GPU (estimate)
-    cpu_throughput = 150.0  # training images/s, one 2-core-CPU job with one thread (measured)
+    cpu_throughput = 340.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
     default_schedule = {  # as benchmarks/quick.toml: 64 -> 320 labels in 5 cycles
         "al": {"initial": 64, "budget": 64, "cycles": 5, "subset": 300},
         "train": {

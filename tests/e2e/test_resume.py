@@ -44,9 +44,10 @@ DRIVER = textwrap.dedent(
             print("TORN", flush=True); os.kill(os.getpid(), signal.SIGKILL)
         return real_replace(src, dst)
 
-    def log(self, state, dedupe=False):
-        real_log(self, state, dedupe)
-        if mode == "after-log" and current.get("cycle") == cycle_at and not dedupe:
+    def log(self, state):
+        resumed = self.dedupe
+        real_log(self, state)
+        if mode == "after-log" and current.get("cycle") == cycle_at and not resumed:
             print("PAUSED", flush=True); time.sleep(600)
 
     ck.JobState.save, os.replace, loop._Cycles.log = save, replace, log
@@ -126,9 +127,11 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(mode, reference, tmp_pa
     _kill_at_marker(_driver(tmp_path, mode, uri, state), "TORN" if mode == "tear" else "PAUSED")
     killed = _summary_status(uri)
     assert killed == "RUNNING"  # a SIGKILL leaves the run as it was
-    (ckpt,) = list((state / "resume").glob("*.pt"))
-    if mode == "tear":  # the torn write left a temp file and the previous checkpoint intact
-        assert list((state / "resume").glob(".*.tmp"))
+    saved = sorted(p.name[16:] for p in (state / "resume").glob("[!.]*.pt*"))  # past the hash
+    if mode == "tear":  # the torn write left a temp file and the previous state intact
+        assert list((state / "resume").glob(".*.tmp")) and saved == [".pt.prev"]
+    else:  # the state of the cycle, and the one before it
+        assert saved == [".pt", ".pt.prev"]
     _run_to_end(tmp_path, uri, state)
     resumed = _summary(uri, tmp_path)
     assert resumed["status"] == "FINISHED"
@@ -136,7 +139,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(mode, reference, tmp_pa
     assert resumed["picks"] == reference["picks"]
     assert resumed["time_steps"] == [0, 1, 2, 3]  # no duplicated step anywhere
     assert "albench.resumed_at_cycle" in resumed["tags"]
-    assert not ckpt.exists() and not list((state / "resume").glob(".*.tmp"))
+    assert list((state / "resume").iterdir()) == []  # no state, no previous copy, no temp
 
 
 def _summary_status(uri: str) -> str:

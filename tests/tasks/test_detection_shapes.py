@@ -10,6 +10,7 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+from albench.strategies.random import RandomStrategy
 from albench.tasks.detection import shapes
 from albench.tasks.detection.shapes import (
     DIFFICULT_PX,
@@ -19,6 +20,7 @@ from albench.tasks.detection.shapes import (
     generate,
     load_or_generate,
 )
+from albench.training import Learner
 
 
 def test_generation_is_deterministic_per_seed_and_split():
@@ -127,7 +129,8 @@ def test_task_datasets_sizes_and_a_training_step(tmp_path):
     out = task.step(model, batch, train=True)
     assert out.loss.shape == (6,) and torch.isfinite(out.loss).all()
     assert [t.shape[1] for t in out.taps] == list(task.tap_channels)
-    result = task.evaluate(model, [task.collate([data.test[i] for i in range(8)])], "cpu")
+    learner = Learner(task, RandomStrategy(), model, None, torch.device("cpu"))
+    result = learner.evaluate([task.collate([data.test[i] for i in range(8)])])
     assert 0 <= result.metric <= 1 and result.scores["entropy"].shape == (8,)
 
 
