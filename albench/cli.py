@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(run)
     run.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     run.add_argument("--no-progress", action="store_true", help="plain log lines, no live view")
+    run.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another albench run holds this experiment, wait for it instead of refusing",
+    )
     plan = sub.add_parser("plan", help="print the jobs of a run with their estimated GPU time")
     _add_selection(plan)
 
@@ -166,6 +171,8 @@ def _check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
 def _jobs(args: argparse.Namespace, need_data: bool):
     """The selected jobs, their (pool, test) sizes, device and GPU ids; all input checked."""
 
+    from pathlib import Path
+
     from albench.config import load_benchmark
     from albench.registry import STRATEGIES, TASKS
 
@@ -179,6 +186,9 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         overrides.append(f"benchmark.trials={args.trials}")  # and below, for every task
     if args.seed is not None:
         overrides.append(f"benchmark.seed={args.seed}")
+    root = Path(args.data_root)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"--data-root {root} is a file, not a folder; give a folder path")
     tasks = _names(args.tasks, [], "tasks")
     strategies = _names(args.strategies, [], "strategies")
     for name in tasks or []:
@@ -263,12 +273,17 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
             job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
         )
         check_pair(job.task.name, task.provides, job.strategy, type(strategy).requires)
+        batch = job.task.train.batch_size
+        if type(strategy).pairs_in_batch and batch % 2:
+            raise ConfigError(
+                f"tasks.{job.task.name}.train.batch_size = {batch} is odd: strategy "
+                f"{job.strategy!r} pairs the samples of each batch, so one sample per batch "
+                "would never enter its loss; use an even batch size"
+            )
     return sizes
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     dry = args.command == "plan" or args.dry_run
     if args.backend == "ray" and not dry:
         try:
@@ -278,13 +293,34 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
             ) from None
     jobs, sizes, device, gpus = _jobs(args, need_data=not dry)
-    from albench.checkpoint import state_dir_for
-    from albench.runner import ProgressBoard, Schedule, format_plan, plan_jobs, run_jobs
-    from albench.tracking import Tracker, store_exists, tracking_uri
+    from albench.preflight import ExperimentLock, check_folder, check_tracking_store
+    from albench.tracking import tracking_uri
 
     uri = tracking_uri()
     experiment = jobs[0].experiment
-    state_dir = Path(args.state_dir).resolve() if args.state_dir else state_dir_for(uri)
+    state_dir = planned_state_dir(args, uri)
+    if state_dir.exists() and not state_dir.is_dir():
+        raise AlbenchError(f"--state-dir {state_dir} is a file, not a folder; give a folder path")
+    lock = ExperimentLock(state_dir, experiment)
+    if not dry:  # the input is good: check the store, make the folder and the store, lock
+        check_tracking_store(uri)
+        check_folder(state_dir, "--state-dir", create=True)
+        check_tracking_store(uri, create=True)
+        lock.acquire(wait=args.wait)  # before reading what is finished: no job runs twice
+    elif uri.startswith(("http://", "https://")):
+        check_tracking_store(uri)  # a health request: read-only
+    with lock:
+        return _plan_and_run(args, jobs, (sizes, device, gpus), state_dir)
+
+
+def _plan_and_run(args: argparse.Namespace, jobs: list, resolved: tuple, state_dir) -> int:
+    """Plan the jobs against what the store has finished; print the plan or run it."""
+    from albench.runner import format_plan, plan_jobs
+    from albench.tracking import Tracker, store_exists
+
+    sizes, device, gpus = resolved
+    uri, experiment = jobs[0].tracking_uri, jobs[0].experiment
+    dry = args.command == "plan" or args.dry_run
     # plan / --dry-run are read-only: a missing local store is not created to be read
     tracker = Tracker(uri) if not dry or store_exists(uri) else None
     finished = set()
@@ -298,6 +334,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     if dry:
         print(format_plan(planned, gpu=bool(gpus)))
         return 0
+    return _run(args, tracker, planned, (device, gpus))
+
+
+def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> int:
+    """Run the planned jobs that are not finished; the summary and the exit code."""
+    from albench.runner import ProgressBoard, Schedule, run_jobs
+
+    device, gpus = where_to
+    jobs = [p.job for p in planned]
+    experiment, state_dir = jobs[0].experiment, planned_state_dir(args, tracker.uri)
+    # a tracking server that goes away mid-run: bounded retries (about a minute), then the
+    # job stops with its state saved and a rerun resumes it
+    for key, value in (("MAX_RETRIES", "4"), ("BACKOFF_FACTOR", "2"), ("TIMEOUT", "30")):
+        os.environ.setdefault(f"MLFLOW_HTTP_REQUEST_{key}", value)
     tracker.experiment_id(experiment)  # created by the driver, before any worker starts
     todo = [p.job for p in planned if p.state != "finished"]
     n_jobs = args.jobs or (1 if device != "cpu" else max(1, min(_usable_cores(), len(todo))))
@@ -337,6 +387,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def planned_state_dir(args: argparse.Namespace, uri: str):
+    """The state folder: ``--state-dir``, else beside a sqlite database, else ./albench-state."""
+    from pathlib import Path
+
+    from albench.checkpoint import state_dir_for
+
+    return Path(args.state_dir).resolve() if args.state_dir else state_dir_for(uri)
+
+
 def _usable_cores() -> int:
     """The CPU cores this process may run on (its affinity mask, else the machine's)."""
     try:
@@ -367,16 +426,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name, path in sorted(builtin_benchmarks().items()):
         print(f"  {name:16s} {path}")
     strategies = STRATEGIES.names()
-    width = max(len(s) for s in strategies) + 2
-    print("support (yes: the strategy runs on the task; else the capability it lacks):")
-    print(f"  {'':10s}" + "".join(f"{s:>{width}s}" for s in strategies))
+    rows = {}
     for task in TASKS.names():
         provides = TASKS.capabilities(task)
-        cells = []
-        for s in strategies:
-            missing = missing_capabilities(provides, STRATEGIES.capabilities(s))
-            cells.append(f"{'yes' if not missing else 'no: ' + ','.join(missing):>{width}s}")
-        print(f"  {task:10s}" + "".join(cells))
+        missing = [missing_capabilities(provides, STRATEGIES.capabilities(s)) for s in strategies]
+        rows[task] = ["no: " + ",".join(m) if m else "yes" for m in missing]
+    # each column as wide as its name or its widest cell, so that no two cells touch
+    widths = [
+        max(len(s), *(len(r[i]) for r in rows.values())) + 2 for i, s in enumerate(strategies)
+    ]
+    print("support (yes: the strategy runs on the task; else the capability it lacks):")
+    print(f"  {'':10s}" + "".join(f"{s:>{w}s}" for s, w in zip(strategies, widths, strict=True)))
+    for task, cells in rows.items():
+        print(f"  {task:10s}" + "".join(f"{c:>{w}s}" for c, w in zip(cells, widths, strict=True)))
     return 0
 
 
@@ -384,8 +446,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     import shlex
 
     from albench.report import ReportOptions, default_experiment, make_report
-    from albench.tracking import Tracker
+    from albench.tracking import Tracker, store_exists, tracking_uri
 
+    if not store_exists(tracking_uri()):  # reading must not create an empty store
+        raise AlbenchError(
+            f"no tracking store at {tracking_uri()}; run a benchmark first (albench run) or "
+            "set MLFLOW_TRACKING_URI to the store that holds your runs"
+        )
     tracker = Tracker()
     names = list(dict.fromkeys(args.experiment or [default_experiment(tracker)]))
     out = args.out or f"reports/{'-vs-'.join(names)}"

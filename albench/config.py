@@ -336,6 +336,32 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
     return bench
 
 
+_SET_TABLES = ("al", "train", "params", "benchmark", "strategies", "tasks")
+
+
+def _check_override_path(item: str, path: list[str], raw: dict[str, Any]) -> None:
+    """Blame ``--set`` (not the benchmark file) for a table or key that does not exist."""
+    head = path[0]
+    if head not in _SET_TABLES:
+        raise ConfigError(
+            f"--set {item!r}: unknown table {head!r}{did_you_mean(head, _SET_TABLES)}; "
+            f"valid: {', '.join(_SET_TABLES)}"
+        )
+    if head in ("al", "train") and len(path) == 2:
+        fields = [f.name for f in dataclasses.fields(ALConfig if head == "al" else TrainConfig)]
+        if path[1] not in fields:
+            raise ConfigError(
+                f"--set {item!r}: unknown key {head}.{path[1]}{did_you_mean(path[1], fields)}; "
+                f"valid keys: {', '.join(fields)}"
+            )
+    if head == "tasks" and len(path) > 2 and path[1] not in raw.get("tasks", {}):
+        names = list(raw.get("tasks", {}))
+        raise ConfigError(
+            f"--set {item!r}: the benchmark has no task {path[1]!r}"
+            f"{did_you_mean(path[1], names)}; its tasks: {', '.join(names)}"
+        )
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``--set section.key=value`` overrides to a raw TOML document.
 
@@ -353,6 +379,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
+        _check_override_path(item, path, raw)
         if path[0] in ("al", "train", "params"):
             if len(path) != 2:
                 raise ConfigError(f"--set {item!r}: use {path[0]}.KEY=VALUE")

@@ -358,6 +358,9 @@ class Strategy(ABC):
     requires: ClassVar[frozenset[str]] = frozenset()  # task capabilities it needs ("a|b": one of)
     needs_scan: ClassVar[bool] = True  # False: select() gets a Scan with no stats
     scan_labeled: ClassVar[bool] = False  # True: the labeled set is scanned as well
+    pairs_in_batch: ClassVar[bool] = False  # True: its loss pairs the samples of a batch, so
+    # an odd train.batch_size is refused before any run (the last partial batch of an epoch
+    # may still be odd: its unpaired sample, a different one every epoch, is left out)
     scores: ClassVar[tuple[str, ...]] = ()  # collect() keys that are per-sample scores,
     # evaluated against the true test loss every cycle (ranking accuracy, correlations)
 

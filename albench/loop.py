@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -238,10 +239,10 @@ def run_job(
                 state.save(path)
             cycles.log(state)
     except KeyboardInterrupt:
-        cycles.tracker.end_run(state.run_id, "KILLED", "interrupted (Ctrl-C)")
+        cycles.mark(state.run_id, "KILLED", "interrupted (Ctrl-C)")
         raise
     except BaseException as exc:
-        cycles.tracker.end_run(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+        cycles.mark(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
         raise
     cycles.tracker.end_run(state.run_id, "FINISHED")
     if path is not None:
@@ -316,7 +317,7 @@ class _Cycles:
             if path is not None:  # from now on a rerun resumes this run, even in cycle 0
                 state.save(path)
         except BaseException as exc:
-            tracker.end_run(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            self.mark(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
             raise
         return state
 
@@ -333,6 +334,18 @@ class _Cycles:
         self.dedupe = True
         self.log(state)
         return state
+
+    def mark(self, run_id: str, status: str, reason: str) -> None:
+        """End the run as KILLED or FAILED if the store lets us (it may be why we stopped:
+        then the run stays RUNNING and a rerun resumes it from its saved state)."""
+        try:
+            self.tracker.end_run(run_id, status, reason)
+        except Exception as exc:
+            print(
+                f"albench: could not mark {self.job.run_name} {status} in the tracking store "
+                f"({type(exc).__name__}); rerun the command to resume it",
+                file=sys.stderr,
+            )
 
     def log(self, state: JobState) -> None:
         """Log a cycle's metric rows and artifacts; a resumed or adopted run skips the

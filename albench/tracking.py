@@ -103,7 +103,10 @@ class Tracker:
             return exp.experiment_id
         if not create:
             return None
-        return _retry(lambda: self.client.create_experiment(name))
+        from albench.preflight import artifact_root
+
+        location = artifact_root(self.uri)  # sqlite: beside the database, not in the cwd
+        return _retry(lambda: self.client.create_experiment(name, artifact_location=location))
 
     def experiment_names(self) -> list[str]:
         return sorted(e.name for e in _retry(lambda: self.client.search_experiments()))

@@ -60,8 +60,8 @@ def gradient_embedding_parts(logits: Tensor, embedding: Tensor) -> tuple[Tensor,
 
 
 def _sq_norms(a: Tensor, h: Tensor) -> Tensor:
-    """(M,) ||g_i||^2 = ||a_i||^2 ||h_i||^2."""
-    return (a * a).sum(dim=1) * (h * h).sum(dim=1)
+    """(M,) ||g_i||^2 = ||a_i||^2 ||h_i||^2 (norms, not a * a: no (M, D) temporary)."""
+    return torch.linalg.vector_norm(a, dim=1).square() * torch.linalg.vector_norm(h, dim=1).square()
 
 
 def _block(parts: tuple[Tensor, Tensor, Tensor], centres: tuple[Tensor, Tensor, Tensor]):

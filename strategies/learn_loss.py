@@ -78,6 +78,7 @@ class LearnLossStrategy(Strategy):
     display_name = "learning loss"
     baseline = True  # the paper's method: every other strategy is compared with it too
     requires = frozenset({LOSS, TAPS})
+    pairs_in_batch = True  # Eq. 2 pairs sample i with B-1-i
     scores = ("predicted_loss",)
     term = "ranking"  # name of the logged loss term, train/loss/<term>
 

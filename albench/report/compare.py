@@ -72,7 +72,7 @@ def compare_experiments(
                 | {"mean_reference": b.value.mean(), "std_reference": b.value.std()}
                 | {"pairing": pairing}
                 | {k: res[k] for k in ("n", "mean_diff", "ci_low", "ci_high", "ci_method")}
-                | {"t_p": res["t_p"], "note": res["note"]}
+                | {"t_p": res["t_p"], "note": _t_notes(str(res["note"]))}
             )
     cols = ["strategy", "experiment", "reference", "n_experiment", "n_reference"]
     cols += ["mean_experiment", "std_experiment", "mean_reference", "std_reference"]
@@ -80,6 +80,11 @@ def compare_experiments(
     df = pd.DataFrame(out, columns=cols)
     df.insert(len(cols) - 1, "t_p_holm", stats.holm(df.t_p.to_numpy(float)) if len(df) else [])
     return df
+
+
+def _t_notes(note: str) -> str:
+    """The notes of a test result that concern the t-test (comparisons show no Wilcoxon)."""
+    return "; ".join(p for p in note.split("; ") if p and not p.startswith("Wilcoxon"))
 
 
 class CompareContext:

@@ -72,7 +72,7 @@ PANEL = (4.2, 3.2)  # inches per panel: two fit a column of a paper at full size
 WIDEST, NARROWEST = 3.0, 1.2  # line widths (pt): the first strategy's, the last one's
 LARGEST, SMALLEST = 8.5, 4.5  # marker sizes (pt), likewise
 DEGENERATE_COLOUR = "#b00000"  # titles of a degenerate scorer's panel
-CHANCE = 0.5  # ranking accuracy of a random or constant score
+CHANCE = 0.5  # ranking accuracy of an uninformative or constant score
 
 STYLE = {
     **sns.axes_style("whitegrid"),

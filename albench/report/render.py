@@ -219,10 +219,18 @@ def _left_out_note(exps: list[ExperimentData], out: Path) -> list[str]:
     if not rows:
         return []
     prefix = len(exps) > 1
-    listed = "; ".join(
-        f"{(exp + ':') if prefix else ''}{r.name} ({scrub(r.reason, out)})" for exp, r in rows
-    )
-    return [f"{len(rows)} run(s) left out: {listed}."]
+    superseded = [r for _, r in rows if r.reason.startswith("superseded")]
+    listed = [
+        f"{(exp + ':') if prefix else ''}{r.name} ({scrub(r.reason, out)})"
+        for exp, r in rows
+        if not r.reason.startswith("superseded")
+    ]
+    if superseded:
+        listed.append(
+            f"{len(superseded)} run(s) superseded by a later run of the same job (left_out.csv "
+            "lists them)"
+        )
+    return [f"{len(rows)} run(s) left out: {'; '.join(listed)}."]
 
 
 def _page(data: ReportData, sections: list[Section], command: str, out: Path) -> dict[str, Any]:

@@ -483,7 +483,7 @@ def scatter_models(ctx: TaskContext) -> list[tuple[str, tuple[str, ...]]]:
 
     One figure per loss-predicting strategy, in strategy order: a strategy with a score of
     its own (one of its class's ``scores`` that no other run logs). Its panels are that
-    model's own scores, then the scores every job logs (e.g. entropy), from the same
+    model's own scores, then the scores every job logs (a task-level uncertainty), from the same
     test_scores CSV: the same model's test samples, side by side. Without such a
     strategy, one figure of the first run, in strategy order, selecting by a score its CSV
     holds (else the first run with any score), with all of its scores.

@@ -308,8 +308,8 @@ def _with_holm(df: pd.DataFrame, family: Sequence[str]) -> pd.DataFrame:
         if col not in df:
             continue
         df[f"{col}_holm"] = math.nan
-        for _, idx in df.groupby(list(family), sort=False).groups.items():
-            df.loc[idx, f"{col}_holm"] = holm(df.loc[idx, col].to_numpy(float))
+        for _, g in df.groupby(list(family), sort=False):
+            df.loc[g.index, f"{col}_holm"] = holm(g[col].to_numpy(float))
     return df
 
 
@@ -489,7 +489,7 @@ def score_spread(values: Sequence[float]) -> dict[str, float | bool]:
     spread = 95th - 5th percentile of the values (NaNs dropped), magnitude = the larger
     absolute value of the two percentiles, relative = spread / magnitude. Degenerate: a
     single distinct value, or spread <= :data:`DEGENERATE_SPREAD` x magnitude (the central
-    90 % of the test samples lie within 0.1 % of each other: e.g. an entropy of
+    90 % of the test samples lie within 0.1 % of each other: e.g. an uncertainty of
     5.539-5.543 nats, near-uniform heatmaps).
     """
     v = np.asarray(values, float)

@@ -35,7 +35,7 @@ def plugin_site(tmp_path_factory) -> Path:
         if first.startswith("# my_package/"):
             (site / first[2:].strip()).write_text(block)
             written.append(first[2:].strip())
-    assert sorted(written) == ["my_package/blobs.py", "my_package/margin.py"]
+    assert sorted(written) == ["my_package/blobs.py", "my_package/ratio.py"]
     toml = next(b for b in _readme_blocks("toml") if "albench.tasks" in b)
     entry_points = toml.replace('[project.entry-points."', "[").replace('"]', "]")
     entry_points = entry_points.replace('"', "")  # TOML strings -> entry_points.txt values
@@ -60,23 +60,23 @@ def test_plugin_task_and_strategy_run_under_the_quick_benchmark(plugin_site, tmp
     matrix = listed.stdout.split("support")[1]
     assert re.search(r"^\s+blobs\s+yes", matrix, re.M)
     assert re.search(r"^\s+stickmen\s.*no: class_logits", matrix, re.M)
-    assert "margin" in listed.stdout.split("strategies:")[1]
+    assert "ratio" in listed.stdout.split("strategies:")[1]
 
-    args = ["run", "--benchmark", "quick", "--tasks", "blobs", "--strategies", "random,margin"]
+    args = ["run", "--benchmark", "quick", "--tasks", "blobs", "--strategies", "random,ratio"]
     args += ["--trials", "1", "--no-progress", "--jobs", "1"]
     first = albench_cli(*args, cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     assert "task 'blobs' has no table in benchmark 'quick'" in first.stderr
     assert "2/2 jobs FINISHED" in first.stderr
     runs = Tracker(uri).runs("quick")
-    assert sorted(r.info.run_name for r in runs) == ["blobs/margin/trial-0", "blobs/random/trial-0"]
-    margin = next(r for r in runs if r.data.tags["albench.strategy"] == "margin")
-    assert margin.data.params["strategy_params.temperature"] == "1.0"  # the code default
-    assert "eval/rank_acc/margin" in margin.data.metrics  # its declared score is evaluated
-    assert margin.data.params["al.cycles"] == "3"  # the task's declared default schedule
+    assert sorted(r.info.run_name for r in runs) == ["blobs/random/trial-0", "blobs/ratio/trial-0"]
+    ratio = next(r for r in runs if r.data.tags["albench.strategy"] == "ratio")
+    assert ratio.data.params["strategy_params.temperature"] == "1.0"  # the code default
+    assert "eval/rank_acc/ratio" in ratio.data.metrics  # its declared score is evaluated
+    assert ratio.data.params["al.cycles"] == "3"  # the task's declared default schedule
 
     # Changing a hyper-parameter's code default is a new job, not a skip.
-    source = plugin_site / "my_package" / "margin.py"
+    source = plugin_site / "my_package" / "ratio.py"
     source.write_text(
         source.read_text().replace("temperature: float = 1.0", "temperature: float = 2.0")
     )
@@ -84,19 +84,19 @@ def test_plugin_task_and_strategy_run_under_the_quick_benchmark(plugin_site, tmp
     assert second.returncode == 0, second.stderr
     assert "1 of 2 jobs to run (1 finished already)" in second.stderr
     names = sorted(r.info.run_name for r in Tracker(uri).runs("quick"))
-    assert names == ["blobs/margin/trial-0", "blobs/margin/trial-0", "blobs/random/trial-0"]
+    assert names == ["blobs/random/trial-0", "blobs/ratio/trial-0", "blobs/ratio/trial-0"]
 
 
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_unsupported_pair_is_refused_before_any_run(command, plugin_site, tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     out = albench_cli(
-        command, "--benchmark", "quick", "--tasks", "stickmen", "--strategies", "random,margin",
+        command, "--benchmark", "quick", "--tasks", "stickmen", "--strategies", "random,ratio",
         cwd=tmp_path, env=_env(plugin_site, uri),
     )  # fmt: skip
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1, out.stderr
-    assert "'margin'" in lines[0] and "'stickmen'" in lines[0] and "class_logits" in lines[0]
+    assert "'ratio'" in lines[0] and "'stickmen'" in lines[0] and "class_logits" in lines[0]
     assert list(tmp_path.iterdir()) == []  # no tracking store, no state
 
 

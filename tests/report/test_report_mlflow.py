@@ -31,7 +31,7 @@ from albench.report import (
 )
 from albench.report.data import RunRecord, _metric_info, _strategy_infos, load_report_data
 from albench.report.figures import strategy_styles
-from albench.report.sections import TaskContext, scatter_choices
+from albench.report.sections import TaskContext, scatter_models
 from albench.tracking import Tracker
 
 LABELED = [10, 20, 30]
@@ -168,7 +168,7 @@ def test_report_files_tables_and_mlflow_artifacts(store, tmp_path):
     result = _report(store, tmp_path)
     out = result.out_dir
     for task in ("toy", "cifar10"):
-        for name in ("curve", "rank_acc", "scatter", "aubc", "cost"):
+        for name in ("curve", "rank_acc", "scatter_learn_loss", "aubc", "cost"):
             for fmt in ("png", "svg"):
                 assert (out / task / f"{name}.{fmt}").stat().st_size > 1000, (task, name, fmt)
         assert not (out / task / "curve.pdf").exists()  # PDF only when asked for
@@ -182,7 +182,8 @@ def test_report_files_tables_and_mlflow_artifacts(store, tmp_path):
     assert aubc.loc["learn_loss", "aubc"] == pytest.approx(np.mean([0.7, 0.75, 0.7375]))
     assert aubc.loc["learn_loss", ["ci_low", "ci_high"]].tolist() == pytest.approx([0.7, 0.75])
     eff = pd.read_csv(out / "toy/label_efficiency.csv").set_index("strategy")
-    assert eff.loc["learn_loss", "labels_needed"] == pytest.approx(10 + 10 * 0.5 / 0.65)
+    assert eff.loc["learn_loss", "labels_needed"] == 20  # the first measured budget
+    assert eff.loc["learn_loss", "labels_interpolated"] == pytest.approx(10 + 10 * 0.5 / 0.65)
     paired = pd.read_csv(out / "toy/paired_tests.csv")
     row = paired[(paired.strategy == "learn_loss") & (paired.baseline == "random")]
     assert row[row.cycle == 2].wilcoxon_p.item() == pytest.approx(0.25)
@@ -387,37 +388,35 @@ def test_an_oracle_is_never_a_default_baseline_and_cannot_be_named(store, monkey
     assert pick_baselines(data, ["entropy", "learn_loss", "entropy"]) == ("entropy", "learn_loss")
 
 
-def test_scatter_panels_come_from_the_scores_each_run_has(store):
-    data = load_report_data(Tracker(store["uri"]), "toy", ReportOptions(tasks=["toy"]))
-    ctx = TaskContext(data, "toy", strategy_styles(list(data.exp.strategies.values())), None)
+def _models(data, task: str) -> list[tuple[str, tuple[str, ...]]]:
+    ctx = TaskContext(data, task, strategy_styles(list(data.exp.strategies.values())), None)
     strategy = dict(zip(ctx.runs.run_id, ctx.runs.strategy, strict=True))
+    return [(strategy[r], sc) for r, sc in scatter_models(ctx)]
 
-    def panels() -> list[tuple[str, str]]:
-        return [(strategy[r], sc) for r, sc in scatter_choices(ctx)]
 
-    # learn-loss's own score, then the score every run logs, from the run selecting by it
-    assert panels() == [("learn_loss", "predicted_loss"), ("entropy", "entropy")]
-    # A plug-in's score logged by a strategy that does not select by it: one panel, from the
-    # first run that has it; an all-empty column is no score.
-    run_id = {s: r for r, s in strategy.items() if ctx.runs.set_index("run_id").trial[r] == 0}
-    scores = data.test_scores[run_id["random"]].assign(margin=1.0, bald=np.nan)
-    data.test_scores[run_id["random"]] = scores
-    assert panels() == [
-        ("learn_loss", "predicted_loss"),
-        ("entropy", "entropy"),
-        ("random", "margin"),
-    ]
+def test_fig8_is_one_figure_per_loss_predicting_model(store):
+    """Fig. 8: each loss-predicting strategy's own model, its own score beside the score
+    every job logs, from the same test_scores CSV."""
+    data = load_report_data(Tracker(store["uri"]), "toy", ReportOptions(tasks=["toy"]))
+    assert _models(data, "toy") == [("learn_loss", ("predicted_loss", "entropy"))]
+    # A plug-in's score logged by a strategy that does not select by it makes no figure of
+    # its own; an all-empty column is no score.
+    runs = data.exp.runs
+    random0 = runs[(runs.strategy == "random") & (runs.trial == 0)].run_id.item()
+    data.test_scores[random0] = data.test_scores[random0].assign(margin=1.0, bald=np.nan)
+    assert _models(data, "toy") == [("learn_loss", ("predicted_loss", "entropy"))]
+    # Without a loss-predicting strategy: the first run selecting by a score it holds.
+    options = ReportOptions(tasks=["toy"], strategies=["random", "entropy"])
+    plain = load_report_data(Tracker(store["uri"]), "toy", options)
+    assert _models(plain, "toy") == [("entropy", ("entropy",))]
 
 
 def test_cifar10_old_runs_csv_with_an_empty_column(store, tmp_path):
     """Older runs (no strategy tags, an all-empty predicted_loss column for every strategy)
-    still get the class's roles and the same panels."""
+    still get the class's roles and the same figure."""
     data = load_report_data(Tracker(store["uri"]), "toy", ReportOptions(tasks=["cifar10"]))
     assert data.baselines == ("random", "learn_loss")
-    ctx = TaskContext(data, "cifar10", strategy_styles(list(data.exp.strategies.values())), None)
-    strategy = dict(zip(ctx.runs.run_id, ctx.runs.strategy, strict=True))
-    got = [(strategy[r], sc) for r, sc in scatter_choices(ctx)]
-    assert got == [("learn_loss", "predicted_loss"), ("entropy", "entropy")]
+    assert _models(data, "cifar10") == [("learn_loss", ("predicted_loss", "entropy"))]
     assert data.exp.paper["cifar10"]["metric"]["random"] == (0.8764, "§4.1, Fig. 4")
 
 

@@ -72,27 +72,51 @@ def test_aubc_is_the_trapezoid_over_the_labeled_range():
     assert stats.aubc([10], [0.42]) == 0.42
 
 
-def test_aubc_table_and_bootstrap_ci(rows):
+def test_aubc_table_and_its_interval(rows):
     t = stats.aubc_table(rows, ORDER).set_index("strategy")
-    # random: every trial 0.6 -> a degenerate CI at 0.6
+    # random: every trial 0.6 -> a zero-width range at 0.6
     assert t.loc["random", "aubc"] == pytest.approx(0.6)
     assert t.loc["random", "ci_low"] == t.loc["random", "ci_high"] == pytest.approx(0.6)
+    assert (t.ci_method == "range").all()  # 3 trials: the range, never called a CI
     # learn_loss: 0.7, 0.75, 0.7375
     per = np.array([0.7, 0.75, 0.7375])
     assert t.loc["learn_loss", "aubc"] == pytest.approx(per.mean())
     assert t.loc["learn_loss", "std"] == pytest.approx(per.std(ddof=1))
-    # With 3 trials each extreme resample (all three draws the min, or the max) has
-    # probability 1/27 > 2.5 %: the 95 % percentile interval is exactly [min, max].
     lo, hi = t.loc["learn_loss", ["ci_low", "ci_high"]]
     assert (lo, hi) == pytest.approx((0.7, 0.75))
     assert t.loc["learn_loss", "labeled_from"] == 10 and t.loc["learn_loss", "labeled_to"] == 30
 
 
-def test_bootstrap_ci_of_two_values_is_their_range():
-    # Resampled means of {a, b}: a (1/4), (a+b)/2 (1/2), b (1/4): 2.5th and 97.5th pct = a, b.
-    assert stats.bootstrap_ci([0.1, 0.3]) == pytest.approx((0.1, 0.3))
-    assert all(math.isnan(v) for v in stats.bootstrap_ci([0.5]))
-    assert stats.bootstrap_ci([0.2, 0.4, 0.9]) == stats.bootstrap_ci([0.2, 0.4, 0.9])  # seeded
+def test_mean_ci_is_a_t_interval_from_five_values_and_a_range_below():
+    assert stats.mean_ci([0.3, 0.1]) == pytest.approx((0.1, 0.3, "range"))
+    assert stats.mean_ci([0.2, 0.9, np.nan, 0.4, 0.5]) == pytest.approx((0.2, 0.9, "range"))
+    lo, hi, method = stats.mean_ci([0.5])
+    assert math.isnan(lo) and math.isnan(hi) and method == ""
+    v = np.array([0.61, 0.64, 0.58, 0.66, 0.60])
+    half = 2.7764451051977987 * v.std(ddof=1) / math.sqrt(5)  # t(0.975, 4) from a table
+    assert stats.mean_ci(v) == pytest.approx((v.mean() - half, v.mean() + half, "t95"))
+
+
+def test_holm_against_a_hand_computation():
+    # sorted: 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> the
+    # running maximum 0.02, 0.03, 0.06, 0.06; back in the input order:
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    # NaNs are not tests: m = 2 here; capped at 1
+    got = stats.holm([math.nan, 0.5, 0.2])
+    assert math.isnan(got[0]) and list(got[1:]) == pytest.approx([0.5, 0.4])
+    assert stats.holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+    assert stats.holm([0.03]) == pytest.approx([0.03]) and len(stats.holm([])) == 0
+
+
+def test_paired_tables_carry_holm_and_effect_sizes(rows):
+    p = stats.paired_aubc(rows, BASELINES, ORDER)
+    assert p.t_p_holm.to_numpy() == pytest.approx(stats.holm(p.t_p.to_numpy()), nan_ok=True)
+    tested = p.dropna(subset=["t_p"])
+    assert (tested.t_p_holm >= tested.t_p).all() and (p.wilcoxon_p_holm >= p.wilcoxon_p).all()
+    c = stats.paired_cycles(rows, BASELINES, ORDER)
+    for _, g in c.groupby("cycle"):  # one family per cycle
+        assert g.t_p_holm.to_numpy() == pytest.approx(stats.holm(g.t_p.to_numpy()), nan_ok=True)
+    assert {"mean_diff", "ci_low", "ci_high", "ci_method"} <= set(c.columns)
 
 
 def _t_p_df2(t: float) -> float:
@@ -109,7 +133,8 @@ def test_paired_test_against_hand_computed_t_and_exact_wilcoxon():
     assert res["t"] == pytest.approx(t) and res["t_p"] == pytest.approx(_t_p_df2(t))
     # All three differences positive: W = 0, exact two-sided p = 2 x (1/2^3) = 0.25.
     assert res["wilcoxon_w"] == 0 and res["wilcoxon_p"] == pytest.approx(0.25)
-    assert "cannot reach 0.05" in res["note"] and "0.25" in res["note"]
+    assert "smallest possible p is 0.25 with 3 non-zero differences" in res["note"]
+    assert (res["ci_low"], res["ci_high"], res["ci_method"]) == pytest.approx((0.1, 0.25, "range"))
 
 
 def test_paired_test_says_when_n_is_too_small():
@@ -120,9 +145,10 @@ def test_paired_test_says_when_n_is_too_small():
     shift = stats.paired_test([0.6, 0.7, 0.8], [0.5, 0.6, 0.7])  # constant difference
     assert math.isnan(shift["t"]) and "t undefined" in shift["note"]
     two = stats.paired_test([0.9, 0.8], [0.7, 0.75])
-    assert "1 degree of freedom" in two["note"] and "p >= 0.5" in two["note"]
+    assert "1 degree of freedom" in two["note"] and "smallest possible p is 0.5" in two["note"]
     many = stats.paired_test(np.arange(8) + 1.0, np.zeros(8))
-    assert many["wilcoxon_p"] == pytest.approx(2 / 2**8) and "cannot reach" not in many["note"]
+    assert many["wilcoxon_p"] == pytest.approx(2 / 2**8) and "smallest" not in many["note"]
+    assert many["ci_method"] == "t95" and many["ci_low"] < 4.5 < many["ci_high"]
 
 
 def test_paired_cycles_pairs_by_trial_and_skips_mirror_pairs(rows):
@@ -142,7 +168,8 @@ def test_paired_cycles_pairs_by_trial_and_skips_mirror_pairs(rows):
     assert row.t == pytest.approx(t) and row.t_p == pytest.approx(_t_p_df2(t))
     assert row.wilcoxon_p == pytest.approx(0.25)
     first = p[(p.strategy == "learn_loss") & (p.baseline == "random") & (p.cycle == 0)].iloc[0]
-    assert "1 non-zero pairs" in first.note  # d = 0, 0.1, 0: Wilcoxon p >= 1
+    # d = 0, 0.1, 0: no Wilcoxon p can be below 1
+    assert "smallest possible p is 1 with 1 non-zero difference " in first.note
 
 
 def test_paired_aubc(rows):
@@ -160,12 +187,16 @@ def test_paired_aubc(rows):
 def test_label_efficiency_interpolates_to_randoms_final_mean(rows):
     e = stats.label_efficiency(stats.summarize(rows), "random", ORDER).set_index("strategy")
     assert list(e.target) == pytest.approx([0.7] * 4) and (e.reference_labeled == 30).all()
-    # learn_loss mean: 1.6/3 at 10, 0.75 at 20 -> 10 + 10 (0.7 - 1.6/3) / (0.75 - 1.6/3)
-    assert e.loc["learn_loss", "labels_needed"] == pytest.approx(10 + 10 * 0.5 / 0.65)
-    # entropy mean: 2/3 at 20, 2.3/3 at 30 -> 20 + 10 (0.7 - 2/3) / (2.3/3 - 2/3) = 23.33
-    assert e.loc["entropy", "labels_needed"] == pytest.approx(20 + 10 / 3)
+    # learn_loss mean: 1.6/3 at 10, 0.75 at 20: first measured budget reaching 0.7 is 20;
+    # interpolated 10 + 10 (0.7 - 1.6/3) / (0.75 - 1.6/3)
+    assert e.loc["learn_loss", "labels_needed"] == 20
+    assert e.loc["learn_loss", "labels_interpolated"] == pytest.approx(10 + 10 * 0.5 / 0.65)
+    # entropy mean: 2/3 at 20, 2.3/3 at 30 -> 30 measured, 20 + 10 (0.7 - 2/3) / (2.3/3 - 2/3)
+    assert e.loc["entropy", "labels_needed"] == 30
+    assert e.loc["entropy", "labels_interpolated"] == pytest.approx(20 + 10 / 3)
     assert e.loc["random", "labels_needed"] == 30 and e.loc["random", "saving"] == 0
-    assert e.loc["learn_loss", "saving"] == pytest.approx(1 - (10 + 10 * 0.5 / 0.65) / 30)
+    assert e.loc["learn_loss", "saving"] == pytest.approx(1 - 20 / 30)
+    assert all(float(v).is_integer() for v in e.labels_needed.dropna())  # labels, not 156.9
     assert not e.loc["coreset", "reached"] and math.isnan(e.loc["coreset", "labels_needed"])
 
 
@@ -206,17 +237,119 @@ def test_scatter_points_sample_highlight_and_correlations():
     rng = np.random.default_rng(1)
     loss = rng.exponential(size=5000)
     scores = pd.DataFrame({"loss": loss, "predicted_loss": loss + rng.normal(size=5000)})
+    scores["entropy"] = loss * 0.5 + rng.uniform(size=5000)
     scores.loc[:9, "predicted_loss"] = np.nan  # rows without the score are dropped
     pts, n, pearson, spearman = stats.scatter_points(scores, "predicted_loss")
     full = scores.dropna()
-    assert n == 4990 and len(pts) == 2000 and pts.top.sum() == 400  # top 20 % of the shown
+    assert n == 4990 and len(pts) <= 2000
     assert pearson == pytest.approx(sps.pearsonr(full.predicted_loss, full.loss).statistic)
     assert spearman == pytest.approx(sps.spearmanr(full.predicted_loss, full.loss).statistic)
-    assert pts[pts.top].score.min() >= pts[~pts.top].score.max()
+    # the top 20 % of *all* 4,990 test samples by the score: 998 of them, the shown ones
+    # among them highlighted
+    cut = np.sort(full.predicted_loss.to_numpy())[-998]
+    assert (pts.top == (pts.score >= cut)).all() and 300 < pts.top.sum() < 500
     again = stats.scatter_points(scores, "predicted_loss")[0]
     pd.testing.assert_frame_equal(pts, again)  # fixed seed
+    # the same test samples in every panel of one model: the sample ignores the score
+    ent = stats.scatter_points(scores, "entropy")[0]
+    assert len(ent) == 2000 and set(pts.loss) <= set(ent.loss)
     small, n_small, *_ = stats.scatter_points(scores.iloc[10:110], "predicted_loss")
     assert len(small) == 100 == n_small and small.top.sum() == 20
+
+
+def test_a_near_constant_scorer_is_degenerate():
+    rng = np.random.default_rng(0)
+    flat = 5.539 + 0.004 * rng.uniform(size=300)  # entropy of near-uniform heatmaps
+    spread = stats.score_spread(flat)
+    assert spread["degenerate"] and spread["relative"] < stats.DEGENERATE_SPREAD
+    assert stats.score_spread(np.full(50, 0.0))["degenerate"]  # a constant, even at 0
+    assert stats.score_spread([1.0, 1.0, np.nan])["degenerate"]
+    healthy = stats.score_spread(rng.exponential(size=300))
+    assert not healthy["degenerate"] and healthy["relative"] > 0.5
+    small = stats.score_spread(1e-4 * rng.normal(size=300))  # tiny but spread around 0
+    assert not small["degenerate"]
+    # per run, then per (strategy, scorer): flagged when more than half the trials are
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "task": "toy",
+            "strategy": ["s", "s", "s", "t"],
+            "trial": [0, 1, 2, 0],
+        }
+    )
+    csv = {
+        r: pd.DataFrame({"index": range(300), "loss": rng.exponential(size=300)}) for r in "abcd"
+    }
+    for r, values in [("a", flat), ("b", flat), ("c", rng.exponential(size=300))]:
+        csv[r]["entropy"] = values
+    csv["d"]["entropy"] = rng.exponential(size=300)
+    csv["d"]["margin"] = np.nan  # an empty column is no score
+    sp = stats.scorer_spreads(csv, runs)
+    assert list(sp.degenerate) == [True, True, False, False]
+    d = stats.degenerate_table(sp).set_index(["strategy", "scorer"])
+    assert bool(d.loc[("s", "entropy"), "degenerate"]) and not d.loc[("t", "entropy"), "degenerate"]
+    assert (
+        d.loc[("s", "entropy"), "degenerate_trials"] == 2 and d.loc[("s", "entropy"), "trials"] == 3
+    )
+
+
+def test_paper_check_verdicts_follow_the_stated_rule(rows):
+    frame = pd.concat([_frame(), _rank_rows()], ignore_index=True)
+    paper = {
+        "metric": {
+            "random": (0.70, "§x, Fig. 1"),  # measured 0.7 +/- 0.1: within
+            "learn_loss": (0.50, "§x, Fig. 1"),  # 0.8833 +/- 0.029: tol max(0.058, 0.01)
+            "coreset": (0.505, "§x"),  # 0.5 +/- 0: tolerance 0.01: within
+            "absent": (0.9, "§x"),  # no runs
+        },
+        "rank_acc/predicted_loss": {"learn_loss": (0.66, "§x, Fig. 5 (about)")},
+    }
+    c = stats.paper_check(frame, "accuracy", paper).set_index(["quantity", "strategy"])
+    assert c.loc[("metric", "random"), "verdict"] == "within tolerance"
+    assert c.loc[("metric", "random"), "tolerance"] == pytest.approx(0.2)  # 2 x std 0.1
+    assert c.loc[("metric", "learn_loss"), "verdict"] == "above the paper"
+    assert c.loc[("metric", "coreset"), "tolerance"] == pytest.approx(0.01)
+    assert c.loc[("metric", "coreset"), "verdict"] == "within tolerance"
+    assert c.loc[("metric", "absent"), "verdict"] == "not measured"
+    # 0.70, 0.71, 0.72 measured: std 0.01 -> the "about" floor 0.05 applies
+    r = c.loc[("rank_acc/predicted_loss", "learn_loss")]
+    assert r.measured == pytest.approx(0.71) and r.tolerance == pytest.approx(0.05)
+    assert r.verdict == "within tolerance" and bool(r.approximate)
+
+
+def _rank_rows() -> pd.DataFrame:
+    rows = [
+        (
+            "toy",
+            "learn_loss",
+            t,
+            2,
+            30.0,
+            "eval/rank_acc/predicted_loss",
+            0.70 + 0.01 * t,
+            f"ll-{t}",
+        )
+        for t in range(3)
+    ]
+    cols = ["task", "strategy", "trial", "cycle", "labeled", "metric", "value", "run_id"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_paper_ordering_under_paired_tests(rows):
+    # the paper: learn_loss > entropy > random > coreset
+    published = {"learn_loss": 0.91, "entropy": 0.90, "random": 0.88, "coreset": 0.87}
+    o = stats.paper_ordering(rows, published).set_index(["higher", "lower"])
+    assert len(o) == 6  # every pair of the paper's order
+    assert o.t_p_holm.to_numpy() == pytest.approx(stats.holm(o.t_p.to_numpy()), nan_ok=True)
+    # last cycle: learn_loss 0.9, 0.9, 0.85 vs coreset 0.5 x 3: d = 0.4, 0.4, 0.35
+    row = o.loc[("learn_loss", "coreset")]
+    assert row.mean_diff == pytest.approx(1.15 / 3) and row.verdict == "holds"
+    # entropy 0.75, 0.85, 0.70 vs random 0.7, 0.8, 0.6: +0.0667, p > 0.05
+    assert o.loc[("entropy", "random"), "verdict"] == "same direction, not significant"
+    # random vs coreset: 0.7, 0.8, 0.6 vs 0.5: holds or not by Holm; its sign is right
+    assert o.loc[("random", "coreset"), "mean_diff"] > 0
+    flipped = stats.paper_ordering(rows, {"coreset": 0.9, "learn_loss": 0.8})
+    assert flipped.verdict.iloc[0] == "reversed (significant)"
 
 
 def test_strategy_order_is_fixed():

@@ -1,0 +1,143 @@
+"""Bad input and misplaced stores: one line on stderr, exit code 2, nothing left behind.
+
+Each case runs the real command line in an empty folder and checks that no tracking store,
+state or artifact appeared anywhere. Also a script: ``python tests/e2e/test_bad_input.py``
+prints every case with its exit code, its message and its wall time (README "Command line").
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+BROKEN_PLUGIN = "raise RuntimeError('the plug-in is broken')\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
+    """name -> (albench arguments, environment changes, a phrase the one line must hold)."""
+    (tmp / "a_file").write_text("not a folder")
+    (tmp / "plugins").mkdir()
+    (tmp / "plugins" / "broken_plugin.py").write_text(BROKEN_PLUGIN)
+    db = f"sqlite:///{tmp / 'work' / 'mlflow.db'}"
+    quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
+    return {
+        "tracking server not listening": (
+            quick,
+            {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_free_port()}"},
+            "is unreachable",
+        ),
+        "file:// tracking URI": (
+            quick,
+            {"MLFLOW_TRACKING_URI": f"file://{tmp / 'mlruns'}"},
+            "refuses file stores",
+        ),
+        "--state-dir under a regular file": (
+            [*quick, "--state-dir", str(tmp / "a_file" / "state")],
+            {"MLFLOW_TRACKING_URI": db},
+            "cannot be created",
+        ),
+        "--state-dir is a file": (
+            [*quick, "--state-dir", str(tmp / "a_file")],
+            {"MLFLOW_TRACKING_URI": db},
+            "is a file, not a folder",
+        ),
+        "--data-root is a file": (
+            [*quick, "--data-root", str(tmp / "a_file")],
+            {"MLFLOW_TRACKING_URI": db},
+            "is a file, not a folder",
+        ),
+        "sqlite database in a missing folder": (
+            quick,
+            {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'no' / 'such' / 'mlflow.db'}"},
+            "does not exist; create it first",
+        ),
+        "--set with a misspelt table": (
+            [*quick, "--set", "trian.epochs=3"],
+            {"MLFLOW_TRACKING_URI": db},
+            "--set 'trian.epochs=3': unknown table 'trian' (did you mean 'train'?)",
+        ),
+        "--set with a misspelt key": (
+            [*quick, "--set", "train.epoks=3"],
+            {"MLFLOW_TRACKING_URI": db},
+            "(did you mean 'epochs'?)",
+        ),
+        "plug-in that raises at import": (
+            [*quick, "--strategies", "broken_plugin:Thing"],
+            {"MLFLOW_TRACKING_URI": db, "PYTHONPATH": str(tmp / "plugins")},
+            "RuntimeError: the plug-in is broken",
+        ),
+        "learn_loss with an odd batch size": (
+            [*quick, "--strategies", "learn_loss", "--set", "train.batch_size=15"],
+            {"MLFLOW_TRACKING_URI": db},
+            "batch_size = 15 is odd",
+        ),
+        "unknown task": (
+            ["run", "--tasks", "nosuch"],
+            {"MLFLOW_TRACKING_URI": db},
+            "unknown task 'nosuch'",
+        ),
+        "report on an empty store": (
+            ["report"],
+            {"MLFLOW_TRACKING_URI": db},
+            "no tracking store at",
+        ),
+    }
+
+
+def run_case(tmp: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, float]:
+    work = tmp / "work"
+    work.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "albench", *args],
+        cwd=work,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc.returncode, proc.stderr, time.perf_counter() - start
+
+
+def _left(tmp: Path) -> list[str]:
+    """Everything in the case's folder but what the case itself put there."""
+    made = {"a_file", "plugins", "work"}
+    left = [p.name for p in tmp.iterdir() if p.name not in made]
+    return left + [f"work/{p.name}" for p in (tmp / "work").iterdir()]
+
+
+CASE_NAMES = list(_cases(Path(tempfile.mkdtemp())))
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path):
+    args, env, phrase = _cases(tmp_path)[name]
+    code, err, _ = run_case(tmp_path, args, env)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert phrase in lines[0]
+    assert _left(tmp_path) == []
+
+
+if __name__ == "__main__":
+    print(f"{'case':40s} {'rc':>3s} {'wall':>6s}  message")
+    for case in CASE_NAMES:
+        with tempfile.TemporaryDirectory() as d:
+            case_args, case_env, _ = _cases(Path(d))[case]
+            rc, message, wall = run_case(Path(d), case_args, case_env)
+            print(f"{case:40s} {rc:3d} {wall:5.1f}s  {message.strip()[:150]}")
