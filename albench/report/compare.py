@@ -24,7 +24,7 @@ from albench.report import figures as figs
 from albench.report import stats
 from albench.report.data import CompareData, MetricInfo
 from albench.report.document import Heading, Item, Section, Writer
-from albench.report.sections import INTERVAL_RULE, interval
+from albench.report.sections import INTERVAL_RULE, common_note, interval
 
 __all__ = [
     "COMPARE_SECTIONS",
@@ -211,7 +211,7 @@ def compare_last_section(ctx: CompareContext) -> list[Item]:
         f"Last cycle: {ctx.metric.label} by experiment",
         _caption(ctx, f"{ctx.metric.label} at each run's last cycle (labels {budgets})"),
     )
-    return [ctx.table(diff, _diff_display(ctx, diff), head)]
+    return [ctx.table(diff, *common_note(_diff_display(ctx, diff), head))]
 
 
 def compare_aubc_section(ctx: CompareContext) -> list[Item]:
@@ -223,7 +223,7 @@ def compare_aubc_section(ctx: CompareContext) -> list[Item]:
         "AUBC by experiment",
         _caption(ctx, f"Normalised AUBC (mean {ctx.metric.label} over each run's budget)"),
     )
-    return [ctx.table(diff, _diff_display(ctx, diff), head)]
+    return [ctx.table(diff, *common_note(_diff_display(ctx, diff), head))]
 
 
 def compare_ranking_section(ctx: CompareContext) -> list[Item]:

@@ -27,6 +27,7 @@ __all__ = [
     "SECTIONS",
     "TaskContext",
     "aubc_section",
+    "common_note",
     "cost_section",
     "curve_section",
     "efficiency_section",
@@ -143,7 +144,7 @@ def _sec(v: float) -> str:
 
 
 def _percent(v: float) -> str:
-    return f"{v:.3%}" if math.isfinite(v) else ""
+    return f"{100 * v:.3g} %" if math.isfinite(v) else ""
 
 
 def _signed(v: float) -> str:
@@ -308,8 +309,18 @@ def last_cycle_section(ctx: TaskContext) -> list[Item]:
     return [ctx.table(last, disp, Heading("last_cycle", "Last cycle", caption))]
 
 
+QUANTITY_KINDS = {  # the kinds of eval/<kind>/<scorer> metrics a paper number can be of
+    "rank_acc": "ranking accuracy",
+    "pearson": "Pearson r with the loss",
+    "spearman": "Spearman ρ with the loss",
+}
+
+
 def _quantity(ctx: TaskContext, q: str) -> str:
-    return f"{ctx.metric.label} (last cycle)" if q == "metric" else f"`{q}` (last cycle)"
+    if q == "metric":
+        return f"{ctx.metric.label} (last cycle)"
+    kind, _, scorer = q.partition("/")
+    return f"{QUANTITY_KINDS.get(kind, kind)} of `{scorer}` (last cycle)"
 
 
 def paper_section(ctx: TaskContext) -> list[Item]:
@@ -395,8 +406,12 @@ def _degenerate_flags(ctx: TaskContext, scorers: Iterable[str]) -> dict[str, str
         bad = mine[mine.degenerate]
         if bad.empty:
             continue
-        who = "all strategies" if len(bad) == len(mine) else ", ".join(ctx.labels(bad.strategy))
-        out[sc] = f"DEGENERATE score for {who} (see 'Scorer spread')"
+        if len(bad) == len(mine):
+            out[sc] = "DEGENERATE score (every strategy)"
+        elif len(bad) <= 2:
+            out[sc] = f"DEGENERATE for {' and '.join(ctx.labels(bad.strategy))}"
+        else:
+            out[sc] = f"DEGENERATE for {len(bad)} of {len(mine)} strategies"
     return out
 
 
@@ -623,7 +638,6 @@ def paired_section(ctx: TaskContext) -> list[Item]:
     )
     paired = stats.paired_cycles(ctx.rows, ctx.baselines, ctx.order)
     last_cycle = paired.groupby(["strategy", "baseline"]).cycle.transform("max")
-    last = _paired_display(ctx, paired[paired.cycle == last_cycle], aubc=False)
     at_last = Heading(
         "paired_tests",
         "Paired tests at the last cycle",
@@ -631,9 +645,24 @@ def paired_section(ctx: TaskContext) -> list[Item]:
         "cycle. The CSV holds every cycle.",
     )
     return [
-        ctx.table(pa, _paired_display(ctx, pa, aubc=True), whole),
-        ctx.table(paired, last, at_last),
+        ctx.table(pa, *common_note(_paired_display(ctx, pa, aubc=True), whole)),
+        ctx.table(
+            paired,
+            *common_note(
+                _paired_display(ctx, paired[paired.cycle == last_cycle], aubc=False), at_last
+            ),
+        ),
     ]
+
+
+def common_note(disp: pd.DataFrame, head: Heading) -> tuple[pd.DataFrame, Heading]:
+    """A note every row shares moves from the table's note column into its caption."""
+    notes = set(disp.note)
+    if len(notes) != 1:
+        return disp, head
+    note = notes.pop()
+    caption = head.caption + (f" Every row: {note}." if note else "")
+    return disp.drop(columns="note"), Heading(head.name, head.title, caption)
 
 
 def efficiency_section(ctx: TaskContext) -> list[Item]:

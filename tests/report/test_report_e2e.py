@@ -34,6 +34,8 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Fig. 8: one figure per loss-predicting strategy (the model's own score beside entropy)
+FIGURES = ("curve", "rank_acc", "scatter_learn_loss", "scatter_learn_loss_mse", "aubc", "cost")
 LEARN_LOSS_RGB = (213, 94, 0)  # colorblind vermillion: learn_loss's with the built-ins' order
 
 
@@ -67,9 +69,10 @@ def quick_report(tmp_path_factory, albench_cli):
 
 def test_report_of_a_real_run_has_every_figure_and_is_logged(quick_report, albench_cli):
     out, env = quick_report["out"], quick_report["env"]
-    for name in ("curve", "rank_acc", "scatter", "aubc", "cost"):
+    for name in FIGURES:
         assert (out / f"digits/{name}.png").is_file() and (out / f"digits/{name}.svg").is_file()
-    for table in ("last_cycle", "paired_tests", "paired_aubc", "aubc", "label_efficiency"):
+    tables = ("last_cycle", "paired_tests", "paired_aubc", "aubc", "label_efficiency")
+    for table in (*tables, "scorer_spread", "ranking_accuracy"):
         assert (out / f"digits/{table}.csv").is_file()
     files = sorted(
         str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != ".DS_Store"
@@ -107,7 +110,7 @@ def test_index_html_renders_in_headless_chromium(quick_report, tmp_path):
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
     srcs = re.findall(r'<img [^>]*src="([^"]+)"', dom.stdout)
-    assert len(srcs) == 5 and all(s.startswith("digits/") for s in srcs), srcs
+    assert len(srcs) == len(FIGURES) and all(s.startswith("digits/") for s in srcs), srcs
     shot = tmp_path / "index.png"
     proc = subprocess.run(
         [chromium, *flags, "--window-size=1200,2600", f"--screenshot={shot}", index.as_uri()],
