@@ -378,7 +378,8 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         return 130
     failed = [(j, r) for j, r in results if r.status != "FINISHED"]
     for job, res in failed:
-        print(f"albench: {job.run_name} {res.status}: {res.error}", file=sys.stderr)
+        reason = res.error.strip().splitlines()[0] if res.error.strip() else ""
+        print(f"albench: {job.run_name} {res.status}: {reason}", file=sys.stderr)
     print(
         f"albench: {len(results) - len(failed)}/{len(results)} jobs FINISHED in "
         f"{time.perf_counter() - started:.0f}s ({len(jobs) - len(todo)} skipped as finished)",

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from albench.contracts import CLASS_LOGITS, MC_DROPOUT, LinearHead, Scan, Strategy, top_k
+from albench.errors import ConfigError
 
 __all__ = ["BaldStrategy", "MCEntropyStrategy", "bald_scores", "mc_dropout_probs"]
 
@@ -103,6 +104,8 @@ class BaldStrategy(Strategy):
     key = "bald"
 
     def __init__(self, passes: int = 20, seed: int = 0, max_elements: int = 1 << 24):
+        if passes < 1:
+            raise ConfigError(f"strategies.{self.name}.passes = {passes!r}: expected 1 or more")
         self.passes = passes  # T, stochastic forward passes (Gal et al. 2017: 20)
         self.seed = seed  # of the dropout masks, drawn afresh for every scan batch
         self.max_elements = max_elements  # bound on the (t, B, D) block of masked embeddings

@@ -14,12 +14,14 @@ figures' artists):
   figure, :func:`_legend_below`);
 - **ranges**: a std band is clipped to the metric's declared range and so is the y axis
   (:func:`_clip_y`): an accuracy never shows above 1;
-- **overlapping curves stay visible**: each strategy has its own colour *and* marker (a
-  grey-scale print still tells them apart); strategies earlier in the order are drawn
-  first with wider lines and larger markers, later ones on top of them, thinner and
-  smaller, so a curve hidden under another still shows as a rim around it;
-- **oracles** are dashed; **colours** are fixed per strategy across every figure and task
-  of a report (:func:`strategy_styles`, from the report's whole strategy list);
+- **overlapping curves stay visible**: each strategy has its own colour, marker *and* line
+  style (a grey-scale print still tells them apart); strategies earlier in the order are
+  drawn first with wider lines and larger markers, later ones on top of them, thinner,
+  smaller and broken (dash-dot, dotted), so a curve under an identical one shows through
+  its gaps and around its markers;
+- **oracles** are dashed with hollow markers; **colours** are fixed per strategy across
+  every figure and task of a report (:func:`strategy_styles`, from the report's whole
+  strategy list);
 - axis labels with units; text as paths in SVG (no font needed to view it).
 
 No strategy, task or scorer is named here: display names and ranges come in with the data
@@ -62,7 +64,17 @@ X_LABEL = "labeled training samples (count)"
 # get them: blue, orange, green, vermillion, purple, sky, brown, pink, yellow, grey.
 _COLOUR_SLOTS = (0, 1, 2, 3, 4, 9, 5, 6, 8, 7)
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
-ORACLE_LINESTYLE = "--"  # oracle strategies: dashed, apart from the real ones
+ORACLE_LINESTYLE = "--"  # oracle strategies: dashed (and hollow markers), apart from the rest
+# The other strategies, by position: solid first, then dash-dot, dotted, dash-dot-dot and
+# long-dash-dot patterns (never plain dashes): a curve drawn on top of an identical one lets
+# the one beneath show through its gaps.
+LINESTYLES = (
+    "-",
+    (0, (5, 1.5, 1.5, 1.5)),
+    (0, (1.5, 1.2)),
+    (0, (5, 1.5, 1.5, 1.5, 1.5, 1.5)),
+    (0, (9, 1.5, 1.5, 1.5)),
+)
 # Comparison reports: experiment i of a strategy's panel (the colour stays the strategy's).
 EXPERIMENT_LINESTYLES = ("-", ":", "-.", (0, (5, 1.5, 1, 1.5)))
 EXPERIMENT_MARKERS = ("o", "s", "^", "D")
@@ -100,9 +112,10 @@ class Style:
     label: str  # legend and axis text
     colour: tuple[float, ...]
     marker: str
-    linestyle: str = "-"
+    linestyle: str | tuple = "-"
     width: float = 1.6  # line width (pt)
     size: float = 5.0  # marker size (pt)
+    oracle: bool = False  # dashed, hollow markers
 
     def line(self, **kw) -> dict:
         """Keyword arguments of ``Axes.plot`` for this strategy (``kw`` overrides)."""
@@ -112,8 +125,9 @@ class Style:
             "ls": self.linestyle,
             "lw": self.width,
             "ms": self.size,
-            "mec": "white",
-            "mew": 0.6,
+            "mfc": "white" if self.oracle else self.colour,
+            "mec": self.colour if self.oracle else "white",
+            "mew": 1.2 if self.oracle else 0.6,
         } | kw
 
 
@@ -123,12 +137,14 @@ def _spread(i: int, n: int, first: float, last: float) -> float:
 
 
 def strategy_styles(strategies: Sequence[StrategyInfo]) -> dict[str, Style]:
-    """strategy name -> :class:`Style`, colours and markers by position in ``strategies``
-    (given in strategy order), line widths and marker sizes shrinking along it (drawn in
-    that order, a later curve lies on an earlier one without hiding it), oracles dashed."""
+    """strategy name -> :class:`Style`, colours, markers and line styles by position in
+    ``strategies`` (given in strategy order), line widths and marker sizes shrinking along
+    it (drawn in that order, a later curve lies on an earlier one without hiding it),
+    oracles dashed with hollow markers."""
     palette = sns.color_palette("colorblind", 10)
     out = {}
     n = len(strategies)
+    real = [s.name for s in strategies if not s.oracle]
     for i, info in enumerate(strategies):
         colour = (
             palette[_COLOUR_SLOTS[i]]
@@ -139,9 +155,12 @@ def strategy_styles(strategies: Sequence[StrategyInfo]) -> dict[str, Style]:
             label=info.label,
             colour=tuple(colour),
             marker=_MARKERS[i % len(_MARKERS)],
-            linestyle=ORACLE_LINESTYLE if info.oracle else "-",
+            linestyle=ORACLE_LINESTYLE
+            if info.oracle
+            else LINESTYLES[real.index(info.name) % len(LINESTYLES)],
             width=round(_spread(i, n, WIDEST, NARROWEST), 3),
             size=round(_spread(i, n, LARGEST, SMALLEST), 3),
+            oracle=info.oracle,
         )
     return out
 
@@ -364,7 +383,7 @@ def aubc_figure(
         st = styles[row.strategy]
         err = [[row.aubc - row.ci_low], [row.ci_high - row.aubc]]
         err = np.nan_to_num(np.asarray(err, float))
-        face = "none" if st.linestyle != "-" else st.colour  # oracles hollow
+        face = "none" if st.oracle else st.colour  # oracles hollow
         bars = ax.errorbar(
             row.aubc, yi, xerr=err, fmt=st.marker, color=st.colour, mfc=face, capsize=3, ms=6
         )
@@ -440,7 +459,7 @@ def compare_curve_figure(
                 lo, hi = np.clip(m - sd, *limits), np.clip(m + sd, *limits)
                 ax.fill_between(x, lo, hi, color=st.colour, alpha=BAND_ALPHA * 0.8, lw=0)
                 ys += list(lo) + list(hi)
-        oracle = " (oracle)" if st.linestyle == ORACLE_LINESTYLE else ""
+        oracle = " (oracle)" if st.oracle else ""
         ax.set_title(f"{st.label}{oracle}", color=st.colour)
         ax.set_xlabel(X_LABEL)
     for ax in axes[len(strategies) :]:

@@ -197,3 +197,75 @@ def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path, albench_cli):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def _start_server(tmp_path, port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--workers", "1"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+            return server
+        except OSError:
+            assert time.time() < deadline and server.poll() is None, "server did not start"
+            time.sleep(0.5)
+
+
+def _histories(uri: str) -> dict:
+    tracker, runs = _runs(uri)
+    return {
+        r.info.run_name: {
+            k: tracker.metric_history(r.info.run_id, k)
+            for k in r.data.metrics
+            if not k.startswith("time/")
+        }
+        for r in runs
+    }
+
+
+def test_a_tracking_server_killed_mid_run_loses_and_duplicates_nothing(tmp_path, albench_cli):
+    args = [*SMALL[:-4], "--set", "al.cycles=4", "--set", "train.epochs=60"]
+    args += ["--strategies", "random,learn_loss", "--jobs", "2"]
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    ref_uri = f"sqlite:///{reference / 'mlflow.db'}"
+    out = albench_cli(*args, env=os.environ | {"MLFLOW_TRACKING_URI": ref_uri}, cwd=reference)
+    assert out.returncode == 0, out.stderr
+
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    fast_give_up = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri} | fast_give_up
+    server = _start_server(tmp_path, port)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "albench", *args],
+            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        seen: set[str] = set()
+        while len(seen) < 2:  # both jobs have finished a cycle
+            line = proc.stderr.readline()
+            assert line, "the run ended early"
+            if "cycle 2/4" in line:
+                seen.add(line.split()[0])
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) < 20, err  # no traceback flood
+        server = _start_server(tmp_path, port)
+        again = albench_cli(*args, env=env, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        _, runs = _runs(uri)
+        assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
+        assert _histories(uri) == _histories(ref_uri)  # equal values, every step once
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -135,3 +135,10 @@ def test_head_dropout_leaves_the_eval_model_unchanged_and_feeds_the_head():
     torch.testing.assert_close(o0.output, o1.output, rtol=0, atol=0)
     assert o1.head.dropout == 0.5 and o1.head.linear is m1.linear
     torch.testing.assert_close(o1.head.linear(o1.embedding), o1.output)
+
+
+def test_passes_must_be_positive():
+    from albench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="passes"):
+        BaldStrategy(passes=0)
