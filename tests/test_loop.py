@@ -173,3 +173,39 @@ def test_derived_seeds_are_distinct_per_stream_and_cycle():
     seeds = {derive_seed(0, s, c) for s in Stream for c in range(3)}
     assert len(seeds) == len(Stream) * 3
     assert derive_seed(5, Stream.MODEL) == derive_seed(5, Stream.MODEL)
+
+
+def test_resume_right_after_the_last_cycle_only_finishes_logging(mlflow_uri, tmp_path, monkeypatch):
+    """A crash between the last cycle's saved state and its logging: the rerun logs that
+    cycle once, reports the real metric, and tags no resume cycle that does not exist."""
+    job = tiny_job("random")
+    Tracker().experiment_id("test")
+    real_log = loop._Cycles.log
+
+    def crash_after_last_save(self, state):
+        if state.cycle == job.task.al.cycles - 1:
+            raise RuntimeError("crash before logging the last cycle")
+        real_log(self, state)
+
+    monkeypatch.setattr(loop._Cycles, "log", crash_after_last_save)
+    with pytest.raises(RuntimeError):
+        run_job(job, state_dir=tmp_path / "state")
+    monkeypatch.setattr(loop._Cycles, "log", real_log)
+    result = run_job(job, state_dir=tmp_path / "state")
+    assert result.metric == result.metric  # not NaN
+    run = Tracker().client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert "albench.resumed_at_cycle" not in run.data.tags
+    assert "albench.error" not in run.data.tags  # the failed attempt's reason is gone
+    steps = [s for s, _ in Tracker().metric_history(result.run_id, "eval/accuracy")]
+    assert steps == [0, 1, 2]
+
+
+def test_a_read_only_store_is_one_error(tmp_path, monkeypatch):
+    from albench.preflight import TrackingStoreError, check_tracking_store
+
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(b"")
+    monkeypatch.setattr("albench.preflight.os.access", lambda path, mode: False)  # as non-root
+    with pytest.raises(TrackingStoreError, match="is not a writable file"):
+        check_tracking_store(f"sqlite:///{db}")
