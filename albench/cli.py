@@ -199,6 +199,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     bench = bench.select(tasks, strategies)
     for task in bench.tasks:  # each task's own strategies (its only_strategies, if any)
         _check_pairs([task.name], bench.strategies_for(task.name))
+    bench = _reproducible_cpu(bench)  # before torch is imported below
     for name in bench.defaulted:
         print(
             f"albench: task {name!r} has no table in benchmark {bench.name!r}: it runs on its "
@@ -219,6 +220,36 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         for strategy in bench.strategies_for(task.name)
     ]
     return jobs, _sizes(jobs, need_data), device, gpus
+
+
+def _reproducible_cpu(bench):
+    """Resolve ``train.reproducible_cpu`` per task (default: on for embedded tasks) and, if on,
+    pin the CPU kernels' instruction set in this process's environment (albench/cpu.py). The
+    pins are process-wide, so the tasks of one run must agree."""
+    import dataclasses
+
+    from albench.cpu import pin
+    from albench.registry import TASKS
+
+    def resolved(task) -> bool:
+        own = task.train.reproducible_cpu
+        return own if own is not None else TASKS.embedded(task.name)
+
+    modes = {t.name: resolved(t) for t in bench.tasks}
+    if len(set(modes.values())) > 1:
+        on = ", ".join(n for n, m in modes.items() if m)
+        off = ", ".join(n for n, m in modes.items() if not m)
+        raise ConfigError(
+            f"train.reproducible_cpu is on for {on} and off for {off}; the CPU pins apply to "
+            "the whole run: run them separately or set --set train.reproducible_cpu=true|false"
+        )
+    if any(modes.values()):
+        pin()
+    tasks = tuple(
+        dataclasses.replace(t, train=dataclasses.replace(t.train, reproducible_cpu=modes[t.name]))
+        for t in bench.tasks
+    )
+    return dataclasses.replace(bench, tasks=tasks)
 
 
 def _job(args: argparse.Namespace, bench, spec: tuple, base: dict):

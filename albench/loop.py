@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Subset
 from albench.checkpoint import JobState
 from albench.config import TaskConfig, config_hash
 from albench.contracts import Strategy, Task, TaskData
+from albench.cpu import pinned_now
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS, check_pair
@@ -298,6 +299,10 @@ class _Cycles:
             "compile": self.learner.compile_note,
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
+        if self.cfg.reproducible_cpu:
+            pins = pinned_now()
+            params |= {f"cpu.{k}": v for k, v in pins.items()}
+            tags["albench.cpu_pinned"] = str(pins["capability"] == "AVX2").lower()
         tracker = self.tracker
         run_id = tracker.unfinished_run(job.experiment, job.config_hash())
         if run_id is not None:  # a run of this job whose process died before saving a state

@@ -79,6 +79,7 @@ class Entry:
     target: str  # "package.module:Class"
     summary: str  # the first line of the class docstring
     capabilities: tuple[str, ...]  # a task's ``provides`` / a strategy's ``requires``
+    embedded: bool = False  # a task's ``embedded``: offline data, runs on a CPU
 
 
 _BASE = ("embedding", "entropy", "loss", "taps")
@@ -105,16 +106,19 @@ BUILTIN_TASKS: dict[str, Entry] = {
         "albench.tasks.classification.digits:DigitsTask",
         "Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy.",
         (*_CLASSIFIER, *_BASE),
+        embedded=True,
     ),
     "shapes": Entry(
         "albench.tasks.detection.shapes:ShapesTask",
         "Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP.",
         ("detections", *_BASE),
+        embedded=True,
     ),
     "stickmen": Entry(
         "albench.tasks.pose.stickmen:StickmenTask",
         "Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5.",
         ("heatmaps", *_BASE),
+        embedded=True,
     ),
 }
 BUILTIN_STRATEGIES: dict[str, Entry] = {
@@ -267,6 +271,12 @@ class Registry:
         if name in self.builtins:
             return frozenset(self.builtins[name].capabilities)
         return frozenset(getattr(self.get(name), self._capability_attr))
+
+    def embedded(self, name: str) -> bool:
+        """A task's ``embedded`` flag (built-ins: without importing them)."""
+        if name in self.builtins:
+            return self.builtins[name].embedded
+        return bool(getattr(self.get(name), "embedded", False))
 
     def describe(self) -> dict[str, str]:
         return {n: self.summary(n) for n in self.names()}

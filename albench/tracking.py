@@ -12,6 +12,8 @@ as step (``eval/...``, ``labeled``, ``time/...``) or the global epoch (``train/l
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -163,7 +165,8 @@ class Tracker:
         """Mark a run FINISHED, FAILED or KILLED; ``error`` goes into the ``albench.error`` tag."""
         if error:
             self.set_tags(run_id, {"albench.error": error})
-        _retry(lambda: self.client.set_terminated(run_id, status=status))
+        with contextlib.redirect_stdout(io.StringIO()):  # MLflow's "View run ..." lines
+            _retry(lambda: self.client.set_terminated(run_id, status=status))
 
     # ---------------------------------------------------------------- metrics and artifacts
     def log_metrics(self, run_id: str, rows: Iterable[tuple[str, float, int]]) -> None:

@@ -135,3 +135,4 @@ def test_registration_tables_match_the_classes(registry, table, attr, base):
         assert cls.name == name
         assert entry.summary == inspect.getdoc(cls).splitlines()[0], name
         assert set(entry.capabilities) == set(getattr(cls, attr)), name
+        assert entry.embedded == bool(getattr(cls, "embedded", False)), name
