@@ -2,9 +2,10 @@
 
 CIFAR-10 is 150 MB as uint8: it fits on any GPU, so the pool and test images are moved there
 once and a batch is an index slice. The paper's augmentation (§4.1: 32x32 random crop from
-the 4-pixel zero-padded image, random horizontal flip, then normalisation with the training
-set's channel mean and std) is done on the device, batched, with a seeded generator: the same
-distribution as torchvision's RandomCrop(32, padding=4) + RandomHorizontalFlip, and the same
+the zero-padded image, 2 pixels by default, random horizontal flip, then normalisation with
+the training set's channel mean and std) is done on the device, batched, with a seeded
+generator: the same distribution as torchvision's RandomCrop(32, padding=pad) +
+RandomHorizontalFlip, and the same
 reproducibility, without a CPU DataLoader in the training loop.
 """
 

@@ -62,7 +62,7 @@ def test_reads_the_python_format_in_order_with_training_set_statistics(cifar_roo
     ) / torch.tensor(std)[:, None, None]
     assert y == labels[7] and torch.allclose(x, expected, atol=1e-5)
     assert data.test[3][1] == labels[n + 3]
-    assert data.arrays.pool.shape == (n, 3, 32, 32) and data.arrays.pad == 4 and data.arrays.flip
+    assert data.arrays.pool.shape == (n, 3, 32, 32) and data.arrays.pad == 2 and data.arrays.flip
     assert torch.equal(data.arrays.pool[7], torch.from_numpy(hwc[7]).permute(2, 0, 1))
     xa, ya = data.pool_train[7]  # augmented: same label, same shape
     assert xa.shape == (3, 32, 32) and ya == labels[7]

@@ -18,7 +18,7 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _marked_pool(n: int) -> ImageArrays:
+def _marked_pool(n: int, pad: int = 2) -> ImageArrays:
     """Image i: channel 0 constant i % 251 (its identity), channel 1 a two-pixel marker
     (100 then 200, left to right) at row 14, cols 15-16, far enough from the border to
     survive any 4-pixel shift."""
@@ -34,12 +34,12 @@ def _marked_pool(n: int) -> ImageArrays:
         scale=1.0,
         mean=(0.0, 0.0),
         std=(1.0, 1.0),
-        pad=4,
+        pad=pad,
         flip=True,
     )
 
 
-def _decode(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _decode(x: torch.Tensor, pad: int) -> tuple[np.ndarray, ...]:
     """Identity, row offset, column offset and flip of each augmented image."""
     ident = x[:, 0, 16, 16].round().long().cpu().numpy()
     pos = (x[:, 1] == 100).flatten(1).float().argmax(1).cpu().numpy()
@@ -47,26 +47,28 @@ def _decode(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     r, c = pos // 32, pos % 32
     flipped = (right % 32) < c  # 200 left of 100: mirrored
     col = np.where(flipped, 31 - c, c)  # undo the flip
-    return ident, 4 + 14 - r, 4 + 15 - col, flipped  # offsets in [0, 8] as torchvision's
+    return ident, pad + 14 - r, pad + 15 - col, flipped  # offsets in [0, 2 pad], as torchvision
 
 
+@pytest.mark.parametrize("pad", [2, 4])  # 2: the paper's 36x36 (§4.1); 4: public ports
 @pytest.mark.parametrize("device", DEVICES)
-def test_crop_flip_matches_torchvision_distribution_and_keeps_labels(device):
+def test_crop_flip_matches_torchvision_distribution_and_keeps_labels(device, pad):
     dev = _device(device)
-    arrays = _marked_pool(2000)
+    arrays = _marked_pool(2000, pad)
     data = ResidentImages(arrays, dev)
     batches = data.train_batches(np.arange(2000), batch_size=500, seed=0, drop_last=False)
     oys, oxs, flips = [], [], []
     for _ in range(5):  # 5 epochs, 10,000 draws
         for x, y in batches:
-            ident, oy, ox, flipped = _decode(x)
+            ident, oy, ox, flipped = _decode(x, pad)
             assert np.array_equal(y.cpu().numpy(), ident % 10)  # labels never change
             oys.append(oy), oxs.append(ox), flips.append(flipped)
     oy, ox, flip = map(np.concatenate, (oys, oxs, flips))
-    # torchvision RandomCrop(32, padding=4): offsets uniform on 0..8; RandomHorizontalFlip: 0.5
+    # torchvision RandomCrop(32, padding=pad): offsets uniform on 0..2 pad; flip: 0.5
     for offsets in (oy, ox):
-        freq = np.bincount(offsets, minlength=9) / len(offsets)
-        assert len(freq) == 9 and np.all(np.abs(freq - 1 / 9) < 0.02), freq
+        freq = np.bincount(offsets, minlength=2 * pad + 1) / len(offsets)
+        assert len(freq) == 2 * pad + 1
+        assert np.all(np.abs(freq - 1 / (2 * pad + 1)) < 0.02), freq
     assert abs(flip.mean() - 0.5) < 0.02
 
 
