@@ -51,6 +51,7 @@ __all__ = [
     "ENTROPY",
     "EvalResult",
     "HEATMAPS",
+    "IMAGES",
     "LINEAR_HEAD",
     "LOSS",
     "LinearHead",
@@ -79,6 +80,7 @@ LINEAR_HEAD = "linear_head"  # StepOutput.output = one linear layer of StepOutpu
 MC_DROPOUT = "mc_dropout"  # StepOutput.head: dropout p > 0 right before the linear head
 DETECTIONS = "detections"  # StepOutput.output.detections: per image, final detections + probs
 HEATMAPS = "heatmaps"  # StepOutput.output is (B, J, H, W) joint heatmaps, target peak 1
+IMAGES = "images"  # Task.generative_images: (B, C, S, S) pixels in [0, 1], S = generative_size
 
 CAPABILITIES: dict[str, str] = {
     LOSS: "per-sample target loss (StepOutput.loss, shape (B,))",
@@ -94,6 +96,9 @@ CAPABILITIES: dict[str, str] = {
     DETECTIONS: "StepOutput.output.detections: per image its final detections after NMS, each "
     "with its anchor's softmax over the classes (Detections.probs, (n, C))",
     HEATMAPS: "StepOutput.output holds (B, J, H, W) joint heatmaps (Gaussian targets, peak 1)",
+    IMAGES: "Task.generative_images(batch): the batch's images as (B, C, S, S) pixels in [0, 1], "
+    "unnormalised, resized to S = Task.generative_size (a multiple of 16), for generative "
+    "models of the input (VAAL)",
 }
 """The built-in capability names and what each promises. The vocabulary is open: a plug-in
 strategy may require a capability that only plug-in tasks provide. A strategy's requirement
@@ -240,6 +245,10 @@ class Task(ABC):
     default_schedule: ClassVar[Mapping[str, Any] | None] = None
     """A benchmark table (``{"al": {...}, "train": {...}, "params": {...}}``) used when a
     benchmark file has no ``[tasks.NAME]`` table for this task; None: the task needs one."""
+    # -- generative models of the input (IMAGES): the side S of the square images handed to
+    # them; a multiple of 16 (VAAL's VAE halves it 4 times). Classification: the images'
+    # own side where that is one (CIFAR-10: 32); detection and pose: resized to 64.
+    generative_size: ClassVar[int] = 64
     paper_results: ClassVar[Mapping[str, Mapping[str, tuple[float, str]]]] = {}
     """Published numbers to compare with: quantity ("metric", "rank_acc/<scorer>",
     "pearson/<scorer>") -> strategy -> (value, source)."""
@@ -269,6 +278,13 @@ class Task(ABC):
 
         Only called when the task ``provides`` :data:`ENTROPY`; override it then."""
         raise NotImplementedError(f"task {self.name!r} declares no uncertainty score")
+
+    def generative_images(self, batch: Any) -> Tensor:
+        """(B, C, S, S) float pixels in [0, 1] of a batch already on the device, without the
+        model's normalisation, resized to S = ``generative_size`` (what a generative model of
+        the input, e.g. VAAL's VAE, reads). Only called when the task ``provides``
+        :data:`IMAGES`; override it then."""
+        raise NotImplementedError(f"task {self.name!r} declares no generative images")
 
     def run_info(self) -> dict[str, str]:
         """Facts the task resolved itself that its config does not show (e.g. whether the
@@ -348,7 +364,9 @@ class Strategy(ABC):
     Hook order in one job: ``auxiliary`` once (the module is trained with the target model;
     the :class:`~albench.training.Learner` owns it and hands it back to every hook),
     ``extra_losses`` every training batch, ``collect`` every scan batch and every test batch
-    (for the names in ``scores``), ``select`` once per cycle after the scan.
+    (for the names in ``scores``), ``collect_inputs`` every scan batch, ``select`` once per
+    cycle after the scan (a model of the strategy's own, e.g. VAAL's VAE, is trained there,
+    seeded from the ``rng`` it is given).
     """
 
     name: ClassVar[str] = ""  # set by the registry
@@ -379,6 +397,12 @@ class Strategy(ABC):
 
     def collect(self, out: StepOutput, aux: nn.Module | None, task: Task) -> dict[str, Tensor]:
         """Per-sample statistics of one scan batch (eval mode, no autograd): name -> (B, ...)."""
+        return {}
+
+    def collect_inputs(self, batch: Any, task: Task) -> dict[str, Tensor]:
+        """Per-sample statistics of one scan batch's *inputs*: ``batch`` as the task gives it,
+        on the device (pool items, no augmentation, scan order), name -> (B, ...), merged with
+        :meth:`collect`'s. Scans only (never the test split). Default: none."""
         return {}
 
     @abstractmethod

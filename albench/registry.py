@@ -82,7 +82,7 @@ class Entry:
     embedded: bool = False  # a task's ``embedded``: offline data, runs on a CPU
 
 
-_BASE = ("embedding", "entropy", "loss", "taps")
+_BASE = ("embedding", "entropy", "images", "loss", "taps")
 _CLASSIFIER = ("class_logits", "linear_head", "mc_dropout")  # mc_dropout: head_dropout > 0
 
 # Registration tables: the only place in albench/ that names built-in tasks and strategies.
@@ -186,6 +186,16 @@ BUILTIN_STRATEGIES: dict[str, Entry] = {
         "albench.strategies.learn_loss_diverse:LearnLossDiverseStrategy",
         "Learning loss + diversity: top alpha x K predicted loss, k-center greedy down to K.",
         ("embedding", "loss", "taps"),
+    ),
+    "vaal": Entry(
+        "albench.strategies.vaal:VAALStrategy",
+        "VAAL (Sinha et al. 2019): the K candidates a VAE-latent discriminator deems unlabeled.",
+        ("images",),
+    ),
+    "ta_vaal": Entry(
+        "albench.strategies.vaal:TAVAALStrategy",
+        "TA-VAAL (Kim et al. 2021): VAAL conditioned on learning loss's ranked predicted loss.",
+        ("images", "loss", "taps"),
     ),
     "oracle_loss": Entry(
         "albench.strategies.oracle:OracleLossStrategy",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Learner", "NonFiniteLossError", "accelerate", "build_optimizer"]
 
-Collect = Callable[[StepOutput], dict[str, Tensor]]
+Collect = Callable[[StepOutput, Any], dict[str, Tensor]]  # (output, batch) -> name -> (B, ...)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -179,7 +179,7 @@ class Learner:
     def infer(
         self, batches: Iterable[Any], collect: Collect, metric: Metric | None = None
     ) -> dict[str, Tensor]:
-        """``collect(out)`` of every batch, concatenated in batch order (eval mode, no
+        """``collect(out, batch)`` of every batch, concatenated in batch order (eval mode, no
         autograd); ``metric`` is updated with every batch when given."""
         self._mode(False)
         parts: dict[str, list[Tensor]] = {}
@@ -189,7 +189,7 @@ class Learner:
                 out = self.task.step(self.model, batch, train=False)
                 if metric is not None:
                     metric.update(out, batch)
-                for k, v in collect(out).items():
+                for k, v in collect(out, batch).items():
                     parts.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in parts.items()}
 
@@ -199,7 +199,7 @@ class Learner:
         own = (ENTROPY,) if ENTROPY in self.task.provides else ()  # the score is named so
         return own + tuple(s for s in self.strategy.scores if s not in own)
 
-    def _test_values(self, out: StepOutput) -> dict[str, Tensor]:
+    def _test_values(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
         values = {"loss": out.loss.float()}
         if ENTROPY in self.task.provides:
             values[ENTROPY] = self.task.uncertainty(out).float().reshape(-1)  # (B,)
@@ -228,8 +228,9 @@ class Learner:
         if not self.strategy.needs_scan:
             return result
 
-        def collect(out: StepOutput) -> dict[str, Tensor]:
-            return self.strategy.collect(out, self.aux, self.task)
+        def collect(out: StepOutput, batch: Any) -> dict[str, Tensor]:
+            stats = self.strategy.collect(out, self.aux, self.task)
+            return stats | self.strategy.collect_inputs(batch, self.task)
 
         result.stats = self.infer(batches_of(candidates), collect)
         if self.strategy.scan_labeled:

@@ -84,6 +84,7 @@ class Cifar10Task(ClassificationTask):
                 "--data-root DIR where DIR/cifar-10-batches-py exists"
             ) from None
         mean, std = channel_stats(raw.data)
+        self.pixel_stats = (tuple(mean), tuple(std))  # undone by generative_images
         normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
         train_tf = transforms.Compose(
             [transforms.RandomCrop(32, padding=self.pad), transforms.RandomHorizontalFlip()]

@@ -26,6 +26,7 @@ from albench.contracts import (
     CLASS_LOGITS,
     EMBEDDING,
     ENTROPY,
+    IMAGES,
     LINEAR_HEAD,
     LOSS,
     MC_DROPOUT,
@@ -37,6 +38,7 @@ from albench.contracts import (
     TaskData,
 )
 from albench.errors import ConfigError
+from albench.tasks.images import resize_square
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
 
 __all__ = [
@@ -84,10 +86,14 @@ class ClassificationTask(Task):
 
     metric = "accuracy"
     metric_label = "accuracy"
-    provides = frozenset({CLASS_LOGITS, EMBEDDING, ENTROPY, LINEAR_HEAD, LOSS, TAPS})
+    provides = frozenset({CLASS_LOGITS, EMBEDDING, ENTROPY, IMAGES, LINEAR_HEAD, LOSS, TAPS})
     num_classes: int = 10
     image_shape: tuple[int, int, int] = (3, 32, 32)
+    generative_size = 32  # the images as they are (CIFAR-10: VAAL's own 32x32 input)
     head_dropout: float = 0.0  # p of the dropout before the classifier (see set_head_dropout)
+    # per-channel mean and std of the [0, 1] pixels that batches are normalised with; set by
+    # datasets() (generative_images undoes the normalisation); None: batches already in [0, 1]
+    pixel_stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def set_head_dropout(self, p: float) -> None:
         """Dropout probability before the linear classifier, for a task whose class
@@ -112,6 +118,13 @@ class ClassificationTask(Task):
 
     def new_metric(self) -> Metric:
         return Accuracy()
+
+    def generative_images(self, batch: Any) -> Tensor:
+        x = batch[0].float()  # (B, C, H, W), normalised with pixel_stats
+        if self.pixel_stats is not None:
+            mean, std = (torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in self.pixel_stats)
+            x = x * std + mean  # back to [0, 1] pixels
+        return resize_square(x, self.generative_size).clamp_(0.0, 1.0)
 
     def device_data(self, data: TaskData, device: torch.device, max_bytes: int):
         arrays = data.arrays

@@ -64,6 +64,7 @@ class DigitsTask(ClassificationTask):
     tap_channels = DigitsNet.tap_channels
     num_classes = 10
     image_shape = (1, 8, 8)
+    generative_size = 16  # 8x8 upsampled: the smallest side VAAL's VAE takes (16 -> 1 pixel)
     embedded = True
     sizes = (1300, 497)  # (pool, test) with the default test_size
     throughput = 20000.0  # training images/s on one GPU (estimate)
@@ -95,6 +96,7 @@ class DigitsTask(ClassificationTask):
         test_idx, pool_idx = order[: self.test_size], order[self.test_size :]
         pool = images[pool_idx]
         mean, std = pool.mean().item(), pool.std().item()
+        self.pixel_stats = ((mean,), (std,))  # undone by generative_images
         normalize = transforms.Normalize([mean], [std])
         train_tf = transforms.Compose(
             [transforms.RandomCrop(8, padding=self.shift), normalize] if self.shift else [normalize]

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from albench.tasks.base import DETECTIONS, Metric, StepOutput, Task
+from albench.tasks.base import DETECTIONS, IMAGES, Metric, StepOutput, Task
 from albench.tasks.detection.ssd import SSDOutput, per_image_loss
 from albench.tasks.detection.voc_eval import VOC07MeanAP
+from albench.tasks.images import resize_square
 
 __all__ = ["DetectionBatch", "DetectionTask", "collate_detection"]
 
@@ -69,7 +70,7 @@ class DetectionTask(Task):
 
     metric = "map"
     metric_label = "mAP@0.5"
-    provides = Task.provides | {DETECTIONS}  # SSDOutput.detections, with Detections.probs
+    provides = Task.provides | {DETECTIONS, IMAGES}  # detections: with Detections.probs
     num_classes: int = 21  # including the background class 0
     image_size: tuple[int, int] = (300, 300)  # (H, W) of the detector's input
 
@@ -105,6 +106,10 @@ class DetectionTask(Task):
 
     def uncertainty(self, out: StepOutput) -> Tensor:
         return out.output.entropy()
+
+    def generative_images(self, batch: DetectionBatch) -> Tensor:
+        x = batch.images.float() / 255.0  # (B, 3, H, W) uint8 at the detector's input size
+        return resize_square(x, self.generative_size).clamp_(0.0, 1.0)  # (B, 3, S, S)
 
     def new_metric(self) -> Metric:
         return VOC07MeanAP(self.num_classes)

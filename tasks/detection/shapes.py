@@ -232,8 +232,8 @@ class ShapesTask(DetectionTask):
     sizes = (1000, 250)  # default (pool, test); an instance has its own
     throughput = 2000.0  # training images/s on one GPU (estimate)
     cpu_throughput = 570.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
-    default_schedule = {  # as benchmarks/quick.toml: 64 -> 320 labels in 5 cycles
-        "al": {"initial": 64, "budget": 64, "cycles": 5, "subset": 0},
+    default_schedule = {  # as benchmarks/quick.toml: 64 -> 256 labels in 4 cycles
+        "al": {"initial": 64, "budget": 64, "cycles": 4, "subset": 0},
         "train": {
             "epochs": 6,
             "batch_size": 16,

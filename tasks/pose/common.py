@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image
 from torch import Tensor, nn
 
-from albench.tasks.base import HEATMAPS, Metric, StepOutput, Task
+from albench.tasks.base import HEATMAPS, IMAGES, Metric, StepOutput, Task
+from albench.tasks.images import resize_square
 from albench.tasks.pose.data import make_sample
 from albench.tasks.pose.geometry import Augmentation
 from albench.tasks.pose.heatmaps import heatmap_entropy, heatmap_loss
@@ -27,7 +28,7 @@ class PoseTask(Task):
 
     metric = "pckh"
     metric_label = "PCKh@0.5"
-    provides = Task.provides | {HEATMAPS}  # output: the last stack's (B, J, H, W) heatmaps
+    provides = Task.provides | {HEATMAPS, IMAGES}  # heatmaps: the last stack's (B, J, H, W)
     num_joints: ClassVar[int] = 16  # MPII's joints (the stickmen twin draws the same 16)
     input_res: ClassVar[int] = 256  # crop side in pixels (Newell et al.)
     channels: ClassVar[int] = 3
@@ -42,6 +43,10 @@ class PoseTask(Task):
 
     def new_metric(self) -> Metric:
         return PCKh()
+
+    def generative_images(self, batch: Any) -> Tensor:
+        x = batch["image"].float()  # (B, C, R, R) crops in [0, 1] (colour gain only in training)
+        return resize_square(x, self.generative_size).clamp(0.0, 1.0)  # (B, C, S, S)
 
     def example_batch(self, batch_size: int) -> Any:
         """Noise images with random people, built by the real sample pipeline."""

@@ -217,8 +217,8 @@ class StickmenTask(PoseTask):
     sizes = (1000, 300)  # (pool_size, test_size) defaults, for planning
     throughput = 2000.0  # training images/s on one GPU (estimate)
     cpu_throughput = 340.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
-    default_schedule = {  # as benchmarks/quick.toml: 64 -> 320 labels in 5 cycles
-        "al": {"initial": 64, "budget": 64, "cycles": 5, "subset": 300},
+    default_schedule = {  # as benchmarks/quick.toml: 64 -> 256 labels in 4 cycles
+        "al": {"initial": 64, "budget": 64, "cycles": 4, "subset": 300},
         "train": {
             "epochs": 5,
             "batch_size": 8,
