@@ -315,6 +315,11 @@ class _Cycles:
             run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
         rng = np.random.default_rng(derive_seed(job.trial_seed, Stream.INITIAL))
         labeled = np.sort(rng.choice(self.data.pool_size, size=self.al.initial, replace=False))
+        if len(np.unique(labeled)) != self.al.initial:  # the oracle reveals each label once
+            raise AlbenchError(
+                f"the initial labeled set has {self.al.initial - len(np.unique(labeled))} "
+                "repeated indices; it must be drawn without replacement"
+            )
         state = JobState(run_id, job.config_hash(), labeled)
         try:
             tracker.log_json(run_id, job.config(), "config.json")
