@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from albench.tasks import base
-from albench.tasks.base import *  # noqa: F403  (the contract)
+from albench import contracts
+from albench.contracts import *  # noqa: F403  (the contract, as albench.tasks.base)
 
 _LAZY = {
     # helpers for a new task (README "Adding a task")
@@ -35,7 +35,7 @@ _LAZY = {
     "StickmenTask": "albench.tasks.pose.stickmen",
 }
 
-__all__ = [*base.__all__, *sorted(_LAZY)]
+__all__ = [*contracts.__all__, *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
