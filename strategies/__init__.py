@@ -30,6 +30,8 @@ _LAZY = {
     "EGLStrategy": "albench.strategies.egl",
     "KMeansStrategy": "albench.strategies.kmeans",
     "LearnLossDiverseStrategy": "albench.strategies.learn_loss_diverse",
+    "VAALStrategy": "albench.strategies.vaal",
+    "TAVAALStrategy": "albench.strategies.vaal",
     "OracleLossStrategy": "albench.strategies.oracle",
 }
 

@@ -26,6 +26,7 @@ _LAZY = {
     "ResidentImages": "albench.tasks.classification.resident",
     "DetectionTask": "albench.tasks.detection.common",
     "PoseTask": "albench.tasks.pose.common",
+    "resize_square": "albench.tasks.images",
     # the built-in tasks
     "Cifar10Task": "albench.tasks.classification.cifar10",
     "DigitsTask": "albench.tasks.classification.digits",

@@ -21,4 +21,6 @@ def resize_square(x: Tensor, size: int) -> Tensor:
     if tuple(x.shape[-2:]) == (size, size):
         return x
     shrink = x.shape[-1] > size or x.shape[-2] > size
-    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink)
+    return F.interpolate(
+        x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrink
+    )

@@ -202,11 +202,17 @@ def _legend_below(
 
         keep = sorted(range(len(labels)), key=lambda i: (rank(i), i))
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
-    if handles:
-        fig.legend(
-            handles, labels, loc="outside lower center", ncols=min(ncols, len(labels)),
+    ncols = min(ncols, len(labels))
+    while handles:  # as many columns as fit the figure's width: never cut at its edges
+        legend = fig.legend(
+            handles, labels, loc="outside lower center", ncols=ncols,
             fontsize="small", markerscale=0.9, handlelength=2.6,
         )  # fmt: skip
+        width = legend.get_window_extent().width  # needs no canvas of a backend
+        if width <= 0.98 * fig.bbox.width or ncols == 1:
+            return
+        legend.remove()
+        ncols -= 1
 
 
 def _clip_y(ax, limits: tuple[float, float], values: Iterable[float]) -> None:

@@ -38,8 +38,8 @@ from albench.contracts import (
     TaskData,
 )
 from albench.errors import ConfigError
-from albench.tasks.images import resize_square
 from albench.tasks.classification.resident import ImageArrays, ResidentImages
+from albench.tasks.images import resize_square
 
 __all__ = [
     "Accuracy",
@@ -122,9 +122,9 @@ class ClassificationTask(Task):
     def generative_images(self, batch: Any) -> Tensor:
         x = batch[0].float()  # (B, C, H, W), normalised with pixel_stats
         if self.pixel_stats is not None:
-            mean, std = (torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in self.pixel_stats)
-            x = x * std + mean  # back to [0, 1] pixels
-        return resize_square(x, self.generative_size).clamp_(0.0, 1.0)
+            mean, std = (torch.tensor(v, device=x.device) for v in self.pixel_stats)
+            x = x * std.view(1, -1, 1, 1) + mean.view(1, -1, 1, 1)  # back to [0, 1] pixels
+        return resize_square(x, self.generative_size).clamp(0.0, 1.0)  # (B, C, S, S)
 
     def device_data(self, data: TaskData, device: torch.device, max_bytes: int):
         arrays = data.arrays

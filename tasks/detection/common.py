@@ -109,7 +109,7 @@ class DetectionTask(Task):
 
     def generative_images(self, batch: DetectionBatch) -> Tensor:
         x = batch.images.float() / 255.0  # (B, 3, H, W) uint8 at the detector's input size
-        return resize_square(x, self.generative_size).clamp_(0.0, 1.0)  # (B, 3, S, S)
+        return resize_square(x, self.generative_size).clamp(0.0, 1.0)  # (B, 3, S, S)
 
     def new_metric(self) -> Metric:
         return VOC07MeanAP(self.num_classes)

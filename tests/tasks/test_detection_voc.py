@@ -7,12 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+import albench.loop as loop
 from albench.cli import main
 from albench.config import ALConfig, TaskConfig, TrainConfig
+from albench.contracts import Scan
 from albench.errors import DatasetMissingError
 from albench.loop import Job, run_job
+from albench.strategies.vaal import VAALStrategy
 from albench.tasks.detection.voc import VOC_CLASSES, VocTask
 from albench.tracking import Tracker
 
@@ -161,3 +165,24 @@ def test_a_voc_job_runs_and_logs_its_backbone_source(voc_root, mlflow_uri, monke
     assert run.data.params["task_info.backbone"] == "scratch"
     assert len(tracker.metric_history(run.info.run_id, "eval/map")) == 1
     assert len(tracker.metric_history(run.info.run_id, "eval/rank_acc/predicted_loss")) == 1
+
+
+def test_pool_images_reach_the_generative_model_at_its_documented_size(voc_root):
+    """The loop's own pool batches (eval, no augmentation) give VAAL (B, 3, 64, 64) pixels in
+    [0, 1]: the 300x300 detector input shrunk to ``generative_size``; its VAE trains on them."""
+    task = VocTask(backbone_weights="none")
+    data = task.datasets(str(voc_root), download=False)
+    cfg = TrainConfig(eval_batch_size=2, data_path="loader")
+    loaders = loop._Loaders(task, data, cfg, torch.device("cpu"))  # what the scan reads
+    strategy = VAALStrategy(width=2, epochs=1, batch_size=2)
+    idx = np.arange(data.pool_size)
+    images = torch.cat(
+        [strategy.collect_inputs(batch, task)["image"] for batch in loaders.eval("pool", idx)]
+    )
+    assert task.generative_size == 64 and images.shape == (3, 3, 64, 64)
+    assert images.min() >= 0 and images.max() <= 1
+    x = data.pool_eval[1][0][None].float() / 255  # (1, 3, 300, 300)
+    expected = F.interpolate(x, size=(64, 64), mode="bilinear", antialias=True)
+    torch.testing.assert_close(images[1:2], expected)
+    scan = Scan(idx[1:], {"image": images[1:]}, idx[:1], {"image": images[:1]})
+    assert strategy.select(scan, 1, np.random.default_rng(0)).tolist()[0] in (1, 2)

@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
+import albench.loop as loop
 from albench.cli import main
+from albench.config import TrainConfig
+from albench.contracts import Scan
 from albench.errors import DatasetMissingError
+from albench.strategies.vaal import TAVAALStrategy
 from albench.tasks.pose import MpiiTask
 from albench.tasks.pose.geometry import apply_affine
 from albench.tasks.pose.heatmaps import decode_heatmaps
@@ -152,3 +157,26 @@ def test_cli_missing_mpii_is_one_line_and_exit_code_2(tmp_path, mlflow_uri, caps
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "mpii_annotations.json" in lines[0] and "Traceback" not in err
+
+
+def test_pool_crops_reach_the_generative_model_at_its_documented_size(tmp_path):
+    """The loop's own pool batches (eval, no augmentation) give VAAL (B, 3, 64, 64) pixels in
+    [0, 1]: the 256x256 crops shrunk to ``generative_size``; TA-VAAL's VAE trains on them."""
+    _write_tree(tmp_path)
+    task = MpiiTask()
+    data = task.datasets(str(tmp_path), download=False)
+    loaders = loop._Loaders(task, data, TrainConfig(eval_batch_size=2), torch.device("cpu"))
+    strategy = TAVAALStrategy(width=2, epochs=1, batch_size=2)
+    idx = np.arange(data.pool_size)
+    images = torch.cat(
+        [strategy.collect_inputs(batch, task)["image"] for batch in loaders.eval("pool", idx)]
+    )
+    assert task.generative_size == 64 and images.shape == (5, 3, 64, 64)
+    assert images.min() >= 0 and images.max() <= 1
+    crop = data.pool_eval[3]["image"][None]  # (1, 3, 256, 256) in [0, 1]
+    expected = F.interpolate(crop, size=(64, 64), mode="bilinear", antialias=True)
+    torch.testing.assert_close(images[3:4], expected)
+    loss = torch.linspace(0, 1, 5)  # stands in for the ranker's output
+    scan = Scan(idx[2:], {"image": images[2:], "predicted_loss": loss[2:]}, idx[:2])
+    scan.labeled_stats = {"image": images[:2], "predicted_loss": loss[:2]}
+    assert strategy.select(scan, 2, np.random.default_rng(0)).tolist()[0] in (2, 3, 4)
