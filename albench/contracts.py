@@ -247,7 +247,8 @@ class Task(ABC):
     benchmark file has no ``[tasks.NAME]`` table for this task; None: the task needs one."""
     # -- generative models of the input (IMAGES): the side S of the square images handed to
     # them; a multiple of 16 (VAAL's VAE halves it 4 times). Classification: the images'
-    # own side where that is one (CIFAR-10: 32); detection and pose: resized to 64.
+    # own side where that is one (CIFAR-10: 32); detection and pose: resized to 64 (VOC,
+    # MPII; their CPU twins 32).
     generative_size: ClassVar[int] = 64
     paper_results: ClassVar[Mapping[str, Mapping[str, tuple[float, str]]]] = {}
     """Published numbers to compare with: quantity ("metric", "rank_acc/<scorer>",

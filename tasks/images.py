@@ -3,8 +3,9 @@
 Every built-in task hands a generative model (VAAL's VAE) its batch as (B, C, S, S) pixels in
 [0, 1] at the task's ``generative_size`` S: classification images as they are (CIFAR-10 32;
 digits' 8x8 upsampled to 16, the smallest side VAAL's four stride-2 convolutions take),
-detection and pose images resized to 64 (the 64x64 model VAAL's VAE was adapted from, WAE's
-CelebA network: see strategies/vaal.py).
+detection and pose images resized to 64 for VOC and MPII (the 64x64 model VAAL's VAE was
+adapted from, WAE's CelebA network: see strategies/vaal.py) and to 32 for their CPU twins
+``shapes`` and ``stickmen`` (VAAL's own 32x32 network, a quarter of the cost).
 """
 
 from __future__ import annotations

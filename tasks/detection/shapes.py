@@ -229,6 +229,7 @@ class ShapesTask(DetectionTask):
     num_classes = len(SHAPE_CLASSES) + 1
     embedded = True
     tap_channels = SmallBackbone.channels(16)  # source maps of the default backbone
+    generative_size = 32  # CPU twin: images shrunk to VAAL's own 32x32 network (voc: 64)
     sizes = (1000, 250)  # default (pool, test); an instance has its own
     throughput = 2000.0  # training images/s on one GPU (estimate)
     cpu_throughput = 570.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)

@@ -214,6 +214,7 @@ class StickmenTask(PoseTask):
     channels = 3
     input_res = 64  # image_size
     tap_channels = (32,)  # (features,): the 1 stack's last feature map
+    generative_size = 32  # CPU twin: figures shrunk to VAAL's own 32x32 network (mpii: 64)
     sizes = (1000, 300)  # (pool_size, test_size) defaults, for planning
     throughput = 2000.0  # training images/s on one GPU (estimate)
     cpu_throughput = 340.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
