@@ -157,6 +157,9 @@ def _read(path: Path) -> JobState:
 
 def state_dir_for(uri: str) -> Path:
     """Default state folder: beside a sqlite tracking database, else ``./albench-state``."""
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///") :]).resolve().parent / "albench-state"
+    from albench.preflight import sqlite_path
+
+    db = sqlite_path(uri)
+    if db is not None:
+        return db.resolve().parent / "albench-state"
     return Path("albench-state").resolve()

@@ -38,6 +38,7 @@ __all__ = [
     "artifact_root",
     "check_folder",
     "check_tracking_store",
+    "sqlite_path",
 ]
 
 HEALTH_TIMEOUT_S = 5.0  # a server that does not answer /health in this time is unreachable
@@ -51,21 +52,22 @@ class LockHeldError(AlbenchError):
     """Another ``albench run`` holds the experiment."""
 
 
-def _sqlite_path(uri: str) -> Path | None:
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI, else None."""
     return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
 
 
 def artifact_root(uri: str) -> str | None:
     """Where a sqlite store's artifacts go: ``mlartifacts/`` beside the database file (None for
     other stores: a server decides for itself)."""
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     return (db.parent / "mlartifacts").as_uri() if db is not None else None
 
 
 def check_tracking_store(uri: str, create: bool = False) -> None:
     """Fail with one line unless ``uri`` is a store albench can write to; with ``create``, a
     missing sqlite database is created (atomically)."""
-    db = _sqlite_path(uri)
+    db = sqlite_path(uri)
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
     elif db is not None:

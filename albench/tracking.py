@@ -50,9 +50,13 @@ def store_exists(uri: str) -> bool:
     """Whether a local store (sqlite file, ``file:`` folder) exists; servers count as yes.
 
     Read-only commands check this first: opening a missing local store would create it."""
-    for prefix in ("sqlite:///", "file://"):
-        if uri.startswith(prefix):
-            return Path(uri[len(prefix) :]).exists()
+    from albench.preflight import sqlite_path
+
+    db = sqlite_path(uri)
+    if db is not None:
+        return db.exists()
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :]).exists()
     if "://" not in uri:  # a bare path is a file store
         return Path(uri).exists()
     return True

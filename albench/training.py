@@ -193,12 +193,6 @@ class Learner:
                     parts.setdefault(k, []).append(v)
         return {k: torch.cat(v) for k, v in parts.items()}
 
-    def scorers(self) -> tuple[str, ...]:
-        """Per-sample scores evaluated against the true loss: the task's entropy (if it has
-        one) and the strategy's declared ``scores``."""
-        own = (ENTROPY,) if ENTROPY in self.task.provides else ()  # the score is named so
-        return own + tuple(s for s in self.strategy.scores if s not in own)
-
     def _test_values(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
         values = {"loss": out.loss.float()}
         if ENTROPY in self.task.provides:
