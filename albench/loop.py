@@ -15,6 +15,7 @@ so a strategy's extra module or extra random draws cannot shift another stream.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import socket
 import sys
@@ -50,6 +51,7 @@ __all__ = [
     "checkpoint_path",
     "check_picks",
     "derive_seed",
+    "plateau",
     "prepare",
     "run_job",
 ]
@@ -415,6 +417,7 @@ class _Cycles:
             for epoch, means in enumerate(history)
             for term, value in means.items()
         ]
+        rows.append(("train/plateau", plateau([m["target"] for m in history]), cycle))
         return rows + [("time/train_s", time.perf_counter() - t0, cycle)]
 
     def _select(self, cycle: int, labeled: np.ndarray, rows: list) -> np.ndarray:
@@ -442,6 +445,26 @@ class _Cycles:
         if self.report is not None:
             p = Progress(self.job.run_name, cycle, self.al.cycles, epoch, self.cfg.epochs, metric)
             self.report(p)
+
+
+def plateau(losses: list[float]) -> float:
+    """How much the training loss still moved at the end of a cycle: the relative change of
+    the per-epoch mean loss over the last 20 % of the epochs (at least 3), read off a
+    least-squares line through them (so one noisy epoch does not decide it): the line's
+    change across those epochs divided by their mean. Negative while the loss still falls;
+    NaN with fewer than 3 epochs.
+
+    Logged per cycle as ``train/plateau``; docs/protocol.md gives the rule that reads it.
+    """
+    n = max(3, round(0.2 * len(losses)))
+    if len(losses) < n:
+        return math.nan
+    tail = np.asarray(losses[-n:], dtype=np.float64)
+    mean = tail.mean()
+    if mean == 0:
+        return 0.0
+    slope = np.polyfit(np.arange(n, dtype=np.float64), tail, 1)[0]
+    return float(slope * (n - 1) / mean)
 
 
 def check_picks(

@@ -10,10 +10,45 @@ adapted from, WAE's CelebA network: see strategies/vaal.py) and to 32 for their 
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["resize_square"]
+__all__ = ["FADE", "GRAIN", "add_grain", "eval_generator", "fade", "resize_square"]
+
+# Per-image difficulty of the generated twins (their ``difficulty`` parameter): an image of
+# level L in [0, 1] keeps 1 - FADE x L of its contrast and gets Gaussian grain of std GRAIN x L
+# grey levels, re-drawn at every training access (augmentation) and fixed per image in
+# evaluation. A fixed grain would be memorised by the model after a few epochs (its training
+# loss falls to zero whatever the level), so the training loss would stop showing how hard
+# an image is; re-drawn, the difficulty stays in the training loss as in the test loss.
+FADE = 0.9
+GRAIN = 60.0
+
+
+def fade(image: np.ndarray, level: float) -> np.ndarray:
+    """(H, W, C) float grey levels with their contrast shrunk towards the mean colour by
+    ``FADE x level``; level 0 returns the image unchanged."""
+    if level <= 0:
+        return image
+    mean = image.reshape(-1, image.shape[-1]).mean(axis=0)
+    return mean + (image - mean) * (1.0 - FADE * level)
+
+
+def add_grain(image: Tensor, level: float, generator: torch.Generator | None = None) -> Tensor:
+    """A uint8 image (any layout) plus Gaussian grain of std ``GRAIN x level`` grey levels,
+    clipped back to uint8; from ``generator`` (torch's global one when None). Level 0 returns
+    the image and draws nothing."""
+    if level <= 0:
+        return image
+    noise = torch.randn(image.shape, generator=generator) * (GRAIN * level)
+    return (image.float() + noise).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def eval_generator(seed: int, index: int) -> torch.Generator:
+    """The generator of item ``index``'s fixed evaluation grain (``seed`` names the split)."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
 def resize_square(x: Tensor, size: int) -> Tensor:

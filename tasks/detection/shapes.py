@@ -37,9 +37,11 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from albench.errors import ConfigError
 from albench.tasks.base import TaskData
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import SmallBackbone, build_small_ssd
+from albench.tasks.images import add_grain, eval_generator, fade
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -69,6 +71,7 @@ class ShapeSet:
     boxes: np.ndarray  # (N, M, 4) float32 x1, y1, x2, y2 pixel extents; padding 0
     labels: np.ndarray  # (N, M) int64 1..3; 0 = padding
     difficult: np.ndarray  # (N, M) bool
+    levels: np.ndarray | None = None  # (N,) float32 difficulty levels; None: all 0
 
 
 def _fits(box: np.ndarray, others: list[np.ndarray]) -> bool:
@@ -149,16 +152,27 @@ def _draw(rng: np.random.Generator, s: int) -> tuple[np.ndarray, list, list, lis
     return np.clip(image, 0, 255).astype(np.uint8), boxes, labels, difficult
 
 
-def generate(n: int, image_size: int, seed: int, split: str) -> ShapeSet:
-    """``n`` images of ``split``, drawn from the stream (seed, split); deterministic."""
+def generate(n: int, image_size: int, seed: int, split: str, difficulty: float = 0.0) -> ShapeSet:
+    """``n`` images of ``split``, drawn from the stream (seed, split); deterministic.
+
+    With ``difficulty`` > 0 each image also draws a level uniform in [0, difficulty] and is
+    faded by it (``tasks/images.py``); its grain is added when the image is read.
+    """
     rng = np.random.default_rng([seed, SPLITS.index(split)])
-    drawn = [_draw(rng, image_size) for _ in range(n)]
+    drawn, levels = [], np.zeros(n, dtype=np.float32)
+    for i in range(n):
+        image, *objects = _draw(rng, image_size)
+        if difficulty > 0:
+            levels[i] = difficulty * rng.uniform()
+            image = np.clip(fade(image.astype(np.float64), levels[i]), 0, 255).astype(np.uint8)
+        drawn.append((image, *objects))
     m = max(len(d[2]) for d in drawn)
     out = ShapeSet(
         images=np.stack([d[0] for d in drawn]),
         boxes=np.zeros((n, m, 4), dtype=np.float32),
         labels=np.zeros((n, m), dtype=np.int64),
         difficult=np.zeros((n, m), dtype=bool),
+        levels=levels,
     )
     for i, (_, boxes, labels, difficult) in enumerate(drawn):
         k = len(labels)
@@ -168,22 +182,27 @@ def generate(n: int, image_size: int, seed: int, split: str) -> ShapeSet:
     return out
 
 
-def load_or_generate(root: str | Path, n: int, image_size: int, seed: int, split: str) -> ShapeSet:
+def load_or_generate(
+    root: str | Path, n: int, image_size: int, seed: int, split: str, difficulty: float = 0.0
+) -> ShapeSet:
     """The cached set for these parameters under ``root/shapes``, generated if missing."""
     params = {"version": GENERATOR_VERSION, "n": n, "size": image_size, "seed": seed}
     params["split"] = split
+    if difficulty > 0:  # absent at 0, so the default's cached files keep their names
+        params["difficulty"] = difficulty
     key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(root) / "shapes"
     path = folder / f"{split}-{n}x{image_size}px-seed{seed}-{key}.npz"
     if path.is_file():
         with np.load(path) as f:
-            return ShapeSet(**{k: f[k] for k in ("images", "boxes", "labels", "difficult")})
-    data = generate(n, image_size, seed, split)
+            fields = {k: f[k] for k in ("images", "boxes", "labels", "difficult")}
+            return ShapeSet(**fields, levels=f["levels"] if "levels" in f.files else None)
+    data = generate(n, image_size, seed, split, difficulty)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **vars(data))
+            np.savez(f, **{k: v for k, v in vars(data).items() if v is not None})
         os.replace(tmp, path)  # atomic: a reader sees the whole file or none
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -192,10 +211,23 @@ def load_or_generate(root: str | Path, n: int, image_size: int, seed: int, split
 
 
 class ShapesDataset(Dataset):
-    """Items ``(image (3, S, S) uint8, {"boxes", "labels", "difficult"})`` of a ShapeSet."""
+    """Items ``(image (3, S, S) uint8, {"boxes", "labels", "difficult"})`` of a ShapeSet.
 
-    def __init__(self, data: ShapeSet, transform: v2.Transform | None = None):
+    An image with a difficulty level gets its grain here: fresh from torch's global
+    generator when ``train`` (the loop seeds it per cycle), else the fixed grain of
+    ``eval_generator(grain_seed, i)``.
+    """
+
+    def __init__(
+        self,
+        data: ShapeSet,
+        transform: v2.Transform | None = None,
+        train: bool = False,
+        grain_seed: int = 0,
+    ):
         self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2)  # (N, S, S, 3) -> NCHW
+        self.levels = data.levels if data.levels is not None else np.zeros(len(data.images))
+        self.train, self.grain_seed = train, grain_seed
         self.boxes = torch.from_numpy(data.boxes)
         self.labels = torch.from_numpy(data.labels)
         self.difficult = torch.from_numpy(data.difficult)
@@ -206,7 +238,9 @@ class ShapesDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
         real = self.labels[i] > 0
-        image = self.images[i]
+        level = float(self.levels[i])
+        generator = None if self.train or level <= 0 else eval_generator(self.grain_seed, i)
+        image = add_grain(self.images[i], level, generator)
         target = {
             "boxes": self.boxes[i][real],
             "labels": self.labels[i][real],
@@ -253,7 +287,14 @@ class ShapesTask(DetectionTask):
         image_size: int = 64,
         width: int = 16,
         seed: int = 0,
+        difficulty: float = 0.0,
     ):
+        if not 0.0 <= difficulty <= 1.0:
+            raise ConfigError(
+                f"tasks.shapes.params.difficulty = {difficulty}: give a value in [0, 1] "
+                "(0: every image as drawn; the mini benchmark uses 1)"
+            )
+        self.difficulty = difficulty  # image levels uniform in [0, this] (tasks/images.py)
         self.pool_size = pool_size  # generated pool images
         self.test_size = test_size  # generated test images (independent stream)
         self.image_size = (image_size, image_size)  # pixels, square
@@ -263,13 +304,14 @@ class ShapesTask(DetectionTask):
         self.sizes = (pool_size, test_size)
 
     def datasets(self, root: str, download: bool) -> TaskData:
-        pool = load_or_generate(root, self.pool_size, self.image_size[0], self.seed, "pool")
-        test = load_or_generate(root, self.test_size, self.image_size[0], self.seed, "test")
+        side, d = self.image_size[0], self.difficulty
+        pool = load_or_generate(root, self.pool_size, side, self.seed, "pool", d)
+        test = load_or_generate(root, self.test_size, side, self.seed, "test", d)
         flip = v2.RandomHorizontalFlip(p=0.5)
         return TaskData(
-            pool_train=ShapesDataset(pool, flip),
-            pool_eval=ShapesDataset(pool),
-            test=ShapesDataset(test),
+            pool_train=ShapesDataset(pool, flip, train=True),
+            pool_eval=ShapesDataset(pool, grain_seed=SPLITS.index("pool")),
+            test=ShapesDataset(test, grain_seed=SPLITS.index("test")),
         )
 
     def build_model(self) -> nn.Module:

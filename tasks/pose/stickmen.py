@@ -38,11 +38,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
 from albench.errors import ConfigError
 from albench.tasks.base import TaskData
+from albench.tasks.images import add_grain, eval_generator, fade
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
@@ -159,23 +161,46 @@ def draw_stickman(
     return image, joints.astype(np.float32), visible, head_box.astype(np.float32)
 
 
-def generate_stickmen(seed: int, split: int, count: int, size: int) -> dict[str, np.ndarray]:
-    """``count`` figures of one split (0 = pool, 1 = test) as stacked arrays."""
-    figures = [draw_stickman(np.random.default_rng([seed, split, i]), size) for i in range(count)]
+def generate_stickmen(
+    seed: int, split: int, count: int, size: int, difficulty: float = 0.0
+) -> dict[str, np.ndarray]:
+    """``count`` figures of one split (0 = pool, 1 = test) as stacked arrays.
+
+    With ``difficulty`` > 0 each figure also draws a level uniform in [0, difficulty] (after
+    the drawing, from the figure's own stream) and is faded by it (``tasks/images.py``); its
+    grain is added when the image is read.
+    """
+    figures, levels = [], np.zeros(count, dtype=np.float32)
+    for i in range(count):
+        rng = np.random.default_rng([seed, split, i])
+        image, *rest = draw_stickman(rng, size)
+        if difficulty > 0:
+            levels[i] = difficulty * rng.uniform()
+            image = np.clip(fade(image.astype(np.float64), levels[i]), 0, 255).astype(np.uint8)
+        figures.append((image, *rest))
     images, joints, visible, boxes = (np.stack(parts) for parts in zip(*figures, strict=True))
-    return {"images": images, "joints": joints, "visible": visible, "head_box": boxes}
+    return {
+        "images": images, "joints": joints, "visible": visible, "head_box": boxes,
+        "levels": levels,
+    }  # fmt: skip
 
 
-def load_stickmen(root: str | Path, seed: int, pool: int, test: int, size: int):
+def load_stickmen(
+    root: str | Path, seed: int, pool: int, test: int, size: int, difficulty: float = 0.0
+):
     """(pool arrays, test arrays), generated once and cached under ``root``/stickmen."""
     key = {"v": GENERATOR_VERSION, "seed": seed, "pool": pool, "test": test, "size": size}
+    if difficulty > 0:  # absent at 0, so the default's cached files keep their names
+        key["difficulty"] = difficulty
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     path = Path(root) / "stickmen" / f"stickmen-{digest}.npz"
     if path.is_file():
         with np.load(path) as f:
             arrays = {k: f[k] for k in f.files}
     else:
-        splits = [generate_stickmen(seed, s, n, size) for s, n in ((0, pool), (1, test))]
+        splits = [
+            generate_stickmen(seed, s, n, size, difficulty) for s, n in ((0, pool), (1, test))
+        ]
         arrays = {
             f"{name}_{k}": v
             for name, d in zip(("pool", "test"), splits, strict=True)
@@ -190,8 +215,29 @@ def load_stickmen(root: str | Path, seed: int, pool: int, test: int, size: int):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    return tuple({k: arrays[f"{name}_{k}"] for k in ("images", "joints", "visible", "head_box")}
-                 for name in ("pool", "test"))  # fmt: skip
+    fields = ("images", "joints", "visible", "head_box")
+    out = tuple({k: arrays[f"{name}_{k}"] for k in fields} for name in ("pool", "test"))
+    for name, split in zip(("pool", "test"), out, strict=True):  # files from before levels
+        split["levels"] = arrays.get(f"{name}_levels", np.zeros(len(split["images"])))
+    return out
+
+
+class GrainedImages(ImageArray):
+    """:class:`ImageArray` whose item i gets the grain of its difficulty level: fresh from
+    torch's global generator when ``fresh`` (training), else the fixed grain of
+    ``eval_generator(seed, i)``."""
+
+    def __init__(self, images: np.ndarray, levels: np.ndarray, fresh: bool, seed: int):
+        super().__init__(images)
+        self.levels, self.fresh, self.seed = levels, fresh, seed
+
+    def __call__(self, i: int) -> Image.Image:
+        level = float(self.levels[i])
+        if level <= 0:
+            return super().__call__(i)
+        generator = None if self.fresh else eval_generator(self.seed, i)
+        image = add_grain(torch.from_numpy(self.images[i]), level, generator)
+        return Image.fromarray(image.numpy())
 
 
 def _annotations(arrays: dict[str, np.ndarray], size: int) -> PoseAnnotations:
@@ -242,6 +288,7 @@ class StickmenTask(PoseTask):
         features: int = 32,  # hourglass width (mpii: 256)
         depth: int = 3,  # hourglass levels (mpii: 4): 16 -> 2 pixels
         seed: int = 0,  # generation seed, independent of the trial seeds
+        difficulty: float = 0.0,  # figure levels uniform in [0, this] (tasks/images.py)
     ):
         step = 4 * 2**depth  # the stem divides by 4, each hourglass level by 2
         if image_size < step or image_size % step or min(pool_size, test_size) < 1:
@@ -254,6 +301,12 @@ class StickmenTask(PoseTask):
             raise ConfigError(
                 f"tasks.stickmen.params.features = {features}: give a multiple of 4 (e.g. 32)"
             )
+        if not 0.0 <= difficulty <= 1.0:
+            raise ConfigError(
+                f"tasks.stickmen.params.difficulty = {difficulty}: give a value in [0, 1] "
+                "(0: every figure as drawn; the mini benchmark uses 1)"
+            )
+        self.difficulty = difficulty
         self.pool_size, self.test_size, self.image_size = pool_size, test_size, image_size
         self.features, self.depth, self.seed = features, depth, seed
         self.input_res = image_size
@@ -261,17 +314,20 @@ class StickmenTask(PoseTask):
         self.sizes = (pool_size, test_size)
 
     def datasets(self, root: str, download: bool) -> TaskData:
-        pool, test = load_stickmen(root, self.seed, self.pool_size, self.test_size, self.image_size)
+        pool, test = load_stickmen(
+            root, self.seed, self.pool_size, self.test_size, self.image_size, self.difficulty
+        )
         pool_ann = _annotations(pool, self.image_size)
         test_ann = _annotations(test, self.image_size)
 
-        def make(ann, images, augment):
-            return PoseDataset(ann, ImageArray(images), self.image_size, augment, self.channels)
+        def make(ann, arrays, augment, split):
+            images = GrainedImages(arrays["images"], arrays["levels"], fresh=augment, seed=split)
+            return PoseDataset(ann, images, self.image_size, augment, self.channels)
 
         return TaskData(
-            pool_train=make(pool_ann, pool["images"], True),
-            pool_eval=make(pool_ann, pool["images"], False),
-            test=make(test_ann, test["images"], False),
+            pool_train=make(pool_ann, pool, True, 0),
+            pool_eval=make(pool_ann, pool, False, 0),
+            test=make(test_ann, test, False, 1),
         )
 
     def build_model(self) -> nn.Module:
