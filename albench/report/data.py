@@ -73,7 +73,7 @@ __all__ = [
 FRAME_COLUMNS = ["task", "strategy", "trial", "cycle", "labeled", "metric", "value", "run_id"]
 REPORT_RUN_NAME = "report"
 REPORT_KIND_TAG = "albench.kind"  # = "report" on the report's own run; job runs lack it
-PER_EPOCH_PREFIX = "train/"  # logged with step = global epoch, not cycle
+PER_EPOCH_PREFIX = "train/loss/"  # logged with step = global epoch, not cycle
 LABEL_TAG = "albench.strategy_label"  # a strategy's display name
 BASELINE_TAG = "albench.strategy_baseline"  # "true": the others are compared with it
 ORACLE_TAG = "albench.strategy_oracle"  # "true": knows what a real run cannot; never a baseline

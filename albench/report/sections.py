@@ -449,22 +449,31 @@ def ranking_section(ctx: TaskContext) -> list[Item]:
         for s, v in per.items()
     }
     rl = stats.rank_acc_last(rank, paper, ctx.order)
-    disp = pd.DataFrame(
-        {
-            "strategy": ctx.labels(rl.strategy),
-            "scorer": rl.scorer,
-            "labeled": rl.labeled.map(_num),
-            "trials": rl.n,
-            "ranking accuracy (mean ± std)": _pms(rl),
-            "paper": rl.paper.map(_num),
-            "scorer check": _flag_cells(ctx, rl.strategy, rl.scorer),
-        }
-    )
+    columns = {
+        "strategy": ctx.labels(rl.strategy),
+        "scorer": rl.scorer,
+        "labeled": rl.labeled.map(_num),
+        "trials": rl.n,
+        "ranking accuracy (mean ± std)": _pms(rl),
+        "paper": rl.paper.map(_num),
+    }
+    for kind, label in (("pearson", "Pearson r"), ("spearman", "Spearman ρ")):
+        last = stats.rank_acc_last(stats.rank_acc_summary(ctx.frame, kind=kind), {})
+        found = {(t, s): v for t, s, v in zip(last.strategy, last.scorer, _pms(last), strict=True)}
+        cells = [found.get(k, "") for k in zip(rl.strategy, rl.scorer, strict=True)]
+        if any(cells):
+            columns[f"{label} (mean ± std)"] = cells
+    columns["scorer check"] = _flag_cells(ctx, rl.strategy, rl.scorer)
+    disp = pd.DataFrame(columns)
     if rl.paper.isna().all():
         disp = disp.drop(columns="paper")
     if not any(disp["scorer check"]):
         disp = disp.drop(columns="scorer check")
-    head = Heading("ranking_accuracy", "Ranking accuracy at the last cycle")
+    head = Heading(
+        "ranking_accuracy",
+        "Ranking accuracy at the last cycle",
+        "With each scorer's Pearson and Spearman correlation with the true test loss.",
+    )
     return [fig, ctx.table(rank, disp, head)]
 
 

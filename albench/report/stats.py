@@ -448,12 +448,16 @@ def label_efficiency(
 
 
 # ---------------------------------------------------------------- loss-prediction quality
-def rank_acc_summary(frame: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
-    """Ranking accuracy of every logged scorer: mean +/- std over trials per cycle, with a
-    ``scorer`` column (from ``eval/rank_acc/<scorer>``)."""
-    rows = frame[frame.metric.str.startswith("eval/rank_acc/")]
+def rank_acc_summary(
+    frame: pd.DataFrame, order: Sequence[str] = (), kind: str = "rank_acc"
+) -> pd.DataFrame:
+    """Ranking accuracy (or another ``kind``: ``pearson``, ``spearman``) of every logged
+    scorer: mean +/- std over trials per cycle, with a ``scorer`` column (from
+    ``eval/<kind>/<scorer>``)."""
+    prefix = f"eval/{kind}/"
+    rows = frame[frame.metric.str.startswith(prefix)]
     out = summarize(rows)
-    out.insert(2, "scorer", out.metric.str.removeprefix("eval/rank_acc/"))
+    out.insert(2, "scorer", out.metric.str.removeprefix(prefix))
     return _ordered(out.drop(columns="metric"), order, by=["scorer", "cycle"])
 
 

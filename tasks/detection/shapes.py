@@ -294,7 +294,7 @@ class ShapesTask(DetectionTask):
                 f"tasks.shapes.params.difficulty = {difficulty}: give a value in [0, 1] "
                 "(0: every image as drawn; the mini benchmark uses 1)"
             )
-        self.difficulty = difficulty  # image levels uniform in [0, this] (tasks/images.py)
+        self.difficulty = float(difficulty)  # image levels uniform in [0, this] (tasks/images.py)
         self.pool_size = pool_size  # generated pool images
         self.test_size = test_size  # generated test images (independent stream)
         self.image_size = (image_size, image_size)  # pixels, square

@@ -306,7 +306,7 @@ class StickmenTask(PoseTask):
                 f"tasks.stickmen.params.difficulty = {difficulty}: give a value in [0, 1] "
                 "(0: every figure as drawn; the mini benchmark uses 1)"
             )
-        self.difficulty = difficulty
+        self.difficulty = float(difficulty)
         self.pool_size, self.test_size, self.image_size = pool_size, test_size, image_size
         self.features, self.depth, self.seed = features, depth, seed
         self.input_res = image_size
