@@ -61,6 +61,7 @@ MAX_OVERLAP = 0.3  # largest IoU allowed between the boxes of two objects
 SIZE = (0.18, 0.5)  # extent of a regular object, fraction of the image side (11-32 px at 64)
 TINY_SIZE = (3.0, 5.0)  # extent of a tiny, difficult object in pixels (extent < DIFFICULT_PX)
 DIFFICULT_PX = 8  # every regular object spans at least this many pixels
+MIN_VISIBLE_PX = 4  # a box cut by the shift augmentation to less than this is dropped
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,12 @@ class ShapesDataset(Dataset):
         return image.as_subclass(Tensor), {k: v.as_subclass(Tensor) for k, v in target.items()}
 
 
+def _labels(inputs: tuple[Tensor, dict[str, Tensor]]) -> tuple[Tensor, Tensor]:
+    """What SanitizeBoundingBoxes drops along with a box: its label and difficult flag."""
+    target = inputs[1]
+    return target["labels"], target["difficult"]
+
+
 class ShapesTask(DetectionTask):
     """Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP."""
 
@@ -288,13 +295,20 @@ class ShapesTask(DetectionTask):
         width: int = 16,
         seed: int = 0,
         difficulty: float = 0.0,
+        shift: int = 0,
     ):
         if not 0.0 <= difficulty <= 1.0:
             raise ConfigError(
                 f"tasks.shapes.params.difficulty = {difficulty}: give a value in [0, 1] "
                 "(0: every image as drawn; the mini benchmark uses 1)"
             )
+        if not 0 <= shift < image_size // 2:
+            raise ConfigError(
+                f"tasks.shapes.params.shift = {shift}: give a whole number of pixels in "
+                f"[0, {image_size // 2}) (0: flip only; the mini benchmark uses 8)"
+            )
         self.difficulty = float(difficulty)  # image levels uniform in [0, this] (tasks/images.py)
+        self.shift = shift  # training translation: zero-pad by this much and crop back
         self.pool_size = pool_size  # generated pool images
         self.test_size = test_size  # generated test images (independent stream)
         self.image_size = (image_size, image_size)  # pixels, square
@@ -307,9 +321,17 @@ class ShapesTask(DetectionTask):
         side, d = self.image_size[0], self.difficulty
         pool = load_or_generate(root, self.pool_size, side, self.seed, "pool", d)
         test = load_or_generate(root, self.test_size, side, self.seed, "test", d)
-        flip = v2.RandomHorizontalFlip(p=0.5)
+        augment = v2.RandomHorizontalFlip(p=0.5)
+        if self.shift:  # translation as CIFAR's pad-and-crop; objects cut below 4 px go
+            augment = v2.Compose(
+                [
+                    v2.RandomCrop(side, padding=self.shift),
+                    augment,
+                    v2.SanitizeBoundingBoxes(min_size=MIN_VISIBLE_PX, labels_getter=_labels),
+                ]
+            )
         return TaskData(
-            pool_train=ShapesDataset(pool, flip, train=True),
+            pool_train=ShapesDataset(pool, augment, train=True),
             pool_eval=ShapesDataset(pool, grain_seed=SPLITS.index("pool")),
             test=ShapesDataset(test, grain_seed=SPLITS.index("test")),
         )
