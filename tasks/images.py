@@ -15,7 +15,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["FADE", "GRAIN", "add_grain", "eval_generator", "fade", "resize_square"]
+from albench.errors import ConfigError
+
+__all__ = [
+    "FADE",
+    "GRAIN",
+    "add_grain",
+    "check_difficulty",
+    "eval_generator",
+    "fade",
+    "resize_square",
+]
 
 # Per-image difficulty of the generated twins (their ``difficulty`` parameter): an image of
 # level L in [0, 1] keeps 1 - FADE x L of its contrast and gets Gaussian grain of std GRAIN x L
@@ -25,6 +35,16 @@ __all__ = ["FADE", "GRAIN", "add_grain", "eval_generator", "fade", "resize_squar
 # an image is; re-drawn, the difficulty stays in the training loss as in the test loss.
 FADE = 0.9
 GRAIN = 60.0
+
+
+def check_difficulty(task: str, value: object) -> float:
+    """``value`` as a float if it is a number in [0, 1], else a ConfigError naming the key."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(
+            f"tasks.{task}.params.difficulty = {value!r}: give a number in [0, 1] "
+            "(0: every image as drawn; the mini benchmark uses 1)"
+        )
+    return float(value)
 
 
 def fade(image: np.ndarray, level: float) -> np.ndarray:

@@ -41,7 +41,7 @@ from albench.errors import ConfigError
 from albench.tasks.base import TaskData
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import SmallBackbone, build_small_ssd
-from albench.tasks.images import add_grain, eval_generator, fade
+from albench.tasks.images import add_grain, check_difficulty, eval_generator, fade
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -61,7 +61,8 @@ MAX_OVERLAP = 0.3  # largest IoU allowed between the boxes of two objects
 SIZE = (0.18, 0.5)  # extent of a regular object, fraction of the image side (11-32 px at 64)
 TINY_SIZE = (3.0, 5.0)  # extent of a tiny, difficult object in pixels (extent < DIFFICULT_PX)
 DIFFICULT_PX = 8  # every regular object spans at least this many pixels
-MIN_VISIBLE_PX = 4  # a box cut by the shift augmentation to less than this is dropped
+MIN_VISIBLE_PX = 4  # with shift: a training box narrower than this is dropped (cut ones, and
+# tiny difficult ones, which are no training target anyway)
 
 
 @dataclass(frozen=True)
@@ -297,17 +298,17 @@ class ShapesTask(DetectionTask):
         difficulty: float = 0.0,
         shift: int = 0,
     ):
-        if not 0.0 <= difficulty <= 1.0:
-            raise ConfigError(
-                f"tasks.shapes.params.difficulty = {difficulty}: give a value in [0, 1] "
-                "(0: every image as drawn; the mini benchmark uses 1)"
-            )
-        if not 0 <= shift < image_size // 2:
+        if (
+            isinstance(shift, bool)
+            or not isinstance(shift, int)
+            or not 0 <= shift < image_size // 2
+        ):
             raise ConfigError(
                 f"tasks.shapes.params.shift = {shift}: give a whole number of pixels in "
                 f"[0, {image_size // 2}) (0: flip only; the mini benchmark uses 8)"
             )
-        self.difficulty = float(difficulty)  # image levels uniform in [0, this] (tasks/images.py)
+        # image levels uniform in [0, this] (tasks/images.py)
+        self.difficulty = check_difficulty("shapes", difficulty)
         self.shift = shift  # training translation: zero-pad by this much and crop back
         self.pool_size = pool_size  # generated pool images
         self.test_size = test_size  # generated test images (independent stream)

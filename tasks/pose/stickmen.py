@@ -44,7 +44,7 @@ from torch import nn
 
 from albench.errors import ConfigError
 from albench.tasks.base import TaskData
-from albench.tasks.images import add_grain, eval_generator, fade
+from albench.tasks.images import add_grain, check_difficulty, eval_generator, fade
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
@@ -301,12 +301,7 @@ class StickmenTask(PoseTask):
             raise ConfigError(
                 f"tasks.stickmen.params.features = {features}: give a multiple of 4 (e.g. 32)"
             )
-        if not 0.0 <= difficulty <= 1.0:
-            raise ConfigError(
-                f"tasks.stickmen.params.difficulty = {difficulty}: give a value in [0, 1] "
-                "(0: every figure as drawn; the mini benchmark uses 1)"
-            )
-        self.difficulty = float(difficulty)
+        self.difficulty = check_difficulty("stickmen", difficulty)
         self.pool_size, self.test_size, self.image_size = pool_size, test_size, image_size
         self.features, self.depth, self.seed = features, depth, seed
         self.input_res = image_size

@@ -317,6 +317,8 @@ def test_stickmen_file_without_levels_loads_as_all_zero(tmp_path):
         (lambda: StickmenTask(difficulty=-0.1), r"tasks\.stickmen\.params\.difficulty = -0\.1"),
         (lambda: StickmenTask(difficulty=1.5), r"tasks\.stickmen\.params\.difficulty = 1\.5"),
         (lambda: ShapesTask(difficulty=float("nan")), r"difficulty = nan"),
+        (lambda: StickmenTask(difficulty="abc"), r"tasks\.stickmen\.params\.difficulty = .abc."),
+        (lambda: ShapesTask(difficulty=True), r"tasks\.shapes\.params\.difficulty = True"),
     ],
 )
 def test_difficulty_outside_zero_one_is_a_config_error(make, match):
