@@ -1,6 +1,6 @@
 """How predictable is a task's per-sample test loss? The mini benchmark's diagnostics.
 
-    python benchmarks/loss_ceiling.py TASK [--benchmark mini] [--labels N] [--set KEY=VALUE]...
+    python benchmarks/loss_diagnostics.py TASK [--benchmark mini] [--labels N] [--set KEY=VALUE]...
 
 Trains the task's model with the ``learn_loss`` module for one cycle of the benchmark's
 schedule (from scratch) on the first N pool items (the pools are random draws, so these are a
@@ -10,8 +10,9 @@ the plateau figure of its training loss (``train/plateau``), the ranking accurac
 predicted loss and of entropy against its own test losses and, where the task draws
 difficulty levels (``params.difficulty`` > 0), the Spearman correlation of an image's level
 with its training loss, its test loss and its predicted loss. Last, the ranking accuracy of
-model 0's test losses as a predictor of model 1's: what a predictor that knew everything about
-the image, but nothing of one model's training noise, could reach. For a pose task it also
+model 0's test losses as a predictor of model 1's: how far an image's loss is a property of
+the image rather than of one model's training (0.5: not at all). It is not a ceiling for a
+model's own predictor, which also sees that model's errors. For a pose task it also
 prints the entropy scorer of the ground-truth heatmaps (a perfect model's): how much that
 score can vary at all, against the report's degenerate-scorer rule (spread of the central
 90 % of the test set at most 0.1 % of its magnitude).
@@ -96,15 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     params = bench.strategy_hparams(args.task, "learn_loss")
     results = []
     for trial in (0, 1):
-        job = Job(bench.name, "ceiling", cfg, "learn_loss", params, trial, bench.seed,
+        job = Job(bench.name, "diagnostics", cfg, "learn_loss", params, trial, bench.seed,
                   data_root=args.data_root)  # fmt: skip
         r = train_once(job, labels)
         shown = {k: v for k, v in r.items() if k != "test_losses"}
         print(f"{args.task}, {labels} labels, seed {trial}: "
               + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()), flush=True)  # fmt: skip
         results.append(r["test_losses"])
-    ceiling = ranking_accuracy(results[0], results[1])
-    print(f"{args.task}: model 0's test losses rank model 1's with ranking accuracy {ceiling:.3f}")
+    agree = ranking_accuracy(results[0], results[1])
+    print(f"{args.task}: model 0's test losses rank model 1's with ranking accuracy {agree:.3f}")
     if HEATMAPS in TASKS.capabilities(args.task):
         print(f"{args.task}: {ground_truth_entropy(job)}")
 

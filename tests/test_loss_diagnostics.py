@@ -1,17 +1,17 @@
-"""benchmarks/loss_ceiling.py: the mini benchmark's diagnostics run and report what they say."""
+"""benchmarks/loss_diagnostics.py: the mini benchmark's diagnostics run and report what they say."""
 
 from __future__ import annotations
 
 import math
 import re
 
-from albench.benchmarks import loss_ceiling
+from albench.benchmarks import loss_diagnostics
 
 
-def test_diagnostics_print_both_models_and_the_ceiling(tmp_path, capsys):
-    """Two models' lines (metric, train and test loss, ranking accuracies) and the ceiling, a
-    ranking accuracy in [0, 1]."""
-    loss_ceiling.main(
+def test_diagnostics_print_both_models_and_their_agreement(tmp_path, capsys):
+    """Two models' lines (metric, train and test loss, ranking accuracies) and how well
+    model 0's test losses rank model 1's, a ranking accuracy in [0, 1]."""
+    loss_diagnostics.main(
         ["digits", "--labels", "40", "--data-root", str(tmp_path),
          "--set", "tasks.digits.train.epochs=3", "--set", "tasks.digits.train.lr_milestones=[2]",
          "--set", "tasks.digits.train.stop_grad_epoch=1"]
@@ -25,8 +25,8 @@ def test_diagnostics_print_both_models_and_the_ceiling(tmp_path, capsys):
     for line in out[:2]:
         for key in ("metric", "train_loss", "test_loss", "rank_acc/predicted_loss"):
             assert f"{key} " in line
-    ceiling = float(re.search(r"ranking accuracy ([0-9.]+)$", out[2]).group(1))
-    assert 0.0 <= ceiling <= 1.0 and not math.isnan(ceiling)
+    agree = float(re.search(r"ranking accuracy ([0-9.]+)$", out[2]).group(1))
+    assert 0.0 <= agree <= 1.0 and not math.isnan(agree)
 
 
 def test_levels_are_correlated_with_the_losses_where_the_task_draws_them(tmp_path, capsys):
@@ -44,7 +44,7 @@ def test_levels_are_correlated_with_the_losses_where_the_task_draws_them(tmp_pat
         "al.subset": 4,
     }
     sets = [arg for k, v in settings.items() for arg in ("--set", f"tasks.stickmen.{k}={v}")]
-    loss_ceiling.main(["stickmen", "--labels", "8", "--data-root", str(tmp_path), *sets])
+    loss_diagnostics.main(["stickmen", "--labels", "8", "--data-root", str(tmp_path), *sets])
     out = capsys.readouterr().out.splitlines()
     for key in ("rho(level, train loss)", "rho(level, test loss)", "rho(level, predicted)"):
         assert key in out[0]
