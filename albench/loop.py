@@ -417,7 +417,9 @@ class _Cycles:
             for epoch, means in enumerate(history)
             for term, value in means.items()
         ]
-        rows.append(("train/plateau", plateau([m["target"] for m in history]), cycle))
+        figure = plateau([m["target"] for m in history])
+        if not math.isnan(figure):  # fewer than 3 epochs: no figure, rather than a NaN row
+            rows.append(("train/plateau", figure, cycle))
         return rows + [("time/train_s", time.perf_counter() - t0, cycle)]
 
     def _select(self, cycle: int, labeled: np.ndarray, rows: list) -> np.ndarray:
@@ -454,7 +456,8 @@ def plateau(losses: list[float]) -> float:
     change across those epochs divided by their mean. Negative while the loss still falls;
     NaN with fewer than 3 epochs.
 
-    Logged per cycle as ``train/plateau``; docs/protocol.md gives the rule that reads it.
+    Logged per cycle as ``train/plateau`` (not at all with fewer than 3 epochs);
+    docs/protocol.md gives the rule that reads it.
     """
     n = max(3, round(0.2 * len(losses)))
     if len(losses) < n:

@@ -75,3 +75,15 @@ def test_a_loop_run_logs_the_plateau_of_each_cycle(mlflow_uri):
     for cycle, value in logged:
         assert math.isfinite(value)
         assert value == pytest.approx(plateau(target[3 * cycle : 3 * cycle + 3]), rel=1e-9)
+
+
+def test_a_cycle_of_fewer_than_three_epochs_logs_no_plateau(mlflow_uri):
+    """With 2 epochs per cycle there is no figure: nothing is logged rather than NaN rows
+    (which would also make two identical runs' metric histories compare unequal)."""
+    job = tiny_job("random")  # 2 epochs per cycle
+    assert job.task.train.epochs == 2
+    tracker = Tracker()
+    tracker.experiment_id("test")
+    res = run_job(job)
+    assert tracker.metric_history(res.run_id, "train/plateau") == []
+    assert len(tracker.metric_history(res.run_id, "train/loss/target")) == 2 * job.task.al.cycles

@@ -19,6 +19,12 @@ per-image loss, post-processing and VOC07 mAP are shared) on a small conv-BN-ReL
 with five source maps (16x16 .. 1x1), see ``models.py``. Training augmentation: random
 horizontal flip (torchvision transforms v2); the photometric / expand / IoU-crop steps of
 SSD300 cost more than the whole 64-pixel forward pass on a CPU and are left to ``voc``.
+
+Two parameters, off by default and on in the mini benchmark (docs/protocol.md): ``difficulty``
+gives each image its own level of fading and grain (``tasks/images.py``), so that how hard an
+image is shows in the image; ``shift`` translates training images by up to that many pixels
+(zero padding and a random crop; boxes narrower than 4 pixels afterwards are dropped), without
+which the small SSD memorises its few hundred labeled images.
 """
 
 from __future__ import annotations
@@ -158,7 +164,9 @@ def generate(n: int, image_size: int, seed: int, split: str, difficulty: float =
     """``n`` images of ``split``, drawn from the stream (seed, split); deterministic.
 
     With ``difficulty`` > 0 each image also draws a level uniform in [0, difficulty] and is
-    faded by it (``tasks/images.py``); its grain is added when the image is read.
+    faded by it (``tasks/images.py``); its grain is added when the image is read. The level
+    comes from the same stream as the drawings, so images after the first differ from those
+    drawn at difficulty 0 (stickmen draws each figure from a stream of its own).
     """
     rng = np.random.default_rng([seed, SPLITS.index(split)])
     drawn, levels = [], np.zeros(n, dtype=np.float32)

@@ -16,6 +16,8 @@ down (anti-aliasing):
   colours, pixel noise;
 - occlusion: with probability 0.25 a block covers the surroundings of a random limb joint;
   joints under it, or off the canvas, are not visible (no ground truth), as missing MPII joints.
+- difficulty (parameter, 0 by default, 1 in the mini benchmark): each figure draws its own
+  level of fading and grain (``tasks/images.py``), the grain re-drawn at every training read.
 
 Image i of the pool comes from ``numpy.random.default_rng([seed, 0, i])`` and of the test
 split from ``[seed, 1, i]``, so the test images do not depend on the pool size. The arrays are

@@ -73,7 +73,7 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cl
         "--set",
         "al.cycles=4",
         "--set",
-        "train.epochs=40",
+        "train.epochs=200",  # cycles of a few seconds: the SIGINT lands before the job ends
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "albench", "run", *args],
