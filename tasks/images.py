@@ -1,6 +1,8 @@
-"""Images for generative models of the input (capability ``images``, README "Adding a task").
+"""Image helpers the tasks share: images for generative models of the input, and the
+per-image difficulty of the generated twins.
 
-Every built-in task hands a generative model (VAAL's VAE) its batch as (B, C, S, S) pixels in
+Images for generative models (capability ``images``, README "Adding a task"): every built-in
+task hands a generative model (VAAL's VAE) its batch as (B, C, S, S) pixels in
 [0, 1] at the task's ``generative_size`` S: classification images as they are (CIFAR-10 32;
 digits' 8x8 upsampled to 16, the smallest side VAAL's four stride-2 convolutions take),
 detection and pose images resized to 64 for VOC and MPII (the 64x64 model VAAL's VAE was
@@ -30,9 +32,9 @@ __all__ = [
 # Per-image difficulty of the generated twins (their ``difficulty`` parameter): an image of
 # level L in [0, 1] keeps 1 - FADE x L of its contrast and gets Gaussian grain of std GRAIN x L
 # grey levels, re-drawn at every training access (augmentation) and fixed per image in
-# evaluation. A fixed grain would be memorised by the model after a few epochs (its training
-# loss falls to zero whatever the level), so the training loss would stop showing how hard
-# an image is; re-drawn, the difficulty stays in the training loss as in the test loss.
+# evaluation. A fixed grain could be memorised by the model, and the training loss of a hard
+# image would then fall as low as an easy one's; re-drawn, the difficulty stays in the
+# training loss, which is all the loss-prediction module learns from.
 FADE = 0.9
 GRAIN = 60.0
 

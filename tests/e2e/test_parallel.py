@@ -57,6 +57,13 @@ def test_two_worker_processes(tmp_path, albench_cli):
     assert len(pids) == 2 and str(os.getpid()) not in pids  # two workers, not the driver
 
 
+def _interruptible() -> None:
+    """In the child before exec: Ctrl-C's default action, as in a terminal. A test suite
+    started in the background (``cmd &`` in a script) ignores SIGINT, and every process it
+    starts would inherit that, so the SIGINT below would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = os.environ | {"MLFLOW_TRACKING_URI": uri}
@@ -73,7 +80,7 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cl
         "--set",
         "al.cycles=4",
         "--set",
-        "train.epochs=200",  # cycles of a few seconds: the SIGINT lands before the job ends
+        "train.epochs=40",
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "albench", "run", *args],
@@ -81,6 +88,7 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cl
         cwd=tmp_path,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     line = proc.stderr.readline()
     while line and "cycle 1/4" not in line:  # the first cycle is checkpointed
