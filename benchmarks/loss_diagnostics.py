@@ -46,6 +46,12 @@ class _NoTracker:
         return lambda *args, **kwargs: None
 
 
+def _levels(dataset: Any) -> np.ndarray | None:
+    """The images' difficulty levels where a twin keeps them: the shapes dataset itself, the
+    stickmen dataset's image source; None for other tasks."""
+    return getattr(getattr(dataset, "load_image", dataset), "levels", None)
+
+
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a, b).statistic)
 
@@ -68,14 +74,9 @@ def train_once(job: Job, labels: int) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
     }
     out |= {f"rank_acc/{k}": ranking_accuracy(v, test.loss) for k, v in test.scores.items()}
-    levels = getattr(data.test, "levels", None)  # shapes' dataset holds its images' levels
-    if levels is None and hasattr(data.test, "load_image"):  # stickmen: its image source does
-        levels = getattr(data.test.load_image, "levels", None)
+    levels = _levels(data.test)
     if levels is not None and np.ptp(levels) > 0:
-        train_levels = getattr(data.pool_eval, "levels", None)
-        if train_levels is None:
-            train_levels = data.pool_eval.load_image.levels
-        out["rho(level, train loss)"] = _rho(np.asarray(train_levels)[labeled], train.loss)
+        out["rho(level, train loss)"] = _rho(_levels(data.pool_eval)[labeled], train.loss)
         out["rho(level, test loss)"] = _rho(levels, test.loss)
         if "predicted_loss" in test.scores:
             out["rho(level, predicted)"] = _rho(levels, test.scores["predicted_loss"])

@@ -26,6 +26,8 @@ __all__ = [
     "check_difficulty",
     "eval_generator",
     "fade",
+    "fade_at_random",
+    "grained",
     "resize_square",
 ]
 
@@ -58,6 +60,17 @@ def fade(image: np.ndarray, level: float) -> np.ndarray:
     return mean + (image - mean) * (1.0 - FADE * level)
 
 
+def fade_at_random(
+    image: np.ndarray, difficulty: float, rng: np.random.Generator
+) -> tuple[np.ndarray, float]:
+    """A generated uint8 image faded at a level drawn uniformly in [0, ``difficulty``] from
+    ``rng``, and the level; difficulty 0 returns the image and level 0 and draws nothing."""
+    if difficulty <= 0:
+        return image, 0.0
+    level = np.float32(difficulty * rng.uniform())  # as stored: the cache holds float32
+    return np.clip(fade(image.astype(np.float64), level), 0, 255).astype(np.uint8), level
+
+
 def add_grain(image: Tensor, level: float, generator: torch.Generator | None = None) -> Tensor:
     """A uint8 image (any layout) plus Gaussian grain of std ``GRAIN x level`` grey levels,
     clipped back to uint8; from ``generator`` (torch's global one when None). Level 0 returns
@@ -71,6 +84,15 @@ def add_grain(image: Tensor, level: float, generator: torch.Generator | None = N
 def eval_generator(seed: int, index: int) -> torch.Generator:
     """The generator of item ``index``'s fixed evaluation grain (``seed`` names the split)."""
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+def grained(image: Tensor, level: float, fresh: bool, seed: int, index: int) -> Tensor:
+    """Item ``index``'s uint8 image as a dataset reads it: with fresh grain from torch's
+    global generator in training (the loop seeds it per cycle), else with its fixed
+    evaluation grain (``eval_generator(seed, index)``)."""
+    if level <= 0:
+        return image
+    return add_grain(image, level, None if fresh else eval_generator(seed, index))
 
 
 def resize_square(x: Tensor, size: int) -> Tensor:

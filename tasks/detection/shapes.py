@@ -47,7 +47,7 @@ from albench.errors import ConfigError
 from albench.tasks.base import TaskData
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import SmallBackbone, build_small_ssd
-from albench.tasks.images import add_grain, check_difficulty, eval_generator, fade
+from albench.tasks.images import check_difficulty, fade_at_random, grained
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -79,7 +79,7 @@ class ShapeSet:
     boxes: np.ndarray  # (N, M, 4) float32 x1, y1, x2, y2 pixel extents; padding 0
     labels: np.ndarray  # (N, M) int64 1..3; 0 = padding
     difficult: np.ndarray  # (N, M) bool
-    levels: np.ndarray | None = None  # (N,) float32 difficulty levels; None: all 0
+    levels: np.ndarray  # (N,) float32 difficulty levels (tasks/images.py), 0 without
 
 
 def _fits(box: np.ndarray, others: list[np.ndarray]) -> bool:
@@ -172,9 +172,7 @@ def generate(n: int, image_size: int, seed: int, split: str, difficulty: float =
     drawn, levels = [], np.zeros(n, dtype=np.float32)
     for i in range(n):
         image, *objects = _draw(rng, image_size)
-        if difficulty > 0:
-            levels[i] = difficulty * rng.uniform()
-            image = np.clip(fade(image.astype(np.float64), levels[i]), 0, 255).astype(np.uint8)
+        image, levels[i] = fade_at_random(image, difficulty, rng)
         drawn.append((image, *objects))
     m = max(len(d[2]) for d in drawn)
     out = ShapeSet(
@@ -206,13 +204,14 @@ def load_or_generate(
     if path.is_file():
         with np.load(path) as f:
             fields = {k: f[k] for k in ("images", "boxes", "labels", "difficult")}
-            return ShapeSet(**fields, levels=f["levels"] if "levels" in f.files else None)
+            levels = f["levels"] if "levels" in f.files else np.zeros(n, dtype=np.float32)
+            return ShapeSet(**fields, levels=levels)  # files from before levels: all 0
     data = generate(n, image_size, seed, split, difficulty)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: v for k, v in vars(data).items() if v is not None})
+            np.savez(f, **vars(data))
         os.replace(tmp, path)  # atomic: a reader sees the whole file or none
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -236,8 +235,7 @@ class ShapesDataset(Dataset):
         grain_seed: int = 0,
     ):
         self.images = torch.from_numpy(data.images).permute(0, 3, 1, 2)  # (N, S, S, 3) -> NCHW
-        self.levels = data.levels if data.levels is not None else np.zeros(len(data.images))
-        self.train, self.grain_seed = train, grain_seed
+        self.levels, self.train, self.grain_seed = data.levels, train, grain_seed
         self.boxes = torch.from_numpy(data.boxes)
         self.labels = torch.from_numpy(data.labels)
         self.difficult = torch.from_numpy(data.difficult)
@@ -248,9 +246,7 @@ class ShapesDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
         real = self.labels[i] > 0
-        level = float(self.levels[i])
-        generator = None if self.train or level <= 0 else eval_generator(self.grain_seed, i)
-        image = add_grain(self.images[i], level, generator)
+        image = grained(self.images[i], float(self.levels[i]), self.train, self.grain_seed, i)
         target = {
             "boxes": self.boxes[i][real],
             "labels": self.labels[i][real],

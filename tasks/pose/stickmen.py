@@ -46,7 +46,7 @@ from torch import nn
 
 from albench.errors import ConfigError
 from albench.tasks.base import TaskData
-from albench.tasks.images import add_grain, check_difficulty, eval_generator, fade
+from albench.tasks.images import check_difficulty, fade_at_random, grained
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
@@ -176,9 +176,7 @@ def generate_stickmen(
     for i in range(count):
         rng = np.random.default_rng([seed, split, i])
         image, *rest = draw_stickman(rng, size)
-        if difficulty > 0:
-            levels[i] = difficulty * rng.uniform()
-            image = np.clip(fade(image.astype(np.float64), levels[i]), 0, 255).astype(np.uint8)
+        image, levels[i] = fade_at_random(image, difficulty, rng)
         figures.append((image, *rest))
     images, joints, visible, boxes = (np.stack(parts) for parts in zip(*figures, strict=True))
     return {
@@ -234,11 +232,8 @@ class GrainedImages(ImageArray):
         self.levels, self.fresh, self.seed = levels, fresh, seed
 
     def __call__(self, i: int) -> Image.Image:
-        level = float(self.levels[i])
-        if level <= 0:
-            return super().__call__(i)
-        generator = None if self.fresh else eval_generator(self.seed, i)
-        image = add_grain(torch.from_numpy(self.images[i]), level, generator)
+        image = grained(torch.from_numpy(self.images[i]), float(self.levels[i]), self.fresh,
+                        self.seed, i)  # fmt: skip
         return Image.fromarray(image.numpy())
 
 

@@ -274,7 +274,8 @@ def test_shapes_file_without_levels_loads_as_all_zero(tmp_path):
         old = {k: f[k] for k in SHAPE_FIELDS}
     np.savez(path, **old)
     data = load_or_generate(tmp_path, 8, 64, 0, "pool")
-    assert data.levels is None and np.array_equal(data.images, old["images"])
+    assert (data.levels == 0).all() and len(data.levels) == 8
+    assert np.array_equal(data.images, old["images"])
     for train in (False, True):
         item = ShapesDataset(data, train=train)[3][0]
         assert torch.equal(item, torch.from_numpy(old["images"][3]).permute(2, 0, 1))
