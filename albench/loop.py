@@ -31,10 +31,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from albench import cpu
 from albench.checkpoint import JobState
 from albench.config import TaskConfig, config_hash
 from albench.contracts import Strategy, Task, TaskData
-from albench.cpu import pinned_now
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS, check_pair
@@ -112,6 +112,8 @@ class Job:
             "train": dataclasses.asdict(self.task.train),
             "task_params": dict(self.task.params),
             "strategy_params": dict(self.strategy_params),
+            # which pins the reproducible CPU mode used: other pins, other numbers, other job
+            "cpu_pins": cpu.REVISION if self.task.train.reproducible_cpu else 0,
         }
 
     def config_hash(self) -> str:
@@ -230,6 +232,8 @@ def run_job(
     """
     from albench.tracking import Tracker
 
+    if job.task.train.reproducible_cpu:
+        cpu.settle()
     cycles = _Cycles(job, Tracker(job.tracking_uri), report)
     path = checkpoint_path(state_dir, job) if state_dir is not None else None
     state = JobState.load(path) if path is not None else None
@@ -302,9 +306,9 @@ class _Cycles:
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
         if self.cfg.reproducible_cpu:
-            pins = pinned_now()
-            params |= {f"cpu.{k}": v for k, v in pins.items()}
-            tags["albench.cpu_pinned"] = str(pins["capability"] == "AVX2").lower()
+            kernels = cpu.describe()
+            params |= {f"cpu.{k}": v for k, v in kernels.items()}
+            tags["albench.cpu_pinned"] = str(cpu.pinned(kernels)).lower()
         tracker = self.tracker
         run_id = tracker.unfinished_run(job.experiment, job.config_hash())
         if run_id is not None:  # a run of this job whose process died before saving a state

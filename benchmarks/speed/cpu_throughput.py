@@ -8,19 +8,26 @@ default parameters and its declared default schedule's batch size, training thro
 prints, per task, training images/s and the inference/training speed ratio.
 
     python benchmarks/speed/cpu_throughput.py --tasks digits shapes stickmen --epochs 3
+
+``--kernels`` chooses the CPU kernels: ``machine`` (as the CPU has them, the default),
+``albench`` (the reproducible CPU mode, albench/cpu.py) or ``previous`` (revision 1 of that
+mode: ATen and oneDNN at AVX2, MKL's Intel-only AVX2 branch), to measure what the mode costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import _record
 import numpy as np
-import torch
 
 
 def measure(name: str, epochs: int, labeled: int, data_root: str) -> dict[str, float]:
+    import torch
+
     from albench.config import TrainConfig, build_dataclass
     from albench.loop import _Loaders
     from albench.registry import STRATEGIES, TASKS
@@ -54,8 +61,22 @@ def main() -> None:
     parser.add_argument("--labeled", type=int, default=320, help="training images per epoch")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (a job's)")
     parser.add_argument("--data-root", default="data")
+    parser.add_argument("--kernels", default="machine", choices=["machine", "albench", "previous"])
     args = parser.parse_args()
+    from albench import cpu
+
+    if "torch" in sys.modules:
+        raise SystemExit("torch was imported before the kernels were chosen")
+    if args.kernels == "albench":
+        cpu.pin()
+    elif args.kernels == "previous":
+        os.environ.update(cpu.PREVIOUS_PINS)
+    import torch
+
+    if args.kernels == "albench":
+        cpu.settle()
     torch.set_num_threads(args.threads)
+    print(f"kernels {args.kernels}: {cpu.describe()}")
     results = {}
     for name in args.tasks:
         results[name] = measure(name, args.epochs, args.labeled, args.data_root)
