@@ -88,8 +88,8 @@ class TrainConfig:
     eval_batch_size: int = 512  # test evaluation and pool scans; no autograd
     num_workers: int = 0  # DataLoader worker processes
     threads: int = 1  # intra-op CPU threads of the job: fixed, so --jobs never changes results
-    # The same numbers on any x86-64 CPU: pin the CPU kernels' instruction set to AVX2
-    # (albench/cpu.py). None: on for embedded tasks, off for the others.
+    # The same numbers on any x86-64 CPU with AVX2, Intel or AMD: pin every CPU library's
+    # kernel choice (albench/cpu.py). None: on for embedded tasks, off for the others.
     reproducible_cpu: bool | None = None
     # Speed only (not paper settings); the results stay comparable within one setting:
     data_path: str = "auto"  # "auto" | "resident" (data on the device) | "loader" (DataLoader)

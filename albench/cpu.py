@@ -97,7 +97,7 @@ def pin() -> bool:
 _SQRT_KERNELS: list = []  # the torch.library registration, kept alive once made
 
 
-def torch_reciprocal_rsqrt(x):
+def sqrt_from_rsqrt(x):
     """sqrt(x) as 1 / rsqrt(x): two IEEE operations that every x86-64 CPU rounds alike
     (``rsqrt`` is a correctly rounded division by a correctly rounded square root in ATen's
     kernels). Within 1 ulp of sqrt(x); 0, -0, inf and NaN come out as sqrt's."""
@@ -110,8 +110,8 @@ def settle() -> None:
     """In the job's process, once torch is imported: the one kernel choice no environment
     variable makes. ``torch.sqrt`` on the CPU (Adam's and RMSprop's denominators, distances)
     is computed as ``1 / rsqrt(x)``: ATen hands a float tensor's square root to MKL's vector
-    math library, whose ``COMPATIBLE`` code is not correctly rounded (19 % of results off by
-    an ulp) and does not give the same bits under an emulated Intel or AMD processor as on
+    math library, whose ``COMPATIBLE`` code is not correctly rounded (19 % of random inputs)
+    and does not give the same bits under an emulated Intel or AMD processor as on
     the machine itself, while ATen's ``rsqrt`` and ``reciprocal`` are IEEE square roots and
     divisions, rounded alike by every x86-64 CPU. Process-wide and idempotent."""
     import warnings
@@ -123,9 +123,9 @@ def settle() -> None:
     lib = torch.library.Library("aten", "IMPL")
     with warnings.catch_warnings():  # "overriding a previously registered kernel": intended
         warnings.simplefilter("ignore")
-        lib.impl("sqrt", torch_reciprocal_rsqrt, "CPU")
-        lib.impl("sqrt_", lambda x: x.copy_(torch_reciprocal_rsqrt(x)), "CPU")
-        lib.impl("sqrt.out", lambda x, *, out: out.copy_(torch_reciprocal_rsqrt(x)), "CPU")
+        lib.impl("sqrt", sqrt_from_rsqrt, "CPU")
+        lib.impl("sqrt_", lambda x: x.copy_(sqrt_from_rsqrt(x)), "CPU")
+        lib.impl("sqrt.out", lambda x, *, out: out.copy_(sqrt_from_rsqrt(x)), "CPU")
     _SQRT_KERNELS.append(lib)
 
 
