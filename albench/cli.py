@@ -276,6 +276,8 @@ def _job(args: argparse.Namespace, bench, spec: tuple, base: dict):
         seed=bench.seed,
         data_root=str(Path(args.data_root).resolve()),
         download=args.download,
+        margin=task.margin,
+        max_trials=bench.max_trials if bench.auto_trials(task.name) else None,
         **base,
     )
 

@@ -2,11 +2,13 @@
 
 A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
 
-    [benchmark]                 name, trials, seed, strategies
+    [benchmark]                 name, trials (N or "auto"), max_trials, seed, strategies
     [strategies.NAME]           hyper-parameters of a strategy for every task
-    [tasks.NAME]                trials = N: this task's own trial count (optional);
+    [tasks.NAME]                trials = N or "auto": this task's own trials (optional);
                                 only_strategies = [...]: the benchmark's strategies this
-                                task runs (optional; default all of them)
+                                task runs (optional; default all of them);
+                                margin = x: the equivalence margin of its comparisons
+                                (optional; default the task's equivalence_margin)
     [tasks.NAME.al]             the active-learning schedule of one task   (ALConfig)
     [tasks.NAME.train]          how the target model is trained            (TrainConfig)
     [tasks.NAME.params]         keyword arguments of the task's constructor
@@ -46,6 +48,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
+AUTO = "auto"  # trials = "auto": rounds of trials until every comparison is decided
 DATA_PATHS = ("auto", "resident", "loader")
 PRECISIONS = ("fp32", "bf16")
 
@@ -130,14 +133,20 @@ class TaskConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     params: dict[str, Any] = field(default_factory=dict)  # task constructor kwargs
     strategies: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-task overrides
-    trials: int | None = None  # this task's trials; None: benchmark.trials (§4.2, §4.3: 3)
+    # this task's trials, or "auto" (rounds until decided); None: benchmark.trials
+    trials: int | str | None = None
     # The benchmark's strategies this task runs (None: all); e.g. only the supported pairs.
     # An explicit --strategies selection overrides it (BenchmarkConfig.select).
     only_strategies: tuple[str, ...] | None = None
+    # equivalence margin of this task's comparisons in metric units (albench.verdicts);
+    # None: the task's declared equivalence_margin. Not part of a job's configuration.
+    margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.trials is not None:
-            _check(self.trials >= 1, f"tasks.{self.name}.trials", self.trials, "at least 1")
+            _check_trials(self.trials, f"tasks.{self.name}.trials")
+        if self.margin is not None:
+            _check(self.margin > 0, f"tasks.{self.name}.margin", self.margin, "greater than 0")
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,8 @@ class BenchmarkConfig:
     """A whole benchmark: tasks x strategies x trials."""
 
     name: str
-    trials: int = 5  # §4.1: 5 trials for CIFAR-10 (3 for VOC and MPII)
+    trials: int | str = 5  # §4.1: 5 trials for CIFAR-10 (3 for VOC and MPII); or "auto"
+    max_trials: int = 20  # trials = "auto": the most trials a task runs (rounds 5, 10, 20)
     seed: int = 0  # trial t uses seed + t for every strategy (§4: shared seeds)
     strategies: tuple[str, ...] = ()  # empty: every registered strategy, in registry order
     strategy_params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -153,7 +163,8 @@ class BenchmarkConfig:
     defaulted: tuple[str, ...] = ()  # tasks without a table here: their declared schedule
 
     def __post_init__(self) -> None:
-        _check(self.trials >= 1, "--trials / benchmark.trials", self.trials, "at least 1")
+        _check_trials(self.trials, "--trials / benchmark.trials")
+        _check(self.max_trials >= 1, "--max-trials / benchmark.max_trials", self.max_trials, ">= 1")
         _check(self.seed >= 0, "--seed / benchmark.seed", self.seed, "0 or more")
 
     def task(self, name: str) -> TaskConfig:
@@ -162,10 +173,26 @@ class BenchmarkConfig:
                 return t
         raise unknown("task in this benchmark", name, [t.name for t in self.tasks])
 
-    def trials_for(self, task: str) -> int:
-        """Trials of one task: its own ``trials`` key, else the benchmark's."""
+    def auto_trials(self, task: str) -> bool:
+        """Whether ``task`` runs its trials in rounds until decided (``trials = "auto"``)."""
         own = self.task(task).trials
-        return own if own is not None else self.trials
+        return (own if own is not None else self.trials) == AUTO
+
+    def trials_for(self, task: str) -> int:
+        """The most trials one task runs: its own ``trials`` key, else the benchmark's;
+        ``max_trials`` when that is "auto"."""
+        own = self.task(task).trials
+        trials = own if own is not None else self.trials
+        return self.max_trials if trials == AUTO else int(trials)
+
+    def rounds_for(self, task: str) -> tuple[int, ...]:
+        """Trial counts after which ``task``'s comparisons are tested: the rounds up to
+        ``max_trials`` (albench.verdicts.rounds) when auto, else its one trial count."""
+        if not self.auto_trials(task):
+            return (self.trials_for(task),)
+        from albench.verdicts import rounds
+
+        return rounds(self.max_trials)
 
     def strategy_hparams(self, task: str, strategy: str) -> dict[str, Any]:
         """The strategy's hyper-parameters for one task: global table, then task overrides."""
@@ -197,6 +224,13 @@ class BenchmarkConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _check_trials(trials: Any, key: str) -> None:
+    ok = trials == AUTO or (
+        isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1
+    )
+    _check(ok, key, trials, 'at least 1, or "auto" (rounds of trials until decided)')
 
 
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:
@@ -280,8 +314,15 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
         params = table.pop("params", {})
         strategies = table.pop("strategies", {})
         trials = table.pop("trials", None)
-        if trials is not None and (not isinstance(trials, int) or isinstance(trials, bool)):
-            raise ConfigError(f"tasks.{name}.trials = {trials!r} has the wrong type: expected int")
+        if trials is not None and (not isinstance(trials, int | str) or isinstance(trials, bool)):
+            raise ConfigError(
+                f'tasks.{name}.trials = {trials!r} has the wrong type: expected int or "auto"'
+            )
+        margin = table.pop("margin", None)
+        if margin is not None and (not isinstance(margin, int | float) or isinstance(margin, bool)):
+            raise ConfigError(
+                f"tasks.{name}.margin = {margin!r} has the wrong type: expected a number"
+            )
         only = table.pop("only_strategies", None)
         if only is not None and not (
             isinstance(only, list) and only and all(isinstance(s, str) for s in only)
@@ -291,14 +332,23 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
                 "of strategy names"
             )
         if table:
-            valid = ["al", "train", "params", "strategies", "trials", "only_strategies"]
+            valid = ["al", "train", "params", "strategies", "trials", "only_strategies", "margin"]
             key = next(iter(table))
             raise ConfigError(
                 f"unknown key tasks.{name}.{key}{did_you_mean(key, valid)}; "
                 f"valid keys in [tasks.{name}]: {', '.join(valid)}"
             )
         only = tuple(only) if only is not None else None
-        config = TaskConfig(name, al, train, dict(params), dict(strategies), trials, only)
+        config = TaskConfig(
+            name,
+            al,
+            train,
+            dict(params),
+            dict(strategies),
+            trials,
+            only,
+            float(margin) if margin is not None else None,
+        )
         tasks.append(config)
     return tuple(tasks)
 

@@ -232,6 +232,10 @@ class Task(ABC):
     metric: ClassVar[str] = ""  # key, e.g. "accuracy" | "map" | "pckh"
     metric_label: ClassVar[str] = ""  # display name, e.g. "mAP@0.5"; default: the key
     metric_range: ClassVar[tuple[float, float]] = (0.0, 1.0)  # (low, high) it can take
+    # the smallest difference of the metric that matters: two strategies whose paired
+    # difference (AUBC or last cycle) is shown to lie within +-it are "equivalent"
+    # (albench.verdicts); a benchmark file overrides it with [tasks.NAME] margin = ...
+    equivalence_margin: ClassVar[float] = 0.01
     # -- what the task offers to strategies (see CAPABILITIES). The class declares all it can
     # provide; an instance may provide less, as its parameters decide (e.g. mc_dropout needs
     # head_dropout > 0): runs check each job's task instance before they start.

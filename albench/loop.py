@@ -90,6 +90,11 @@ class Job:
     data_root: str = "data"
     download: bool = False
     tracking_uri: str | None = None
+    # how the report compares this job's task (run tags, not configuration: they change no
+    # number of the job): the equivalence margin (None: the task's declared one) and, for
+    # trials = "auto", the max_trials its rounds run up to (None: a fixed number of trials)
+    margin: float | None = None
+    max_trials: int | None = None
 
     @property
     def trial_seed(self) -> int:
@@ -297,7 +302,10 @@ class _Cycles:
             "albench.strategy_label": strategy.display_name or job.strategy,
             "albench.strategy_baseline": str(strategy.baseline).lower(),
             "albench.strategy_oracle": str(strategy.oracle).lower(),
+            "albench.margin": job.margin if job.margin is not None else task.equivalence_margin,
         } | self.worker_tags
+        if job.max_trials is not None:
+            tags["albench.max_trials"] = job.max_trials
         params = flatten(job.config()) | {
             "device": job.device,
             "data_root": job.data_root,

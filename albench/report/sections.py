@@ -22,6 +22,7 @@ from albench.report import figures as figs
 from albench.report import stats
 from albench.report.data import ReportData, StrategyInfo
 from albench.report.document import Heading, Item, Notes, Section, Writer
+from albench.verdicts import Looks, looks_for, rounds
 
 __all__ = [
     "SECTIONS",
@@ -42,6 +43,8 @@ __all__ = [
     "spread_section",
     "summary_section",
     "task_section",
+    "verdict_section",
+    "verdict_words",
 ]
 
 
@@ -112,6 +115,20 @@ class TaskContext:
     @cached_property
     def paired_aubc(self) -> pd.DataFrame:
         return stats.paired_aubc(self.rows, self.baselines, self.order)
+
+    @cached_property
+    def verdicts(self) -> pd.DataFrame:
+        """Every comparison's verdict, AUBC and last cycle (:func:`stats.verdict_table`)."""
+        metric = self.metric
+        return stats.verdict_table(
+            self.rows, self.baselines, {self.task: metric.margin},
+            {self.task: metric.max_trials}, self.order,
+        )  # fmt: skip
+
+    @property
+    def looks(self) -> Looks:
+        """When the task's comparisons were tested (one look, or its rounds)."""
+        return looks_for(int(self.runs.trial.max()) + 1, self.metric.max_trials)
 
     @property
     def max_trials(self) -> int:
@@ -205,31 +222,84 @@ def _intro(ctx: TaskContext) -> str:
     return head
 
 
+def verdict_words(verdict: str, needed: float, needed_verdict: str, at: int = 0) -> str:
+    """A verdict as the summary says it: "better (decided at 10 trials)", "inconclusive,
+    needs about 14 trials (to show better)", "inconclusive, more than 10,000 trials"."""
+    if verdict != "inconclusive":
+        return verdict + (f" (decided at {at} trials)" if at else "")
+    if math.isnan(needed):
+        return "inconclusive (too few trials to estimate)"
+    if math.isinf(needed):
+        return "inconclusive; no number of trials within 10,000 would decide it"
+    return f"inconclusive, needs about {needed:.0f} trials (to show {needed_verdict})"
+
+
 def _best_vs_baselines(ctx: TaskContext, best: str) -> str:
-    """The paired AUBC comparisons that involve ``best``, oriented as best minus other."""
-    pa = ctx.paired_aubc
-    mine = pa[(pa.strategy == best) | (pa.baseline == best)]
-    parts, wins = [], []
+    """The AUBC verdicts that involve ``best``, oriented as best minus other."""
+    v = ctx.verdicts
+    mine = v[(v.quantity == "aubc") & ((v.strategy == best) | (v.baseline == best))]
+    flip = {"better": "worse", "worse": "better"}
+    parts = []
     for r in mine.itertuples():
         sign = 1 if r.strategy == best else -1
         other = r.baseline if sign == 1 else r.strategy
-        diff = sign * r.mean_diff
         lo, hi = sorted((sign * r.ci_low, sign * r.ci_high))
-        parts.append(
-            f"vs {ctx.label(other)} {_signed(diff)} {interval(lo, hi, r.ci_method, True)}, "
-            f"t-test p = {_p(r.t_p)} (Holm {_p(r.t_p_holm)}, n = {r.n})"
+        verdict = r.verdict if sign == 1 else flip.get(r.verdict, r.verdict)
+        needed_verdict = (
+            r.needed_verdict if sign == 1 else flip.get(r.needed_verdict, r.needed_verdict)
         )
-        if diff > 0 and r.t_p_holm < stats.ALPHA:
-            wins.append(ctx.label(other))
+        words = verdict_words(verdict, r.needed, needed_verdict, r.decided_at)
+        parts.append(
+            f"vs {ctx.label(other)} {_signed(sign * r.mean_diff)} "
+            f"{interval(lo, hi, r.ci_method, True)} (t-test p = {_p(r.t_p)}, n = {r.n}): "
+            f"**{words}**"
+        )
     if not parts:
         return ""
-    verdict = (
-        f"significantly above {_and(wins)} after Holm's correction"
-        if wins
-        else f"not significantly different from any baseline after Holm's correction (alpha "
-        f"{stats.ALPHA})"
+    return f"AUBC verdicts, paired by trial: {'; '.join(parts)}."
+
+
+def _tally(ctx: TaskContext) -> str:
+    """How many comparisons ended in each verdict, per quantity, and where rounds stopped."""
+    v = ctx.verdicts
+    if v.empty:
+        return ""
+    parts = []
+    for quantity, g in v.groupby("quantity", sort=False):
+        counts = g.verdict.value_counts()
+        said = ", ".join(
+            f"{counts[k]} {k}"
+            for k in ("better", "worse", "equivalent", "inconclusive")
+            if k in counts
+        )
+        parts.append(f"{stats.QUANTITIES[quantity]}: {said}")
+    return (
+        f"Verdicts of the {int((v.quantity == 'aubc').sum())} comparisons with a baseline (margin "
+        f"±{ctx.metric.margin:g}; table 'Verdicts'): {'; '.join(parts)}."
     )
-    return f"AUBC difference, paired by trial: {'; '.join(parts)}. So: {verdict}."
+
+
+def _rounds_note(ctx: TaskContext) -> str:
+    """Where a task run in rounds (trials = "auto") stopped, and why."""
+    limit = ctx.metric.max_trials
+    if limit is None:
+        return ""
+    looks = ctx.looks
+    aubc = ctx.verdicts[ctx.verdicts.quantity == "aubc"]
+    done = bool(len(aubc)) and (aubc.verdict != "inconclusive").all()
+    n = looks.at[-1]
+    why = (
+        "every AUBC comparison was decided"
+        if done
+        else f"max_trials = {limit} was reached"
+        if n >= limit
+        else "the comparisons were not all decided and max_trials was not reached: the run "
+        "was stopped early or is unfinished"
+    )
+    return (
+        f'Trials in rounds of {", ".join(map(str, rounds(limit)))} (trials = "auto"): '
+        f"stopped after round {len(looks.at)} ({n} trials) because {why}."
+    )
 
 
 def summary_section(ctx: TaskContext) -> list[Item]:
@@ -246,6 +316,7 @@ def summary_section(ctx: TaskContext) -> list[Item]:
         )
         versus = _best_vs_baselines(ctx, b.strategy)
         notes.append(f"{note} {versus}".strip())
+    notes += [n for n in (_tally(ctx), _rounds_note(ctx)) if n]
     rank = stats.rank_acc_summary(ctx.frame, ctx.order)
     if len(rank):
         rl = stats.rank_acc_last(rank, {}, ctx.order)
@@ -604,9 +675,13 @@ def aubc_section(ctx: TaskContext) -> list[Item]:
 
 
 def _paired_display(ctx: TaskContext, df: pd.DataFrame, aubc: bool) -> pd.DataFrame:
+    v = ctx.verdicts
+    v = v[v.quantity == ("aubc" if aubc else "last")].set_index(["strategy", "baseline"])
+    keys = zip(df.strategy, df.baseline, strict=True)
     out = {
         "strategy": ctx.labels(df.strategy),
         "vs": ctx.labels(df.baseline),
+        "verdict": [v.verdict.get(k, "") for k in keys],
     }
     if not aubc:
         out["labeled"] = df.labeled.map(_num)
@@ -643,7 +718,8 @@ def paired_section(ctx: TaskContext) -> list[Item]:
         "Strategy minus baseline, paired by trial (trials share seeds across strategies, "
         "paper §4): the mean difference (the effect size) with its interval, then the paired "
         "t-test and Wilcoxon signed-rank p-values, raw and Holm-corrected over the "
-        f"{len(pa)} comparisons of this task. {INTERVAL_RULE}",
+        f"{len(pa)} comparisons of this task; the verdict column is that of table 'Verdicts'. "
+        f"{INTERVAL_RULE}",
     )
     paired = stats.paired_cycles(ctx.rows, ctx.baselines, ctx.order)
     last_cycle = paired.groupby(["strategy", "baseline"]).cycle.transform("max")
@@ -662,6 +738,52 @@ def paired_section(ctx: TaskContext) -> list[Item]:
             ),
         ),
     ]
+
+
+VERDICT_RULE = (
+    "Verdict: *better*/*worse* when the paired t-test rejects no difference after Holm's "
+    "correction over the comparisons of the table (one family per quantity); *equivalent* "
+    "when two one-sided paired t-tests (TOST) show the difference within ±margin, Holm-"
+    "corrected the same way; else *inconclusive*, with the minimum detectable effect (MDE: "
+    "the true difference a paired t-test at alpha / m detects with 80 % power at this n and "
+    "spread) and the trials that would decide the observed difference with 80 % power. "
+    "Trials in rounds spend alpha over the rounds (alpha (n / max_trials)^2) and keep a "
+    "verdict from the round that reached it."
+)
+
+
+def verdict_section(ctx: TaskContext) -> list[Item]:
+    """Every comparison's verdict on the AUBC and at the last cycle, the numbers beside it."""
+    v = ctx.verdicts
+    if v.empty:
+        return []
+    disp = pd.DataFrame(
+        {
+            "quantity": v.quantity.map(stats.QUANTITIES),
+            "strategy": ctx.labels(v.strategy),
+            "vs": ctx.labels(v.baseline),
+            "verdict": [
+                w if not d else f"{w} at {d}" for w, d in zip(v.verdict, v.decided_at, strict=True)
+            ],
+            "n": v.n,
+            "mean diff": v.mean_diff.map(_signed),
+            "interval of the diff": _intervals(v, signed=True),
+            "t-test p": v.t_p.map(_p),
+            "TOST p": v.tost_p.map(_p),
+            "Holm's first step": v.holm_level.map(_p),
+            "MDE": v.mde.map(lambda x: "" if math.isnan(x) else f"{x:.4f}"),
+            "trials needed": [
+                "" if math.isnan(n) else "> 10,000" if math.isinf(n) else f"{n:.0f} ({w})"
+                for n, w in zip(v.needed, v.needed_verdict, strict=True)
+            ],
+        }
+    )
+    caption = (
+        f"Strategy minus baseline, paired by trial; margin ±{ctx.metric.margin:g} "
+        f"{ctx.metric.label} (the task's declared equivalence margin; a benchmark file sets "
+        f"another with [tasks.NAME] margin). {VERDICT_RULE} {INTERVAL_RULE}"
+    )
+    return [ctx.table(v, disp, Heading("verdicts", "Verdicts", caption))]
 
 
 def common_note(disp: pd.DataFrame, head: Heading) -> tuple[pd.DataFrame, Heading]:
@@ -734,6 +856,7 @@ def cost_section(ctx: TaskContext) -> list[Item]:
 
 SECTIONS: tuple[Callable[[TaskContext], list[Item]], ...] = (
     summary_section,
+    verdict_section,
     curve_section,
     last_cycle_section,
     paper_section,

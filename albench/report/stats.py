@@ -43,6 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from albench import verdicts
+
 __all__ = [
     "ALPHA",
     "DEGENERATE_SPREAD",
@@ -73,6 +75,7 @@ __all__ = [
     "strategy_order",
     "summarize",
     "unpaired_test",
+    "verdict_table",
 ]
 
 ALPHA = 0.05  # the level the notes and verdicts refer to
@@ -398,6 +401,66 @@ def paired_aubc(
     cols = ["task", "strategy", "baseline", *_TEST_COLUMNS]
     df = _with_holm(pd.DataFrame(out, columns=cols), ["task"])
     return _paired_order(df[cols], baselines, order)
+
+
+# ------------------------------------------------------------------------------ verdicts
+VERDICT_COLUMNS = ["task", "quantity", "strategy", "baseline", "verdict", "n", "decided_at"]
+VERDICT_COLUMNS += ["mean_diff", "sd", "ci_low", "ci_high", "ci_method", "t_p", "tost_p"]
+VERDICT_COLUMNS += ["level", "holm_level", "margin", "mde", "needed", "needed_verdict"]
+QUANTITIES = {"aubc": "AUBC", "last": "last cycle"}
+
+
+def verdict_table(
+    rows: pd.DataFrame,
+    baselines: Sequence[str],
+    margins: Mapping[str, float],
+    max_trials: Mapping[str, int | None],
+    order: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The verdict of every comparison (:func:`albench.verdicts.decide`): per task, each
+    strategy vs each baseline present, on the AUBC and on the metric at the last cycle,
+    paired by trial. Each quantity of a task is one family (Holm). The looks are those the
+    task's trials made (:func:`albench.verdicts.looks_for`: rounds when its runs carry
+    ``max_trials``, else one). ``margins``/``max_trials``: per task. Beside each verdict:
+    the mean difference and its interval at the deciding look (else the last), the
+    uncorrected p-values, the level of that look and the smallest Holm step of it
+    (level / m), and for an inconclusive one the minimum detectable effect and the trials
+    needed."""
+    out = []
+    per_run = {"aubc": run_aubc(rows).rename(columns={"aubc": "value"}), "last": last_values(rows)}
+    for quantity, table in per_run.items():
+        for task, g in table.groupby("task", sort=True):
+            wide = g.pivot_table(index="trial", columns="strategy", values="value", aggfunc="first")
+            wide = wide.reindex(range(int(wide.index.max()) + 1))  # row i = trial i
+            names = list(wide.columns)
+            pairs = _comparisons(names, baselines, order)
+            if not pairs:
+                continue
+            looks = verdicts.looks_for(len(wide), max_trials.get(task))
+            index = [(names.index(s), names.index(b)) for s, b in pairs]
+            values = wide.to_numpy(float)
+            found = verdicts.decide(values, index, margins[task], looks, names)
+            for (s, b), c in zip(index, found, strict=True):
+                n_at = c.decided_at or looks.at[-1]
+                d = values[:n_at, s] - values[:n_at, b]
+                lo, hi, method = mean_ci(d)
+                out.append(
+                    {"task": task, "quantity": quantity, "strategy": c.strategy}
+                    | {"baseline": c.baseline, "verdict": c.verdict, "n": c.n}
+                    | {"decided_at": c.decided_at, "mean_diff": c.mean_diff, "sd": c.sd}
+                    | {"ci_low": lo, "ci_high": hi, "ci_method": method, "t_p": c.t_p}
+                    | {"tost_p": c.tost_p, "level": c.level, "holm_level": c.level / len(pairs)}
+                    | {"margin": margins[task], "mde": c.mde, "needed": c.needed}
+                    | {"needed_verdict": c.needed_verdict}
+                )
+    df = pd.DataFrame(out, columns=VERDICT_COLUMNS)
+    if df.empty:
+        return df
+    df = _paired_order(df, baselines, order)
+    rank = {q: i for i, q in enumerate(QUANTITIES)}
+    return df.sort_values("quantity", key=lambda q: q.map(rank), kind="stable").reset_index(
+        drop=True
+    )
 
 
 # ------------------------------------------------------------------------ label efficiency

@@ -70,6 +70,7 @@ class DetectionTask(Task):
 
     metric = "map"
     metric_label = "mAP@0.5"
+    equivalence_margin = 0.01  # one point of mAP, the resolution VOC results are quoted at
     provides = Task.provides | {DETECTIONS, IMAGES}  # detections: with Detections.probs
     num_classes: int = 21  # including the background class 0
     image_size: tuple[int, int] = (300, 300)  # (H, W) of the detector's input

@@ -28,6 +28,7 @@ class PoseTask(Task):
 
     metric = "pckh"
     metric_label = "PCKh@0.5"
+    equivalence_margin = 0.01  # one point of PCKh, the resolution MPII results are quoted at
     provides = Task.provides | {HEATMAPS, IMAGES}  # heatmaps: the last stack's (B, J, H, W)
     num_joints: ClassVar[int] = 16  # MPII's joints (the stickmen twin draws the same 16)
     input_res: ClassVar[int] = 256  # crop side in pixels (Newell et al.)
