@@ -47,9 +47,15 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategies", default="all", help="'all', names or module:Class paths")
     p.add_argument(
         "--trials",
-        type=int,
-        help="trials per (task, strategy) for every task; default: each task's own, else the "
+        help="trials per (task, strategy) for every task, or 'auto': rounds of 5, 10, 20, ... "
+        "trials until every comparison is decided; default: each task's own, else the "
         "benchmark's",
+    )
+    p.add_argument(
+        "--max-trials",
+        type=int,
+        help="with trials 'auto': the most trials a task runs (default: the benchmark's "
+        "max_trials, else 20)",
     )
     p.add_argument("--seed", type=int, help="base seed; trial t uses seed + t")
     p.add_argument("--experiment", help="MLflow experiment; default: the benchmark's name")
@@ -170,7 +176,7 @@ def _check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
 
 def _jobs(args: argparse.Namespace, need_data: bool):
     """The selected jobs, their (pool, test) sizes, device and GPU ids; all input checked."""
-
+    import dataclasses
     from pathlib import Path
 
     from albench.config import load_benchmark
@@ -181,9 +187,19 @@ def _jobs(args: argparse.Namespace, need_data: bool):
             raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)}: give 1 or more")
     overrides = list(args.overrides)
     if args.trials is not None:
-        if args.trials < 1:
-            raise ConfigError(f"--trials {args.trials} is invalid: give 1 or more trials")
-        overrides.append(f"benchmark.trials={args.trials}")  # and below, for every task
+        trials = args.trials.strip().lower()
+        if trials != "auto" and not (trials.isdigit() and int(trials) >= 1):
+            raise ConfigError(
+                f"--trials {args.trials!r} is invalid: give 1 or more trials, or 'auto' (rounds "
+                "until every comparison is decided)"
+            )
+        overrides.append(
+            f'benchmark.trials="{trials}"' if trials == "auto" else f"benchmark.trials={trials}"
+        )
+    if args.max_trials is not None:
+        if args.max_trials < 1:
+            raise ConfigError(f"--max-trials {args.max_trials} is invalid: give 1 or more")
+        overrides.append(f"benchmark.max_trials={args.max_trials}")
     if args.seed is not None:
         overrides.append(f"benchmark.seed={args.seed}")
     root = Path(args.data_root)
@@ -197,6 +213,10 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         STRATEGIES.check(name)
     bench = load_benchmark(args.benchmark, overrides, tasks)
     bench = bench.select(tasks, strategies)
+    if args.trials is not None:  # --trials applies to every task, over the tasks' own
+        bench = dataclasses.replace(
+            bench, tasks=tuple(dataclasses.replace(t, trials=None) for t in bench.tasks)
+        )
     for task in bench.tasks:  # each task's own strategies (its only_strategies, if any)
         _check_pairs([task.name], bench.strategies_for(task.name))
     bench = _reproducible_cpu(bench)  # before torch is imported below
@@ -216,7 +236,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     jobs = [
         _job(args, bench, (task, strategy, trial), base)
         for task in bench.tasks
-        for trial in range(args.trials or bench.trials_for(task.name))
+        for trial in range(bench.trials_for(task.name))
         for strategy in bench.strategies_for(task.name)
     ]
     return jobs, _sizes(jobs, need_data), device, gpus
@@ -392,15 +412,19 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         if gpus
         else f"{n_jobs} CPU process(es)"
     )
+    rounds = " (at most: trials 'auto' runs rounds until decided)" if _auto(jobs) else ""
     print(
-        f"albench: {len(todo)} of {len(jobs)} jobs to run ({len(jobs) - len(todo)} finished "
-        f"already) on {device}, {where}; MLflow {tracker.uri}, experiment {experiment!r}",
+        f"albench: {len(todo)} of {len(jobs)} jobs to run{rounds} ({len(jobs) - len(todo)} "
+        f"finished already) on {device}, {where}; MLflow {tracker.uri}, experiment "
+        f"{experiment!r}",
         file=sys.stderr,
     )
     board = ProgressBoard(tty=None if not args.no_progress else False)
     started = time.perf_counter()
     try:
-        results = run_jobs(todo, str(state_dir), schedule, board)
+        results = _in_rounds(
+            tracker, jobs, todo, lambda batch: run_jobs(batch, str(state_dir), schedule, board)
+        )
     except KeyboardInterrupt:
         _mark_killed(tracker, experiment, todo)
         print(
@@ -419,6 +443,36 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         file=sys.stderr,
     )
     return 1 if failed else 0
+
+
+def _auto(jobs: list) -> bool:
+    return any(j.max_trials is not None for j in jobs)
+
+
+def _in_rounds(tracker, jobs: list, todo: list, run) -> list:
+    """Run ``todo`` (``run(batch)`` runs a batch): all at once, or for tasks with trials
+    "auto" round by round, deciding each such task after its rounds (albench/rounds.py)
+    until it is decided or at max_trials. Stops after a round in which a job failed."""
+    from albench.rounds import boundaries, decide_task, round_jobs
+    from albench.verdicts import rounds
+
+    auto = {j.task.name: j.max_trials for j in jobs if j.max_trials is not None}
+    open_tasks, results = set(auto), []
+    for i, upto in enumerate(boundaries(jobs)):
+        batch = round_jobs(todo, open_tasks, upto, first=i == 0) if auto else list(todo)
+        ran = {id(j) for j in batch}
+        todo = [j for j in todo if id(j) not in ran]
+        results += run(batch) if batch else []
+        if any(r.status != "FINISHED" for _, r in results):
+            break
+        for task in sorted(t for t in open_tasks if upto in rounds(auto[t])):
+            decision = decide_task(tracker, jobs[0].experiment, task, auto[task])
+            print(f"albench: {decision.line()}", file=sys.stderr)
+            if decision.done:
+                open_tasks.discard(task)
+        if not open_tasks:
+            break
+    return results
 
 
 def planned_state_dir(args: argparse.Namespace, uri: str):

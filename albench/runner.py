@@ -141,7 +141,33 @@ def format_plan(planned: list[PlannedJob], gpu: bool = True) -> str:
         )
     elif not gpu:
         summary += " (no GPU is visible: the estimate is for one GPU)"
-    return "\n".join(lines + [summary])
+    return "\n".join(lines + [summary, *_rounds_lines(todo, gpu)])
+
+
+def _rounds_lines(todo: list[PlannedJob], gpu: bool) -> list[str]:
+    """For tasks with trials "auto": their rounds, and the estimate of each round (the
+    last is the worst case, the total above)."""
+    from albench.verdicts import rounds
+
+    limits = {p.job.task.name: p.job.max_trials for p in todo if p.job.max_trials is not None}
+    lines = []
+    for task, limit in sorted(limits.items()):
+        mine = [p for p in todo if p.job.task.name == task]
+        steps = []
+        for upto in rounds(limit):
+            upto_jobs = [p for p in mine if p.job.trial < upto]
+            cpu = [p.est_cpu_seconds for p in upto_jobs]
+            cost = (
+                _duration(sum(cpu)) + " CPU"
+                if not gpu and cpu and all(c is not None for c in cpu)
+                else _duration(sum(p.est_seconds for p in upto_jobs)) + " GPU"
+            )
+            steps.append(f"{upto} trials ({len(upto_jobs)} jobs, {cost})")
+        lines.append(
+            f"{task}: trials 'auto': rounds of {', '.join(steps)}; it stops at the first round "
+            f"after which every comparison is decided, at worst at max_trials = {limit}"
+        )
+    return lines
 
 
 def _duration(seconds: float) -> str:
@@ -241,9 +267,10 @@ def _set_threads(n: int) -> None:
 class ProgressBoard:
     """One line per running job; redrawn in place on a TTY, plain log lines otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, tty: bool | None = None):
-        self.stream = stream
-        self.tty = stream.isatty() if tty is None else tty
+    def __init__(self, stream: TextIO | None = None, tty: bool | None = None):
+        self.stream = stream if stream is not None else sys.stderr  # the current one, not
+        # the one at import time (a caller may have replaced sys.stderr since)
+        self.tty = self.stream.isatty() if tty is None else tty
         self.lines: dict[str, str] = {}
         self.started: dict[str, float] = {}
         self.drawn = 0
