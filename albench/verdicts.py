@@ -64,6 +64,8 @@ __all__ = [
     "tost_power",
     "trials_needed",
     "ttest_p",
+    "verdicts_of",
+    "welch_tost_p",
 ]
 
 ALPHA = 0.05  # family-wise error of the better/worse verdicts (and of the equivalent ones)
@@ -360,6 +362,35 @@ def decide(
             )
         )
     return out
+
+
+def verdicts_of(
+    mean_diff: Sequence[float], t_p: Sequence[float], tost_p: Sequence[float], level: float = ALPHA
+) -> list[str]:
+    """One look's verdicts from its p-values, Holm at ``level`` over each family (the
+    difference tests, the equivalence tests): better/worse where the difference test
+    rejects, else equivalent where TOST does, else inconclusive. NaN p-values never
+    reject."""
+    t_p = np.nan_to_num(np.asarray(t_p, float), nan=1.0)
+    tost_p = np.nan_to_num(np.asarray(tost_p, float), nan=1.0)
+    diff, equiv = holm_reject(t_p, level), holm_reject(tost_p, level)
+    return [
+        _sign(m) if d else "equivalent" if e else "inconclusive"
+        for m, d, e in zip(mean_diff, diff, equiv, strict=True)
+    ]
+
+
+def welch_tost_p(x: Sequence[float], y: Sequence[float], margin: float) -> float:
+    """TOST for unpaired samples (Welch): the larger of the p-values of "mean(x) - mean(y)
+    <= -margin" and ">= +margin" (``scipy.stats.ttest_ind`` with equal_var False); 1 with
+    fewer than 2 values on a side."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2 or len(y) < 2:
+        return 1.0
+    lower = stats.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
+    p = max(float(lower), float(upper))
+    return p if math.isfinite(p) else 1.0
 
 
 def _reject_open(p: np.ndarray, still_open: np.ndarray, level: float) -> np.ndarray:

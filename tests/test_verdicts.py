@@ -186,3 +186,22 @@ def test_comparison_family_mirrors_the_report():
     out = v.simulate([0.0] * STRATEGIES, BASELINES, 5, sims=1, seed=0)
     assert [(str(s), str(b)) for s, b in out["verdicts"]] == expected
     assert len(expected) == 11
+
+
+def test_one_looks_verdicts_from_p_values():
+    """Holm over each family: the smallest difference p decides first; TOST only where no
+    difference is shown; NaN never rejects."""
+    out = v.verdicts_of(
+        [0.1, -0.2, 0.001, 0.05], [0.001, 0.01, 0.9, np.nan], [1.0, 1.0, 0.01, 0.01]
+    )
+    assert out == ["better", "worse", "equivalent", "equivalent"]
+    assert v.verdicts_of([0.1, 0.1], [0.03, 0.03], [1, 1]) == ["inconclusive", "inconclusive"]
+
+
+def test_welch_tost_equals_the_two_shifted_welch_tests():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(0.0, 1.0, 7), rng.normal(0.1, 2.0, 5)
+    lower = stats.ttest_ind(x, y - 0.5, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(x, y + 0.5, equal_var=False, alternative="less").pvalue
+    assert v.welch_tost_p(x, y, 0.5) == pytest.approx(max(lower, upper), rel=1e-10)
+    assert v.welch_tost_p([1.0], y, 0.5) == 1.0

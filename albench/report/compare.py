@@ -25,6 +25,7 @@ from albench.report import stats
 from albench.report.data import CompareData, MetricInfo
 from albench.report.document import Heading, Item, Section, Writer
 from albench.report.sections import INTERVAL_RULE, common_note, interval
+from albench.verdicts import tost_p, verdicts_of, welch_tost_p
 
 __all__ = [
     "COMPARE_SECTIONS",
@@ -39,14 +40,19 @@ __all__ = [
 
 
 def compare_experiments(
-    values: pd.DataFrame, experiments: Sequence[str], order: Sequence[str] = ()
+    values: pd.DataFrame,
+    experiments: Sequence[str],
+    order: Sequence[str] = (),
+    margin: float = 0.01,
 ) -> pd.DataFrame:
-    """Each experiment after the first minus the first, per strategy.
+    """Each experiment after the first minus the first, per strategy, with a verdict.
 
     ``values``: experiment, strategy, trial, seed, value (one row per run). Paired by trial
-    where the two share at least 2 trials of the strategy (:func:`stats.paired_test`),
-    else Welch's t-test (:func:`stats.unpaired_test`); t-test p-values Holm-corrected over
-    all the rows.
+    where the two share at least 2 trials of the strategy (:func:`stats.paired_test`,
+    TOST on the differences), else Welch's t-test (:func:`stats.unpaired_test`, Welch's
+    TOST); t-test p-values Holm-corrected over all the rows. Verdict
+    (:func:`albench.verdicts.verdicts_of`, one look at alpha): better/worse, equivalent
+    within +-``margin``, or inconclusive.
     """
     ref = experiments[0]
     out = []
@@ -59,11 +65,14 @@ def compare_experiments(
             a, b = a.set_index("trial").sort_index(), b.set_index("trial").sort_index()
             shared = sorted(set(a.index) & set(b.index))
             if len(shared) >= 2:
-                res = stats.paired_test(a.value[shared].to_numpy(), b.value[shared].to_numpy())
+                x, y = a.value[shared].to_numpy(), b.value[shared].to_numpy()
+                res = stats.paired_test(x, y)
+                equivalence = tost_p(x - y, margin)
                 same = bool((a.seed[shared].astype(str) == b.seed[shared].astype(str)).all())
                 pairing = "paired by trial, " + ("same seeds" if same else "seeds differ")
             else:
                 res = stats.unpaired_test(a.value.to_numpy(), b.value.to_numpy())
+                equivalence = welch_tost_p(a.value.to_numpy(), b.value.to_numpy(), margin)
                 pairing = "unpaired (fewer than 2 shared trials)"
             out.append(
                 {"strategy": strat, "experiment": other, "reference": ref}
@@ -72,13 +81,14 @@ def compare_experiments(
                 | {"mean_reference": b.value.mean(), "std_reference": b.value.std()}
                 | {"pairing": pairing}
                 | {k: res[k] for k in ("n", "mean_diff", "ci_low", "ci_high", "ci_method")}
-                | {"t_p": res["t_p"], "note": _t_notes(str(res["note"]))}
+                | {"t_p": res["t_p"], "tost_p": equivalence, "note": _t_notes(str(res["note"]))}
             )
     cols = ["strategy", "experiment", "reference", "n_experiment", "n_reference"]
     cols += ["mean_experiment", "std_experiment", "mean_reference", "std_reference"]
-    cols += ["pairing", "n", "mean_diff", "ci_low", "ci_high", "ci_method", "t_p", "note"]
-    df = pd.DataFrame(out, columns=cols)
-    df.insert(len(cols) - 1, "t_p_holm", stats.holm(df.t_p.to_numpy(float)) if len(df) else [])
+    cols += ["pairing", "n", "mean_diff", "ci_low", "ci_high", "ci_method", "t_p", "tost_p"]
+    df = pd.DataFrame(out, columns=[*cols, "note"])
+    df.insert(len(cols), "t_p_holm", stats.holm(df.t_p.to_numpy(float)) if len(df) else [])
+    df.insert(len(cols) + 1, "verdict", verdicts_of(df.mean_diff, df.t_p, df.tost_p))
     return df
 
 
@@ -169,11 +179,13 @@ def _diff_display(ctx: CompareContext, df: pd.DataFrame) -> pd.DataFrame:
             "mean ± std": _pms(df, "experiment"),
             "reference": df.reference,
             "reference mean ± std": _pms(df, "reference"),
+            "verdict": df.verdict,
             "difference": df.mean_diff.map(lambda v: "" if math.isnan(v) else f"{v:+.4f}"),
             "interval of the difference": [interval(lo, hi, m, True) for lo, hi, m in rows],
             "pairing": df.pairing,
             "t-test p": df.t_p.map(_p),
             "Holm": df.t_p_holm.map(_p),
+            "TOST p": df.tost_p.map(_p),
             "note": df.note,
         }
     )
@@ -184,7 +196,9 @@ def _caption(ctx: CompareContext, what: str) -> str:
         f"{what}: each experiment minus the reference {ctx.names[0]!r}, per strategy. Paired "
         "by trial where the runs share task, strategy and trial (2 or more such trials), else "
         "Welch's unpaired t-test; p-values raw and Holm-corrected over the rows of this "
-        f"table. {INTERVAL_RULE}"
+        f"table. Verdict: better/worse when the t-test rejects after Holm; equivalent when "
+        f"two one-sided tests (TOST) show the difference within ±{ctx.metric.margin:g}, "
+        f"Holm-corrected the same way; else inconclusive. {INTERVAL_RULE}"
     )
 
 
@@ -203,7 +217,7 @@ def compare_curve_section(ctx: CompareContext) -> list[Item]:
 def compare_last_section(ctx: CompareContext) -> list[Item]:
     """The last-cycle metric of every strategy in every experiment, and the differences."""
     last = ctx.with_seeds(ctx.per_experiment(stats.last_values))
-    diff = compare_experiments(last, ctx.names, ctx.order)
+    diff = compare_experiments(last, ctx.names, ctx.order, ctx.metric.margin)
     labeled = last.groupby("experiment").labeled.max()
     budgets = ", ".join(f"{e}: {labeled[e]:,.0f}" for e in ctx.names if e in labeled)
     head = Heading(
@@ -217,7 +231,7 @@ def compare_last_section(ctx: CompareContext) -> list[Item]:
 def compare_aubc_section(ctx: CompareContext) -> list[Item]:
     """The normalised AUBC of every strategy in every experiment, and the differences."""
     per = ctx.with_seeds(ctx.per_experiment(stats.run_aubc).rename(columns={"aubc": "value"}))
-    diff = compare_experiments(per, ctx.names, ctx.order)
+    diff = compare_experiments(per, ctx.names, ctx.order, ctx.metric.margin)
     head = Heading(
         "aubc",
         "AUBC by experiment",
