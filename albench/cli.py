@@ -296,7 +296,7 @@ def _job(args: argparse.Namespace, bench, spec: tuple, base: dict):
         seed=bench.seed,
         data_root=str(Path(args.data_root).resolve()),
         download=args.download,
-        margin=task.margin,
+        equivalence_margin=task.equivalence_margin,
         max_trials=bench.max_trials if bench.auto_trials(task.name) else None,
         **base,
     )

@@ -7,7 +7,7 @@ A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
     [tasks.NAME]                trials = N or "auto": this task's own trials (optional);
                                 only_strategies = [...]: the benchmark's strategies this
                                 task runs (optional; default all of them);
-                                margin = x: the equivalence margin of its comparisons
+                                equivalence_margin = x: the margin of its comparisons
                                 (optional; default the task's equivalence_margin)
     [tasks.NAME.al]             the active-learning schedule of one task   (ALConfig)
     [tasks.NAME.train]          how the target model is trained            (TrainConfig)
@@ -140,13 +140,18 @@ class TaskConfig:
     only_strategies: tuple[str, ...] | None = None
     # equivalence margin of this task's comparisons in metric units (albench.verdicts);
     # None: the task's declared equivalence_margin. Not part of a job's configuration.
-    margin: float | None = None
+    equivalence_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.trials is not None:
             _check_trials(self.trials, f"tasks.{self.name}.trials")
-        if self.margin is not None:
-            _check(self.margin > 0, f"tasks.{self.name}.margin", self.margin, "greater than 0")
+        if self.equivalence_margin is not None:
+            _check(
+                self.equivalence_margin > 0,
+                f"tasks.{self.name}.equivalence_margin",
+                self.equivalence_margin,
+                "greater than 0",
+            )
 
 
 @dataclass(frozen=True)
@@ -318,10 +323,13 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
             raise ConfigError(
                 f'tasks.{name}.trials = {trials!r} has the wrong type: expected int or "auto"'
             )
-        margin = table.pop("margin", None)
-        if margin is not None and (not isinstance(margin, int | float) or isinstance(margin, bool)):
+        equivalence_margin = table.pop("equivalence_margin", None)
+        if equivalence_margin is not None and (
+            not isinstance(equivalence_margin, int | float) or isinstance(equivalence_margin, bool)
+        ):
             raise ConfigError(
-                f"tasks.{name}.margin = {margin!r} has the wrong type: expected a number"
+                f"tasks.{name}.equivalence_margin = {equivalence_margin!r} has the wrong type: "
+                "expected a number"
             )
         only = table.pop("only_strategies", None)
         if only is not None and not (
@@ -332,7 +340,15 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
                 "of strategy names"
             )
         if table:
-            valid = ["al", "train", "params", "strategies", "trials", "only_strategies", "margin"]
+            valid = [
+                "al",
+                "train",
+                "params",
+                "strategies",
+                "trials",
+                "only_strategies",
+                "equivalence_margin",
+            ]
             key = next(iter(table))
             raise ConfigError(
                 f"unknown key tasks.{name}.{key}{did_you_mean(key, valid)}; "
@@ -347,7 +363,7 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
             dict(strategies),
             trials,
             only,
-            float(margin) if margin is not None else None,
+            float(equivalence_margin) if equivalence_margin is not None else None,
         )
         tasks.append(config)
     return tuple(tasks)

@@ -27,7 +27,7 @@ does not meet, before any run exists; ``albench list`` prints the support matrix
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -343,12 +343,16 @@ class Scan:
     ``candidates[i]`` is the pool index of the i-th scanned item and ``stats[k][i]`` its
     statistic ``k``; ``labeled``/``labeled_stats`` likewise for the labeled set when the
     strategy declares ``scan_labeled``. Tensors stay on the job's device until ``select``.
+    ``probe`` is set for a strategy that declares ``lookahead`` (an oracle): ``probe(group)``
+    is the test metric after a cheap update of the current model with the candidates
+    ``group`` (pool indices) labeled; the model is restored afterwards.
     """
 
     candidates: np.ndarray  # (M,) pool indices, scan order
     stats: dict[str, Tensor] = field(default_factory=dict)  # name -> (M, ...) in scan order
     labeled: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     labeled_stats: dict[str, Tensor] = field(default_factory=dict)
+    probe: Callable[[np.ndarray], float] | None = None
 
 
 def top_k(scores: Tensor, candidates: np.ndarray, budget: int) -> np.ndarray:
@@ -386,6 +390,8 @@ class Strategy(ABC):
     # may still be odd: its unpaired sample, a different one every epoch, is left out)
     scores: ClassVar[tuple[str, ...]] = ()  # collect() keys that are per-sample scores,
     # evaluated against the true test loss every cycle (ranking accuracy, correlations)
+    lookahead: ClassVar[bool] = False  # True: select() gets Scan.probe, which reads the test
+    # split (an oracle's knowledge: declare ``oracle = True`` too)
 
     def auxiliary(self, task: Task) -> nn.Module | None:
         """A module trained jointly with the target model (called once per job), or None."""

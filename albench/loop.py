@@ -67,6 +67,7 @@ class Stream(IntEnum):
     SHUFFLE = 4  # order of training batches
     AUGMENT = 5  # data augmentation (torch's global generator)
     SELECT = 6  # the strategy's own randomness (random sampling)
+    LOOKAHEAD = 7  # a look-ahead oracle's probes: the labeled sample and batch order
 
 
 def derive_seed(seed: int, stream: Stream, cycle: int = 0) -> int:
@@ -93,7 +94,7 @@ class Job:
     # how the report compares this job's task (run tags, not configuration: they change no
     # number of the job): the equivalence margin (None: the task's declared one) and, for
     # trials = "auto", the max_trials its rounds run up to (None: a fixed number of trials)
-    margin: float | None = None
+    equivalence_margin: float | None = None
     max_trials: int | None = None
 
     @property
@@ -302,7 +303,11 @@ class _Cycles:
             "albench.strategy_label": strategy.display_name or job.strategy,
             "albench.strategy_baseline": str(strategy.baseline).lower(),
             "albench.strategy_oracle": str(strategy.oracle).lower(),
-            "albench.margin": job.margin if job.margin is not None else task.equivalence_margin,
+            "albench.equivalence_margin": (
+                job.equivalence_margin
+                if job.equivalence_margin is not None
+                else task.equivalence_margin
+            ),
         } | self.worker_tags
         if job.max_trials is not None:
             tags["albench.max_trials"] = job.max_trials
@@ -447,6 +452,8 @@ class _Cycles:
             )
         t0 = time.perf_counter()
         scan = self.learner.scan(candidates, labeled, lambda idx: self.loaders.eval("pool", idx))
+        if type(self.strategy).lookahead:
+            scan.probe = self._probe(cycle, labeled)
         rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
         t0 = time.perf_counter()
         select_rng = np.random.default_rng(derive_seed(seed, Stream.SELECT, cycle))
@@ -454,6 +461,39 @@ class _Cycles:
         rows.append(("time/select_s", time.perf_counter() - t0, cycle))
         check_picks(picked, candidates, labeled, al.budget)
         return picked
+
+    def _probe(self, cycle: int, labeled: np.ndarray) -> Callable[[np.ndarray], float]:
+        """A look-ahead oracle's probe (``Scan.probe``): the test metric after a cheap update
+        of the current model with ``group`` labeled: one epoch over the group plus as many
+        labeled items (at least a batch; the same ones for every probe of the cycle, so that
+        groups are compared on equal terms), at the cycle's last learning rate, with the
+        augmentation and order seeded alike; then the model is restored."""
+        seed, cfg = derive_seed(self.job.trial_seed, Stream.LOOKAHEAD, cycle), self.cfg
+        update = dataclasses.replace(
+            cfg,
+            epochs=1,
+            lr=cfg.lr * cfg.lr_gamma ** len(cfg.lr_milestones),  # where training ended
+            lr_milestones=(),
+            stop_grad_epoch=0,
+        )
+        saved = self.learner.state()
+        test = np.arange(len(self.data.test))
+
+        def probe(group: np.ndarray) -> float:
+            rng = np.random.default_rng(seed)
+            size = min(len(labeled), max(len(group), cfg.batch_size))
+            items = np.concatenate([np.asarray(group, np.int64), rng.choice(labeled, size, False)])
+            torch.manual_seed(seed)
+            batches = self.loaders.train(
+                items, seed=seed, drop_last=len(items) % cfg.batch_size == 1
+            )
+            try:
+                self.learner.train(batches, update)
+                return self.learner.evaluate(self.loaders.eval("test", test)).metric
+            finally:
+                self.learner.load(*saved)
+
+        return probe
 
     def _progress(self, cycle: int, epoch: int, metric: float | None = None) -> None:
         if self.report is not None:

@@ -202,6 +202,11 @@ BUILTIN_STRATEGIES: dict[str, Entry] = {
         "Oracle: top-K true loss of the current model (ceiling of loss prediction).",
         ("loss",),
     ),
+    "lookahead_oracle": Entry(
+        "albench.strategies.lookahead:LookaheadOracleStrategy",
+        "Oracle: greedy groups that most raise the test metric after a cheap update (control).",
+        (),
+    ),
 }
 
 

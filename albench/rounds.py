@@ -75,7 +75,11 @@ def decide_task(tracker: Any, experiment: str, task: str, max_trials: int) -> De
     rows = stats.metric_rows(data.frame, data.task_metrics)
     metric = data.metrics[task]
     table = stats.verdict_table(
-        rows, pick_baselines(data, None), {task: metric.margin}, {task: max_trials}, data.order
+        rows,
+        pick_baselines(data, None),
+        {task: metric.equivalence_margin},
+        {task: max_trials},
+        data.order,
     )
     aubc = table[table.quantity == "aubc"]
     trials = int(data.runs.trial.max()) + 1

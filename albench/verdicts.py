@@ -8,10 +8,10 @@ d_1..d_n are what is tested. It ends in one of four verdicts:
 - **better** / **worse**: the paired t-test rejects "no difference" (two-sided) after
   Holm's step-down correction over the task's comparisons (Holm 1979);
 - **equivalent**: two one-sided paired t-tests (TOST, Schuirmann 1987) reject both
-  "difference <= -margin" and "difference >= +margin", Holm-corrected the same way; the
-  margin is the smallest difference that matters, declared by the task's metric
+  "difference <= -delta" and "difference >= +delta", Holm-corrected the same way; the
+  margin delta is the smallest difference that matters, declared by the task's metric
   (:attr:`albench.contracts.Task.equivalence_margin`: 0.005 accuracy, 0.01 mAP or PCKh)
-  and overridable per task in a benchmark file (``[tasks.NAME] margin = ...``);
+  and overridable per task in a benchmark file (``[tasks.NAME] equivalence_margin = ...``);
 - **inconclusive**: neither. It comes with the *minimum detectable effect* at its n (the
   true difference a paired t-test at the Bonferroni level alpha / m would detect with
   80 % power, given the observed spread) and the *trials needed* to decide the observed
@@ -53,6 +53,7 @@ __all__ = [
     "RHO",
     "VERDICTS",
     "Comparison",
+    "Design",
     "Looks",
     "decide",
     "holm_reject",
@@ -148,22 +149,22 @@ def _exact(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
     return sd <= 1e-12 * np.maximum(1.0, np.abs(mean))
 
 
-def _p_values(d: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+def _p_values(d: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column of differences ``d`` (pairs x comparisons, NaN where missing): the
     two-sided paired t-test p of "mean = 0" and the TOST p of equivalence within
-    +-``margin`` (the larger of the one-sided p-values of "mean <= -margin" and "mean >=
-    +margin"). Fewer than 2 pairs: 1 and 1. All differences equal: 0 if they are not 0
+    +-``delta`` (the larger of the one-sided p-values of "mean <= -delta" and "mean >=
+    +delta"). Fewer than 2 pairs: 1 and 1. All differences equal: 0 if they are not 0
     (else 1), and 0 if they lie inside the margin (else 1): the data show them exactly."""
     n, mean, sd = _columns(d)
     t_p, e_p = np.ones(len(n)), np.ones(len(n))
     exact = (n >= 2) & _exact(mean, sd)
     t_p[exact] = np.where(np.abs(mean[exact]) > 1e-12, 0.0, 1.0)
-    e_p[exact] = np.where(np.abs(mean[exact]) < margin, 0.0, 1.0)
+    e_p[exact] = np.where(np.abs(mean[exact]) < delta, 0.0, 1.0)
     ok = (n >= 2) & ~exact
     df, se = n[ok] - 1, sd[ok] / np.sqrt(n[ok])
     t_p[ok] = 2 * stats.t.sf(np.abs(mean[ok]) / se, df)
-    lower = stats.t.sf((mean[ok] + margin) / se, df)  # H0: mean <= -margin
-    upper = stats.t.cdf((mean[ok] - margin) / se, df)  # H0: mean >= +margin
+    lower = stats.t.sf((mean[ok] + delta) / se, df)  # H0: mean <= -delta
+    upper = stats.t.cdf((mean[ok] - delta) / se, df)  # H0: mean >= +delta
     e_p[ok] = np.maximum(lower, upper)
     return t_p, e_p
 
@@ -173,9 +174,9 @@ def ttest_p(d: Sequence[float]) -> float:
     return float(_p_values(np.asarray(d, float)[:, None], 0.0)[0][0])
 
 
-def tost_p(d: Sequence[float], margin: float) -> float:
-    """p of TOST, equivalence within +-``margin`` (see :func:`_p_values`)."""
-    return float(_p_values(np.asarray(d, float)[:, None], margin)[1][0])
+def tost_p(d: Sequence[float], delta: float) -> float:
+    """p of TOST, equivalence within +-``delta`` (see :func:`_p_values`)."""
+    return float(_p_values(np.asarray(d, float)[:, None], delta)[1][0])
 
 
 def holm_reject(pvalues: Sequence[float], level: float) -> np.ndarray:
@@ -208,17 +209,17 @@ def _above(x: float, df: int, nc: float) -> float:
     return min(1.0, max(0.0, p)) if math.isfinite(p) else float(stats.norm.sf(x - nc))
 
 
-def tost_power(n: int, effect: float, margin: float, level: float) -> float:
+def tost_power(n: int, effect: float, delta: float, level: float) -> float:
     """Power of TOST at ``level`` (each one-sided test) with ``n`` pairs, true mean
-    difference ``effect`` and margin ``margin``, both in standard deviations of the
+    difference ``effect`` and margin ``delta``, both in standard deviations of the
     differences: P(both one-sided tests reject) >= P(one) + P(other) - 1, the bound used."""
-    if n < 2 or abs(effect) >= margin:
+    if n < 2 or abs(effect) >= delta:
         return 0.0
     df, root = n - 1, math.sqrt(n)
     crit = stats.t.ppf(1 - level, df)
-    nc_above, nc_below = (effect + margin) * root, (effect - margin) * root
-    above = _above(crit, df, nc_above)  # rejects "<= -margin"
-    below = _above(crit, df, -nc_below)  # rejects ">= +margin": P(T < -crit) by symmetry
+    nc_above, nc_below = (effect + delta) * root, (effect - delta) * root
+    above = _above(crit, df, nc_above)  # rejects "<= -delta"
+    below = _above(crit, df, -nc_below)  # rejects ">= +delta": P(T < -crit) by symmetry
     return float(max(0.0, above + below - 1.0))
 
 
@@ -233,18 +234,18 @@ def _smallest_n(power, target: float = POWER) -> float:
     return float(hi)
 
 
-def trials_needed(mean: float, sd: float, margin: float, level: float) -> tuple[float, str]:
+def trials_needed(mean: float, sd: float, delta: float, level: float) -> tuple[float, str]:
     """Trials (pairs) a fixed-sample test at ``level`` needs to decide a true difference
     ``mean`` with spread ``sd`` at 80 % power, and the verdict it would reach: better or
-    worse (paired t) when |mean| >= margin, else the fewer of that and equivalent (TOST).
+    worse (paired t) when |mean| >= delta, else the fewer of that and equivalent (TOST).
     (inf, "") when nothing within 10,000 trials would."""
     if math.isnan(sd) or math.isnan(mean):
         return math.nan, ""
     if _exact(np.array(mean), np.array(sd)):
         return 2.0, "better" if mean > 0 else "worse" if mean < 0 else "equivalent"
-    effect, m = mean / sd, margin / sd
+    effect, m = mean / sd, delta / sd
     options = [(_smallest_n(lambda n: paired_power(n, effect, level)), _sign(mean))]
-    if abs(mean) < margin:
+    if abs(mean) < delta:
         options.append((_smallest_n(lambda n: tost_power(n, effect, m, level)), "equivalent"))
     n, verdict = min(options)
     return (n, verdict) if math.isfinite(n) else (math.inf, "")
@@ -274,8 +275,8 @@ class Comparison:
     """One comparison's verdict and the numbers behind it (at the look that decided it,
     else at the last look)."""
 
-    strategy: str
-    baseline: str
+    strategy: int  # column of ``values``
+    baseline: int  # column of ``values``
     verdict: str  # one of VERDICTS
     n: int  # pairs at that look
     mean_diff: float  # strategy - baseline
@@ -292,9 +293,8 @@ class Comparison:
 def decide(
     values: np.ndarray,
     comparisons: Sequence[tuple[int, int]],
-    margin: float,
+    delta: float,
     looks: Looks,
-    names: Sequence[str] | None = None,
     explain: bool = True,
 ) -> list[Comparison]:
     """The verdict of every comparison of one task and one quantity.
@@ -307,7 +307,6 @@ def decide(
     inconclusive ones (False leaves them NaN: simulations that need the verdicts only).
     """
     values = np.asarray(values, float)
-    names = list(names) if names is not None else [str(i) for i in range(values.shape[1])]
     m = len(comparisons)
     open_diff, open_equiv = np.ones(m, bool), np.ones(m, bool)  # not yet rejected
     decided: dict[int, tuple[str, int, int]] = {}  # comparison -> (verdict, look, n)
@@ -315,7 +314,7 @@ def decide(
     pairs = np.stack([values[:, s] - values[:, b] for s, b in comparisons], axis=1)
     for k, n_k in enumerate(looks.at):
         d = pairs[:n_k]  # (n_k, m)
-        t_p, e_p = _p_values(d, margin)
+        t_p, e_p = _p_values(d, delta)
         n, mean, sd = _columns(d)
         snap = list(
             zip(n.tolist(), mean.tolist(), sd.tolist(), t_p.tolist(), e_p.tolist(), strict=True)
@@ -343,11 +342,11 @@ def decide(
         if verdict == "inconclusive" and explain:
             bonferroni = looks.alpha / m
             mde = minimum_detectable_effect(n, sd, bonferroni)
-            needed, needed_verdict = trials_needed(mean, sd, margin, bonferroni)
+            needed, needed_verdict = trials_needed(mean, sd, delta, bonferroni)
         out.append(
             Comparison(
-                strategy=names[s],
-                baseline=names[b],
+                strategy=s,
+                baseline=b,
                 verdict=verdict,
                 n=n,
                 mean_diff=mean,
@@ -380,15 +379,15 @@ def verdicts_of(
     ]
 
 
-def welch_tost_p(x: Sequence[float], y: Sequence[float], margin: float) -> float:
+def welch_tost_p(x: Sequence[float], y: Sequence[float], delta: float) -> float:
     """TOST for unpaired samples (Welch): the larger of the p-values of "mean(x) - mean(y)
-    <= -margin" and ">= +margin" (``scipy.stats.ttest_ind`` with equal_var False); 1 with
+    <= -delta" and ">= +delta" (``scipy.stats.ttest_ind`` with equal_var False); 1 with
     fewer than 2 values on a side."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 2 or len(y) < 2:
         return 1.0
-    lower = stats.ttest_ind(x + margin, y, equal_var=False, alternative="greater").pvalue
-    upper = stats.ttest_ind(x - margin, y, equal_var=False, alternative="less").pvalue
+    lower = stats.ttest_ind(x + delta, y, equal_var=False, alternative="greater").pvalue
+    upper = stats.ttest_ind(x - delta, y, equal_var=False, alternative="less").pvalue
     p = max(float(lower), float(upper))
     return p if math.isfinite(p) else 1.0
 
@@ -403,16 +402,20 @@ def _reject_open(p: np.ndarray, still_open: np.ndarray, level: float) -> np.ndar
 
 
 # --------------------------------------------------------------------------- simulation
+@dataclass(frozen=True)
+class Design:
+    """A simulated experiment: the strategies' true effects (in standard deviations of a
+    paired difference), the columns that are baselines, the rounds' ``max_trials`` and the
+    equivalence margin ``delta``."""
+
+    effects: tuple[float, ...]
+    baselines: tuple[int, ...]
+    max_trials: int
+    delta: float = 0.2
+
+
 def simulate(
-    effects: Sequence[float],
-    baselines: Sequence[int],
-    max_trials: int,
-    sims: int = 1000,
-    margin: float = 0.2,
-    seed: int = 0,
-    *,
-    correct: bool = True,
-    spend: bool = True,
+    design: Design, sims: int = 1000, seed: int = 0, *, correct: bool = True, spend: bool = True
 ) -> dict[str, object]:
     """Operating characteristics of the rounds-until-decided rule, with no training.
 
@@ -430,7 +433,8 @@ def simulate(
     pair whose true difference lies outside the margin; ``verdicts``: per comparison
     (strategy, baseline), the share of each verdict; ``mean_trials``.
     """
-    effects = np.asarray(effects, float)
+    effects, baselines = np.asarray(design.effects, float), list(design.baselines)
+    max_trials, delta = design.max_trials, design.delta
     k = len(effects)
     pairs = [(s, b) for i, b in enumerate(baselines) for s in range(k)]
     pairs = [(s, b) for s, b in pairs if s != b and s not in baselines[: baselines.index(b)]]
@@ -446,7 +450,7 @@ def simulate(
             at = schedule[: j + 1]
             looks = Looks(at, max_trials) if spend else _Unspent(at, max_trials)
             found = [
-                c for fam in families for c in decide(values, fam, margin, looks, explain=False)
+                c for fam in families for c in decide(values, fam, delta, looks, explain=False)
             ]
             if all(c.verdict != "inconclusive" for c in found):
                 break
@@ -459,7 +463,7 @@ def simulate(
             for p, c in zip(pairs, found, strict=True)
         )
         false_equiv += any(
-            c.verdict == "equivalent" and abs(truth[p]) >= margin
+            c.verdict == "equivalent" and abs(truth[p]) >= delta
             for p, c in zip(pairs, found, strict=True)
         )
     shares = {p: {v: c / sims for v, c in counts[p].items()} for p in pairs}

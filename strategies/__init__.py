@@ -33,6 +33,8 @@ _LAZY = {
     "VAALStrategy": "albench.strategies.vaal",
     "TAVAALStrategy": "albench.strategies.vaal",
     "OracleLossStrategy": "albench.strategies.oracle",
+    "LookaheadOracleStrategy": "albench.strategies.lookahead",
+    "greedy_groups": "albench.strategies.lookahead",
 }
 
 __all__ = ["Scan", "Strategy", "top_k", *sorted(_LAZY)]

@@ -137,23 +137,32 @@ def test_trials_auto_runs_rounds_up_to_max_trials():
     bench = parse_benchmark(
         {
             "benchmark": {"name": "t", "trials": "auto", "max_trials": 30},
-            "tasks": {"digits": {}, "shapes": {"trials": 3, "margin": 0.02}},
+            "tasks": {"digits": {}, "shapes": {"trials": 3, "equivalence_margin": 0.02}},
         }
     )
     assert bench.auto_trials("digits") and not bench.auto_trials("shapes")
     assert bench.trials_for("digits") == 30 and bench.rounds_for("digits") == (5, 10, 20, 30)
     assert bench.trials_for("shapes") == 3 and bench.rounds_for("shapes") == (3,)
-    assert bench.task("shapes").margin == 0.02 and bench.task("digits").margin is None
+    assert (
+        bench.task("shapes").equivalence_margin == 0.02
+        and bench.task("digits").equivalence_margin is None
+    )
     for bad, match in (
         ({"benchmark": {"name": "t", "max_trials": 0}}, "max_trials = 0"),
         ({"benchmark": {"name": "t", "trials": "many"}}, "trials = 'many' is invalid"),
     ):
         with pytest.raises(ConfigError, match=match):
             parse_benchmark(bad | {"tasks": {"digits": {}}})
-    with pytest.raises(ConfigError, match="tasks.digits.margin = -0.1 is invalid"):
-        parse_benchmark({"benchmark": {"name": "t"}, "tasks": {"digits": {"margin": -0.1}}})
-    with pytest.raises(ConfigError, match="tasks.digits.margin = 'x' has the wrong type"):
-        parse_benchmark({"benchmark": {"name": "t"}, "tasks": {"digits": {"margin": "x"}}})
+    with pytest.raises(ConfigError, match="tasks.digits.equivalence_margin = -0.1 is invalid"):
+        parse_benchmark(
+            {"benchmark": {"name": "t"}, "tasks": {"digits": {"equivalence_margin": -0.1}}}
+        )
+    with pytest.raises(
+        ConfigError, match="tasks.digits.equivalence_margin = 'x' has the wrong type"
+    ):
+        parse_benchmark(
+            {"benchmark": {"name": "t"}, "tasks": {"digits": {"equivalence_margin": "x"}}}
+        )
 
 
 def test_trials_flag_overrides_every_task(mlflow_uri, capsys):

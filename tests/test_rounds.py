@@ -131,7 +131,7 @@ def test_auto_run_decides_in_rounds_and_the_report_says_where_it_stopped(mlflow_
     runs = [r for r in Tracker().runs("quick") if r.info.status == "FINISHED"]
     assert len(runs) == 20
     assert {r.data.tags["albench.max_trials"] for r in runs} == {"10"}
-    assert {r.data.tags["albench.margin"] for r in runs} == {"0.005"}
+    assert {r.data.tags["albench.equivalence_margin"] for r in runs} == {"0.005"}
     assert cli.main(args) == 0
     again = capsys.readouterr().err
     assert "(20 finished already)" in again and "0/0 jobs FINISHED" in again
@@ -145,13 +145,13 @@ def test_auto_run_decides_in_rounds_and_the_report_says_where_it_stopped(mlflow_
 
 
 def test_margin_is_a_setting_of_the_comparison_not_of_the_job():
-    """[tasks.NAME] margin (or --set) reaches the job as a tag value: the same job with
+    """[tasks.NAME] equivalence_margin (or --set) reaches the job as a tag value: the same job with
     another margin or max_trials has the same configuration hash (it is not rerun)."""
     from albench.config import load_benchmark
     from albench.loop import Job
 
-    bench = load_benchmark("quick", ["tasks.digits.margin=0.02"])
-    assert bench.task("digits").margin == 0.02
+    bench = load_benchmark("quick", ["tasks.digits.equivalence_margin=0.02"])
+    assert bench.task("digits").equivalence_margin == 0.02
     job = Job(benchmark="quick", experiment="e", task=bench.task("digits"), strategy="random")
-    other = dataclasses.replace(job, margin=0.02, max_trials=20)
+    other = dataclasses.replace(job, equivalence_margin=0.02, max_trials=20)
     assert job.config_hash() == other.config_hash()

@@ -13,9 +13,10 @@ from albench import verdicts as v
 from albench.report.stats import holm
 
 # The decisive benchmark's family: random, entropy, coreset, learn_loss, learn_loss_mse,
-# oracle_loss, oracle; baselines random (column 0) and learn_loss (column 3): 11 pairs.
+# oracle_loss, lookahead_oracle; baselines random (column 0) and learn_loss (column 3): 11 pairs.
 STRATEGIES = 7
-BASELINES = [0, 3]
+BASELINES = (0, 3)
+SAME = (0.0,) * STRATEGIES
 
 
 def test_p_values_equal_scipys_paired_tests():
@@ -116,10 +117,10 @@ def test_decide_gives_each_verdict_where_it_belongs():
         ],
         axis=1,
     )
-    out = v.decide(values, [(1, 0), (2, 0), (3, 0), (4, 0)], 0.005, v.Looks((5, 10), 10), "rabce")
+    out = v.decide(values, [(1, 0), (2, 0), (3, 0), (4, 0)], 0.005, v.Looks((5, 10), 10))
     assert [c.verdict for c in out] == ["better", "worse", "equivalent", "inconclusive"]
     assert [c.decided_at for c in out] == [5, 5, 5, 0]
-    assert out[0].strategy == "a" and out[0].baseline == "r" and out[0].n == 5
+    assert out[0].strategy == 1 and out[0].baseline == 0 and out[0].n == 5
     last = out[3]
     assert last.n == 10 and last.mde > 0 and last.needed > 10
     assert last.needed_verdict in ("better", "worse", "equivalent")
@@ -137,7 +138,7 @@ def test_decide_pairs_by_trial_and_skips_missing_runs():
 def test_a_a_comparisons_get_a_false_difference_in_at_most_alpha():
     """2,000 simulated experiments of seven identical strategies, 11 comparisons, rounds
     5, 10, 20: a false better/worse in at most alpha of them (family-wise)."""
-    out = v.simulate([0.0] * STRATEGIES, BASELINES, 20, sims=2000, seed=5)
+    out = v.simulate(v.Design(SAME, BASELINES, 20), sims=2000, seed=5)
     assert out["family_false"] <= v.ALPHA
     assert out["mean_trials"] == 20  # a margin of 0.2 sd cannot be shown in 20 trials
 
@@ -145,9 +146,9 @@ def test_a_a_comparisons_get_a_false_difference_in_at_most_alpha():
 def test_without_the_spending_or_the_correction_the_a_a_test_fails():
     """Testing every look at the full alpha, or each comparison alone, makes false
     differences more frequent than alpha: the rule needs both."""
-    unspent = v.simulate([0.0] * STRATEGIES, BASELINES, 20, sims=1000, seed=5, spend=False)
+    unspent = v.simulate(v.Design(SAME, BASELINES, 20), sims=1000, seed=5, spend=False)
     assert unspent["family_false"] > v.ALPHA
-    alone = v.simulate([0.0] * STRATEGIES, BASELINES, 20, sims=400, seed=5, correct=False)
+    alone = v.simulate(v.Design(SAME, BASELINES, 20), sims=400, seed=5, correct=False)
     assert alone["family_false"] > v.ALPHA
 
 
@@ -155,8 +156,8 @@ def test_a_difference_of_one_sd_is_decided_better_with_power_080():
     """One strategy 1 sd of the paired differences above the rest: decided better than
     random in at least 80 % of 1,000 experiments within 20 trials, while the comparisons
     without a difference stay within alpha."""
-    effects = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
-    out = v.simulate(effects, BASELINES, 20, sims=1000, seed=6)
+    effects = (0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    out = v.simulate(v.Design(effects, BASELINES, 20), sims=1000, seed=6)
     assert out["verdicts"][(2, 0)]["better"] >= 0.8
     assert out["family_false"] <= v.ALPHA
 
@@ -164,17 +165,15 @@ def test_a_difference_of_one_sd_is_decided_better_with_power_080():
 def test_false_equivalence_stays_within_alpha_at_the_margin():
     """A true difference exactly at the margin is called equivalent in at most alpha of
     1,000 experiments, while a true difference of 0 is shown equivalent in 80 % of them."""
-    effects = [0.0, 1.0, 0.0]
-    out = v.simulate(effects, [0], 20, sims=1000, margin=1.0, seed=7)
+    out = v.simulate(v.Design((0.0, 1.0, 0.0), (0,), 20, delta=1.0), sims=1000, seed=7)
     assert out["false_equivalent"] <= v.ALPHA
     assert out["verdicts"][(2, 0)]["equivalent"] >= 0.8
 
 
 @pytest.mark.parametrize("effect", [0.0, 1.0])
 def test_simulate_is_seeded(effect):
-    a = v.simulate([0.0, effect], [0], 10, sims=50, seed=8)
-    b = v.simulate([0.0, effect], [0], 10, sims=50, seed=8)
-    assert a == b
+    design = v.Design((0.0, effect), (0,), 10)
+    assert v.simulate(design, sims=50, seed=8) == v.simulate(design, sims=50, seed=8)
 
 
 def test_comparison_family_mirrors_the_report():
@@ -183,7 +182,7 @@ def test_comparison_family_mirrors_the_report():
 
     names = [str(i) for i in range(STRATEGIES)]
     expected = _comparisons(names, ["0", "3"], names)
-    out = v.simulate([0.0] * STRATEGIES, BASELINES, 5, sims=1, seed=0)
+    out = v.simulate(v.Design(SAME, BASELINES, 5), sims=1, seed=0)
     assert [(str(s), str(b)) for s, b in out["verdicts"]] == expected
     assert len(expected) == 11
 

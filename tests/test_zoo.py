@@ -57,7 +57,7 @@ def test_plan_lists_only_supported_pairs(tmp_path, albench_cli):
     out = albench_cli("plan", "--benchmark", "zoo", "--data-root", str(tmp_path / "data"),
                       cwd=tmp_path, env=env)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "117 of 117 jobs" in out.stdout  # digits 16, shapes 12, stickmen 11 strategies x 3
+    assert "126 of 126 jobs" in out.stdout  # digits 17, shapes 13, stickmen 12 strategies x 3
     assert "digits/bald/trial-2" in out.stdout and "shapes/bald" not in out.stdout
     assert "stickmen/margin" not in out.stdout and "shapes/margin/trial-0" in out.stdout
 

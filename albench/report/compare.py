@@ -43,7 +43,7 @@ def compare_experiments(
     values: pd.DataFrame,
     experiments: Sequence[str],
     order: Sequence[str] = (),
-    margin: float = 0.01,
+    delta: float = 0.01,
 ) -> pd.DataFrame:
     """Each experiment after the first minus the first, per strategy, with a verdict.
 
@@ -67,12 +67,12 @@ def compare_experiments(
             if len(shared) >= 2:
                 x, y = a.value[shared].to_numpy(), b.value[shared].to_numpy()
                 res = stats.paired_test(x, y)
-                equivalence = tost_p(x - y, margin)
+                equivalence = tost_p(x - y, delta)
                 same = bool((a.seed[shared].astype(str) == b.seed[shared].astype(str)).all())
                 pairing = "paired by trial, " + ("same seeds" if same else "seeds differ")
             else:
                 res = stats.unpaired_test(a.value.to_numpy(), b.value.to_numpy())
-                equivalence = welch_tost_p(a.value.to_numpy(), b.value.to_numpy(), margin)
+                equivalence = welch_tost_p(a.value.to_numpy(), b.value.to_numpy(), delta)
                 pairing = "unpaired (fewer than 2 shared trials)"
             out.append(
                 {"strategy": strat, "experiment": other, "reference": ref}
@@ -196,9 +196,10 @@ def _caption(ctx: CompareContext, what: str) -> str:
         f"{what}: each experiment minus the reference {ctx.names[0]!r}, per strategy. Paired "
         "by trial where the runs share task, strategy and trial (2 or more such trials), else "
         "Welch's unpaired t-test; p-values raw and Holm-corrected over the rows of this "
-        f"table. Verdict: better/worse when the t-test rejects after Holm; equivalent when "
-        f"two one-sided tests (TOST) show the difference within ±{ctx.metric.margin:g}, "
-        f"Holm-corrected the same way; else inconclusive. {INTERVAL_RULE}"
+        "table. Verdict: better/worse when the t-test rejects after Holm; equivalent when two "
+        "one-sided tests (TOST) show the difference within "
+        f"±{ctx.metric.equivalence_margin:g}, Holm-corrected the same way; else inconclusive. "
+        f"{INTERVAL_RULE}"
     )
 
 
@@ -217,7 +218,7 @@ def compare_curve_section(ctx: CompareContext) -> list[Item]:
 def compare_last_section(ctx: CompareContext) -> list[Item]:
     """The last-cycle metric of every strategy in every experiment, and the differences."""
     last = ctx.with_seeds(ctx.per_experiment(stats.last_values))
-    diff = compare_experiments(last, ctx.names, ctx.order, ctx.metric.margin)
+    diff = compare_experiments(last, ctx.names, ctx.order, ctx.metric.delta)
     labeled = last.groupby("experiment").labeled.max()
     budgets = ", ".join(f"{e}: {labeled[e]:,.0f}" for e in ctx.names if e in labeled)
     head = Heading(
@@ -231,7 +232,7 @@ def compare_last_section(ctx: CompareContext) -> list[Item]:
 def compare_aubc_section(ctx: CompareContext) -> list[Item]:
     """The normalised AUBC of every strategy in every experiment, and the differences."""
     per = ctx.with_seeds(ctx.per_experiment(stats.run_aubc).rename(columns={"aubc": "value"}))
-    diff = compare_experiments(per, ctx.names, ctx.order, ctx.metric.margin)
+    diff = compare_experiments(per, ctx.names, ctx.order, ctx.metric.delta)
     head = Heading(
         "aubc",
         "AUBC by experiment",

@@ -81,7 +81,7 @@ METRIC_TAG = "albench.metric"
 METRIC_LABEL_TAG = "albench.metric_label"
 METRIC_LOW_TAG = "albench.metric_low"
 METRIC_HIGH_TAG = "albench.metric_high"
-MARGIN_TAG = "albench.margin"  # the task's equivalence margin (albench.verdicts)
+MARGIN_TAG = "albench.equivalence_margin"  # the task's equivalence margin (albench.verdicts)
 MAX_TRIALS_TAG = "albench.max_trials"  # trials = "auto": the most trials its rounds run
 DEFAULT_MARGIN = 0.01  # when neither the runs nor the task class declare one
 
@@ -142,7 +142,9 @@ class MetricInfo:
     label: str
     low: float = 0.0
     high: float = 1.0
-    margin: float = DEFAULT_MARGIN  # equivalence margin of its comparisons, metric units
+    equivalence_margin: float = (
+        DEFAULT_MARGIN  # equivalence margin of its comparisons, metric units
+    )
     max_trials: int | None = None  # trials = "auto": the rounds' max_trials; None: fixed
 
 
@@ -448,14 +450,14 @@ def _metric_info(runs: Sequence[RunRecord], task: str, key: str) -> MetricInfo:
     """A task's metric from its runs' tags; the margin, when no run has it (runs made
     before albench logged it), from the task's class."""
     mine = [r for r in runs if r.task == task]
-    margin = _float(_tag(mine, MARGIN_TAG), _declared_margin(task))
+    equivalence_margin = _float(_tag(mine, MARGIN_TAG), _declared_margin(task))
     max_trials = _tag(mine, MAX_TRIALS_TAG)
     return MetricInfo(
         key=key,
         label=_tag(mine, METRIC_LABEL_TAG) or key,
         low=_float(_tag(mine, METRIC_LOW_TAG), 0.0),
         high=_float(_tag(mine, METRIC_HIGH_TAG), 1.0),
-        margin=margin if margin > 0 else _declared_margin(task),
+        equivalence_margin=equivalence_margin if equivalence_margin > 0 else _declared_margin(task),
         max_trials=int(max_trials) if max_trials and max_trials.isdigit() else None,
     )
 

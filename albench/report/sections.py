@@ -121,7 +121,7 @@ class TaskContext:
         """Every comparison's verdict, AUBC and last cycle (:func:`stats.verdict_table`)."""
         metric = self.metric
         return stats.verdict_table(
-            self.rows, self.baselines, {self.task: metric.margin},
+            self.rows, self.baselines, {self.task: metric.equivalence_margin},
             {self.task: metric.max_trials}, self.order,
         )  # fmt: skip
 
@@ -274,8 +274,9 @@ def _tally(ctx: TaskContext) -> str:
         )
         parts.append(f"{stats.QUANTITIES[quantity]}: {said}")
     return (
-        f"Verdicts of the {int((v.quantity == 'aubc').sum())} comparisons with a baseline (margin "
-        f"±{ctx.metric.margin:g}; table 'Verdicts'): {'; '.join(parts)}."
+        f"Verdicts of the {int((v.quantity == 'aubc').sum())} comparisons with a baseline "
+        f"(equivalence bounds ±{ctx.metric.equivalence_margin:g}; table 'Verdicts'): "
+        f"{'; '.join(parts)}."
     )
 
 
@@ -743,12 +744,12 @@ def paired_section(ctx: TaskContext) -> list[Item]:
 VERDICT_RULE = (
     "Verdict: *better*/*worse* when the paired t-test rejects no difference after Holm's "
     "correction over the comparisons of the table (one family per quantity); *equivalent* "
-    "when two one-sided paired t-tests (TOST) show the difference within ±margin, Holm-"
-    "corrected the same way; else *inconclusive*, with the minimum detectable effect (MDE: "
-    "the true difference a paired t-test at alpha / m detects with 80 % power at this n and "
-    "spread) and the trials that would decide the observed difference with 80 % power. "
-    "Trials in rounds spend alpha over the rounds (alpha (n / max_trials)^2) and keep a "
-    "verdict from the round that reached it."
+    "when two one-sided paired t-tests (TOST) show the difference within the equivalence "
+    "bounds, Holm-corrected the same way; else *inconclusive*, with the minimum detectable "
+    "effect (MDE: the true difference a paired t-test at alpha / m detects with 80 % power "
+    "at this n and spread) and the trials that would decide the observed difference with "
+    "80 % power. Trials in rounds spend alpha over the rounds (alpha (n / max_trials)^2) "
+    "and keep a verdict from the round that reached it."
 )
 
 
@@ -779,9 +780,10 @@ def verdict_section(ctx: TaskContext) -> list[Item]:
         }
     )
     caption = (
-        f"Strategy minus baseline, paired by trial; margin ±{ctx.metric.margin:g} "
-        f"{ctx.metric.label} (the task's declared equivalence margin; a benchmark file sets "
-        f"another with [tasks.NAME] margin). {VERDICT_RULE} {INTERVAL_RULE}"
+        f"Strategy minus baseline, paired by trial; equivalence bounds "
+        f"±{ctx.metric.equivalence_margin:g} {ctx.metric.label} (the task's declared "
+        "equivalence_margin; a benchmark file sets another with [tasks.NAME] "
+        f"equivalence_margin). {VERDICT_RULE} {INTERVAL_RULE}"
     )
     return [ctx.table(v, disp, Heading("verdicts", "Verdicts", caption))]
 

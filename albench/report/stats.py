@@ -406,7 +406,7 @@ def paired_aubc(
 # ------------------------------------------------------------------------------ verdicts
 VERDICT_COLUMNS = ["task", "quantity", "strategy", "baseline", "verdict", "n", "decided_at"]
 VERDICT_COLUMNS += ["mean_diff", "sd", "ci_low", "ci_high", "ci_method", "t_p", "tost_p"]
-VERDICT_COLUMNS += ["level", "holm_level", "margin", "mde", "needed", "needed_verdict"]
+VERDICT_COLUMNS += ["level", "holm_level", "equivalence_margin", "mde", "needed", "needed_verdict"]
 QUANTITIES = {"aubc": "AUBC", "last": "last cycle"}
 
 
@@ -439,18 +439,18 @@ def verdict_table(
             looks = verdicts.looks_for(len(wide), max_trials.get(task))
             index = [(names.index(s), names.index(b)) for s, b in pairs]
             values = wide.to_numpy(float)
-            found = verdicts.decide(values, index, margins[task], looks, names)
+            found = verdicts.decide(values, index, margins[task], looks)
             for (s, b), c in zip(index, found, strict=True):
                 n_at = c.decided_at or looks.at[-1]
                 d = values[:n_at, s] - values[:n_at, b]
                 lo, hi, method = mean_ci(d)
                 out.append(
-                    {"task": task, "quantity": quantity, "strategy": c.strategy}
-                    | {"baseline": c.baseline, "verdict": c.verdict, "n": c.n}
+                    {"task": task, "quantity": quantity, "strategy": names[s]}
+                    | {"baseline": names[b], "verdict": c.verdict, "n": c.n}
                     | {"decided_at": c.decided_at, "mean_diff": c.mean_diff, "sd": c.sd}
                     | {"ci_low": lo, "ci_high": hi, "ci_method": method, "t_p": c.t_p}
                     | {"tost_p": c.tost_p, "level": c.level, "holm_level": c.level / len(pairs)}
-                    | {"margin": margins[task], "mde": c.mde, "needed": c.needed}
+                    | {"equivalence_margin": margins[task], "mde": c.mde, "needed": c.needed}
                     | {"needed_verdict": c.needed_verdict}
                 )
     df = pd.DataFrame(out, columns=VERDICT_COLUMNS)

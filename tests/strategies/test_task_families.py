@@ -48,10 +48,23 @@ def test_strategy_scans_and_selects_on_its_task_families(task_name, strategy_nam
     scan = learner.scan(candidates, labeled, lambda idx: bs if len(idx) > B else bs[:1])
     for key in strategy.scores:
         assert scan.stats[key].shape == (3 * B,) and torch.isfinite(scan.stats[key]).all()
+    if type(strategy).lookahead:  # as the loop's probe: a short update, the test metric
+        scan.probe = lambda group: _probe(learner, bs)
     picks = strategy.select(scan, 5, np.random.default_rng(0))
     assert len(set(picks.tolist())) == 5 and np.isin(picks, candidates).all()
     result = learner.evaluate(bs[:1])  # the declared scores are evaluated on the test split
     assert set(strategy.scores) <= set(result.scores)
+
+
+def _probe(learner: Learner, bs: list) -> float:
+    from albench.config import TrainConfig
+
+    saved = learner.state()
+    learner.train(bs[:1], TrainConfig(epochs=1, lr=1e-3, lr_milestones=(), stop_grad_epoch=0))
+    metric = learner.evaluate(bs[:1]).metric
+    learner.load(*saved)
+    assert 0.0 <= metric <= 1.0
+    return metric
 
 
 def test_the_support_matrix():
