@@ -190,7 +190,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         trials = args.trials.strip().lower()
         if trials != "auto" and not (trials.isdigit() and int(trials) >= 1):
             raise ConfigError(
-                f"--trials {args.trials!r} is invalid: give 1 or more trials, or 'auto' (rounds "
+                f"--trials {args.trials} is invalid: give 1 or more trials, or 'auto' (rounds "
                 "until every comparison is decided)"
             )
         overrides.append(
