@@ -218,7 +218,7 @@ def compare_curve_section(ctx: CompareContext) -> list[Item]:
 def compare_last_section(ctx: CompareContext) -> list[Item]:
     """The last-cycle metric of every strategy in every experiment, and the differences."""
     last = ctx.with_seeds(ctx.per_experiment(stats.last_values))
-    diff = compare_experiments(last, ctx.names, ctx.order, ctx.metric.delta)
+    diff = compare_experiments(last, ctx.names, ctx.order, ctx.metric.equivalence_margin)
     labeled = last.groupby("experiment").labeled.max()
     budgets = ", ".join(f"{e}: {labeled[e]:,.0f}" for e in ctx.names if e in labeled)
     head = Heading(
@@ -232,7 +232,7 @@ def compare_last_section(ctx: CompareContext) -> list[Item]:
 def compare_aubc_section(ctx: CompareContext) -> list[Item]:
     """The normalised AUBC of every strategy in every experiment, and the differences."""
     per = ctx.with_seeds(ctx.per_experiment(stats.run_aubc).rename(columns={"aubc": "value"}))
-    diff = compare_experiments(per, ctx.names, ctx.order, ctx.metric.delta)
+    diff = compare_experiments(per, ctx.names, ctx.order, ctx.metric.equivalence_margin)
     head = Heading(
         "aubc",
         "AUBC by experiment",

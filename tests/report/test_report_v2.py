@@ -430,6 +430,9 @@ def test_comparison_report_of_two_experiments(store, tmp_path):
     assert row.mean_diff == pytest.approx(-0.03) and row.pairing == "paired by trial, seeds differ"
     assert (row.ci_low, row.ci_high, row.ci_method) == pytest.approx((-0.04, -0.02, "range"))
     assert last.t_p_holm.to_numpy() == pytest.approx(holm(last.t_p.to_numpy()))
+    # a verdict per row: 0.03 below, outside the 0.01 margin, so worse or inconclusive only
+    assert row.verdict == ("worse" if row.t_p_holm <= 0.05 else "inconclusive")
+    assert row.tost_p > 0.5
     tidy = pd.read_csv(out / "tidy.csv")
     assert list(tidy.columns)[0] == "experiment" and set(tidy.experiment) == {"v2", "v2b"}
     page = (out / "index.html").read_text()
