@@ -1,21 +1,23 @@
-"""The look-ahead oracle: the positive control, a strategy that must beat random.
+"""The look-ahead oracle, meant as the positive control: a strategy that must beat random.
 
-``lookahead_oracle`` picks the K new labels greedily, in ``groups`` steps, by what they do to the test
-metric: each step draws ``tries`` random groups of K / ``groups`` candidates from S_M, scores
-each by the test metric after a cheap update of the current model with the groups picked so
-far plus it labeled (``Scan.probe``: one epoch over them and as many labeled items, at the
-cycle's last learning rate, then the model is restored), and keeps the best. It is the
-greedy oracle of CDALBench (Werner et al., 2024), which scores single candidates by the test
-performance of a model updated with them, in groups so that it is affordable on a CPU
-(groups x tries probes per cycle). It reads the test split's labels, which a real run
-cannot: it is declared an oracle (``oracle = True``: reports draw it dashed and never count
-it as a baseline).
+``lookahead_oracle`` picks the K new labels greedily, in ``groups`` steps, by what they do to
+the test metric: each step draws ``tries`` random groups of K / ``groups`` candidates from
+S_M, scores each by the test metric after a cheap update of the current model with the
+groups picked so far plus it labeled (``Scan.probe``: one epoch over them and as many
+labeled items, at the cycle's last learning rate, then the model is restored), and keeps
+the best. It is the greedy oracle of CDALBench (Werner et al., 2024), which scores single
+candidates by the test performance of a model updated with them, in groups so that it is
+affordable on a CPU (groups x tries probes per cycle). It reads the test split's labels,
+which a real run cannot: it is declared an oracle (``oracle = True``: reports draw it dashed
+and never count it as a baseline).
 
 Unlike ``oracle_loss`` (the top-K *true loss*, the ceiling of loss prediction, which loses to
 random on the detection and pose twins), it optimises the quantity the benchmark measures,
-so a harness that cannot tell it from ``random`` cannot tell anything: the control that a
-comparison of strategies has the power it claims. Any task family (every task has a
-metric). Cost per cycle: groups x tries x (one short epoch + one test evaluation).
+so a harness that cannot tell it from ``random`` cannot tell anything. Not yet a control:
+with the defaults its short update barely separates the groups, and on the quick
+benchmark's digits it is within noise of random (README, "Strategies"). Any task family
+(every task has a metric). Cost per cycle: groups x tries x (one short epoch + one test
+evaluation).
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ class LookaheadOracleStrategy(Strategy):
     def __init__(self, groups: int = 4, tries: int = 4):
         for key, value in (("groups", groups), ("tries", tries)):
             if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"strategies.lookahead_oracle.{key} = {value!r}: expected 1 or more")
+                raise ConfigError(
+                    f"strategies.lookahead_oracle.{key} = {value!r}: expected 1 or more"
+                )
         self.groups = groups  # greedy steps per cycle (the K picks in this many groups)
         self.tries = tries  # random groups scored per step (1: random sampling)
 
