@@ -217,6 +217,11 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         bench = dataclasses.replace(
             bench, tasks=tuple(dataclasses.replace(t, trials=None) for t in bench.tasks)
         )
+    if args.max_trials is not None and not any(bench.auto_trials(t.name) for t in bench.tasks):
+        raise ConfigError(
+            f"--max-trials {args.max_trials} applies to trials 'auto' only, and no task runs "
+            "them; add --trials auto or drop --max-trials"
+        )
     for task in bench.tasks:  # each task's own strategies (its only_strategies, if any)
         _check_pairs([task.name], bench.strategies_for(task.name))
     bench = _reproducible_cpu(bench)  # before torch is imported below

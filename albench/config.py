@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -147,10 +148,10 @@ class TaskConfig:
             _check_trials(self.trials, f"tasks.{self.name}.trials")
         if self.equivalence_margin is not None:
             _check(
-                self.equivalence_margin > 0,
+                math.isfinite(self.equivalence_margin) and self.equivalence_margin > 0,
                 f"tasks.{self.name}.equivalence_margin",
                 self.equivalence_margin,
-                "greater than 0",
+                "a finite number greater than 0",
             )
 
 

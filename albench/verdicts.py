@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -54,6 +55,7 @@ __all__ = [
     "VERDICTS",
     "Comparison",
     "Design",
+    "comparison_pairs",
     "Looks",
     "decide",
     "holm_reject",
@@ -75,6 +77,14 @@ RHO = 2.0  # exponent of the spending function alpha t^rho (Kim & DeMets 1987)
 FIRST_ROUND = 5  # trials of the first round: the fewest that give a Student-t CI (report)
 MAX_TRIALS_NEEDED = 10_000  # "trials needed" beyond this is reported as infinite
 VERDICTS = ("better", "worse", "equivalent", "inconclusive")
+
+
+def comparison_pairs(names: Sequence[Any], baselines: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """The family of comparisons: every one of ``names`` (in their order) vs each of
+    ``baselines`` present (in theirs), never with itself and without the mirror image of a
+    pair already made (B vs A for baselines A, B; not also A vs B)."""
+    bases = [b for b in baselines if b in names]
+    return [(s, b) for i, b in enumerate(bases) for s in names if s != b and s not in bases[:i]]
 
 
 def rounds(max_trials: int, first: int = FIRST_ROUND) -> tuple[int, ...]:
@@ -325,13 +335,9 @@ def decide(
         equiv = _reject_open(e_p, open_equiv, level)
         open_diff &= ~diff
         open_equiv &= ~equiv
-        for i in range(m):
-            if i in decided:
-                continue
-            if diff[i]:
-                decided[i] = (_sign(snap[i][1]), k, n_k)
-            elif equiv[i]:
-                decided[i] = ("equivalent", k, n_k)
+        for i, verdict in enumerate(_verdicts(mean, diff, equiv)):
+            if i not in decided and verdict != "inconclusive":
+                decided[i] = (verdict, k, n_k)
     out = []
     last = len(looks.at) - 1
     for i, (s, b) in enumerate(comparisons):
@@ -372,7 +378,12 @@ def verdicts_of(
     reject."""
     t_p = np.nan_to_num(np.asarray(t_p, float), nan=1.0)
     tost_p = np.nan_to_num(np.asarray(tost_p, float), nan=1.0)
-    diff, equiv = holm_reject(t_p, level), holm_reject(tost_p, level)
+    return _verdicts(mean_diff, holm_reject(t_p, level), holm_reject(tost_p, level))
+
+
+def _verdicts(mean_diff: Sequence[float], diff: np.ndarray, equiv: np.ndarray) -> list[str]:
+    """better/worse (by the sign of the mean) where the difference test rejected, else
+    equivalent where TOST did, else inconclusive."""
     return [
         _sign(m) if d else "equivalent" if e else "inconclusive"
         for m, d, e in zip(mean_diff, diff, equiv, strict=True)
@@ -436,8 +447,7 @@ def simulate(
     effects, baselines = np.asarray(design.effects, float), list(design.baselines)
     max_trials, delta = design.max_trials, design.delta
     k = len(effects)
-    pairs = [(s, b) for i, b in enumerate(baselines) for s in range(k)]
-    pairs = [(s, b) for s, b in pairs if s != b and s not in baselines[: baselines.index(b)]]
+    pairs = comparison_pairs(range(k), baselines)
     families = [pairs] if correct else [[p] for p in pairs]
     schedule = rounds(max_trials)
     rng = np.random.default_rng(seed)

@@ -108,6 +108,8 @@ def test_plan_shows_the_rounds_and_the_worst_case(mlflow_uri, capsys):
         (["--trials", "some"], "--trials some is invalid: give 1 or more trials, or 'auto'"),
         (["--trials", "0"], "--trials 0 is invalid"),
         (["--trials", "auto", "--max-trials", "0"], "--max-trials 0 is invalid: give 1 or more"),
+        (["--max-trials", "10"], "--max-trials 10 applies to trials 'auto' only"),
+        (["--set", "tasks.digits.equivalence_margin=inf"], "equivalence_margin = inf is invalid"),
     ],
 )
 def test_bad_trials_are_one_line_errors(mlflow_uri, capsys, flags, message):

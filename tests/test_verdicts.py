@@ -182,6 +182,7 @@ def test_comparison_family_mirrors_the_report():
 
     names = [str(i) for i in range(STRATEGIES)]
     expected = _comparisons(names, ["0", "3"], names)
+    assert v.comparison_pairs("abc", "ba") == [("a", "b"), ("c", "b"), ("c", "a")]
     out = v.simulate(v.Design(SAME, BASELINES, 5), sims=1, seed=0)
     assert [(str(s), str(b)) for s, b in out["verdicts"]] == expected
     assert len(expected) == 11

@@ -270,15 +270,9 @@ def unpaired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
 def _comparisons(
     present: Sequence[str], baselines: Sequence[str], order: Sequence[str]
 ) -> list[tuple[str, str]]:
-    """(strategy, baseline) pairs: every strategy vs each baseline present, without the
-    mirror image of a pair already made (B vs A for baselines A, B; not also A vs B)."""
-    bases = [b for b in baselines if b in present]
-    return [
-        (s, b)
-        for i, b in enumerate(bases)
-        for s in strategy_order(present, order)
-        if s != b and s not in bases[:i]
-    ]
+    """(strategy, baseline) pairs: every strategy (in strategy order) vs each baseline
+    present (:func:`albench.verdicts.comparison_pairs`)."""
+    return verdicts.comparison_pairs(strategy_order(present, order), baselines)
 
 
 def _paired_order(df: pd.DataFrame, baselines: Sequence[str], order: Sequence[str]) -> pd.DataFrame:
