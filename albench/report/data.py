@@ -458,7 +458,10 @@ def _metric_info(runs: Sequence[RunRecord], task: str, key: str) -> MetricInfo:
         low=_float(_tag(mine, METRIC_LOW_TAG), 0.0),
         high=_float(_tag(mine, METRIC_HIGH_TAG), 1.0),
         equivalence_margin=equivalence_margin if equivalence_margin > 0 else _declared_margin(task),
-        max_trials=int(max_trials) if max_trials and max_trials.isdigit() else None,
+        # a tag that is no positive whole number (hand-edited, corrupt) counts as absent
+        max_trials=int(max_trials)
+        if max_trials and max_trials.isdigit() and int(max_trials)
+        else None,
     )
 
 

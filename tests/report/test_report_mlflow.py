@@ -370,6 +370,14 @@ def test_strategy_info_comes_from_tags_else_from_the_class():
     assert (m.key, m.label, m.low, m.high) == ("map", "mAP@0.5", 0.0, 100.0)
     m = _metric_info([_record("x", {})], "toy", "pckh")
     assert (m.label, m.low, m.high) == ("pckh", 0.0, 1.0)
+    assert (m.equivalence_margin, m.max_trials) == (0.01, None)  # no tag, unknown task
+    for bad in ("0", "-3", "x", "1e9x"):  # corrupt tags: as absent, never a crash later
+        hostile = {"albench.max_trials": bad, "albench.equivalence_margin": "-1"}
+        m = _metric_info([_record("x", hostile)], "toy", "pckh")
+        assert (m.equivalence_margin, m.max_trials) == (0.01, None)
+    good = {"albench.max_trials": "20", "albench.equivalence_margin": "0.02"}
+    m = _metric_info([_record("x", good)], "toy", "pckh")
+    assert (m.equivalence_margin, m.max_trials) == (0.02, 20)
 
 
 def test_an_oracle_is_never_a_default_baseline_and_cannot_be_named(store, monkeypatch):
