@@ -67,7 +67,6 @@ class Stream(IntEnum):
     SHUFFLE = 4  # order of training batches
     AUGMENT = 5  # data augmentation (torch's global generator)
     SELECT = 6  # the strategy's own randomness (random sampling)
-    LOOKAHEAD = 7  # a look-ahead oracle's probes: the labeled sample and batch order
 
 
 def derive_seed(seed: int, stream: Stream, cycle: int = 0) -> int:
@@ -263,6 +262,17 @@ def run_job(
     return JobResult(state.run_id, "FINISHED", state.metric, time.perf_counter() - started)
 
 
+@dataclass
+class _Ahead:
+    """A look-ahead probe's next cycle: the labeled set it trained on, the test metric it
+    reached, its training rows and its weights (``Learner.state()``)."""
+
+    labeled: np.ndarray
+    metric: float
+    rows: list[tuple[str, float, int]]
+    weights: tuple[Any, Any]
+
+
 class _Cycles:
     """The steps of one job's cycles; holds what they share (no state between cycles but
     the :class:`JobState` passed in and out)."""
@@ -283,6 +293,7 @@ class _Cycles:
         self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
         self.worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
         self.dedupe = False  # True for an adopted run: it may hold some of the rows already
+        self.ahead: _Ahead | None = None  # a look-ahead probe's training, kept for the next cycle
 
     # -- the run
     def start(self, path: Path | None) -> JobState:
@@ -303,6 +314,7 @@ class _Cycles:
             "albench.strategy_label": strategy.display_name or job.strategy,
             "albench.strategy_baseline": str(strategy.baseline).lower(),
             "albench.strategy_oracle": str(strategy.oracle).lower(),
+            "albench.strategy_lookahead": str(strategy.lookahead).lower(),
             "albench.equivalence_margin": (
                 job.equivalence_margin
                 if job.equivalence_margin is not None
@@ -397,7 +409,12 @@ class _Cycles:
         self._progress(cycle, 0)
         if self.initial is not None and cycle > 0:
             self.learner.load(*self.initial)
-        rows = self._train(cycle, state.labeled)
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and np.array_equal(ahead.labeled, state.labeled):
+            self.learner.load(*ahead.weights)  # the probe trained exactly this cycle already
+            rows = ahead.rows
+        else:
+            rows = self._train(cycle, state.labeled)
         result = self.learner.evaluate(self.loaders.eval("test", np.arange(len(self.data.test))))
         rows += [(f"eval/{self.task.metric}", result.metric, cycle)]
         rows += [("labeled", len(state.labeled), cycle)]
@@ -418,8 +435,11 @@ class _Cycles:
             artifacts,
         )  # fmt: skip
 
-    def _train(self, cycle: int, labeled: np.ndarray) -> list[tuple[str, float, int]]:
-        """Train on the labeled set (Eq. 3); the per-epoch loss rows and the time."""
+    def _train(
+        self, cycle: int, labeled: np.ndarray, quiet: bool = False
+    ) -> list[tuple[str, float, int]]:
+        """Train on the labeled set (Eq. 3); the per-epoch loss rows and the time (with no
+        progress shown when ``quiet``: a look-ahead probe)."""
         seed, cfg = self.job.trial_seed, self.cfg
         torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
         batches = self.loaders.train(
@@ -428,7 +448,8 @@ class _Cycles:
             drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
         )
         t0 = time.perf_counter()
-        history = self.learner.train(batches, cfg, lambda e, _: self._progress(cycle, e + 1))
+        shown = None if quiet else (lambda e, _: self._progress(cycle, e + 1))
+        history = self.learner.train(batches, cfg, shown)
         rows = [
             (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
             for epoch, means in enumerate(history)
@@ -463,33 +484,28 @@ class _Cycles:
         return picked
 
     def _probe(self, cycle: int, labeled: np.ndarray) -> Callable[[np.ndarray], float]:
-        """A look-ahead oracle's probe (``Scan.probe``): the test metric after a cheap update
-        of the current model with ``group`` labeled: one epoch over the group plus as many
-        labeled items (at least a batch; the same ones for every probe of the cycle, so that
-        groups are compared on equal terms), at the cycle's last learning rate, with the
-        augmentation and order seeded alike; then the model is restored."""
-        seed, cfg = derive_seed(self.job.trial_seed, Stream.LOOKAHEAD, cycle), self.cfg
-        update = dataclasses.replace(
-            cfg,
-            epochs=1,
-            lr=cfg.lr * cfg.lr_gamma ** len(cfg.lr_milestones),  # where training ended
-            lr_milestones=(),
-            stop_grad_epoch=0,
-        )
+        """A look-ahead oracle's probe (``Scan.probe``): ``probe(group)`` is the test metric
+        that the next cycle would reach with ``group`` labeled. It runs that cycle's training
+        exactly (the same start, schedule and seeds, over the labeled set then the group, in
+        the order the loop appends them), evaluates the test split and restores the model:
+        a group the oracle picks scores in the next cycle what its probe said. The best
+        probe of the largest groups is kept (``self.ahead``), so the next cycle loads its
+        weights instead of training them again (a probe costs one cycle's training)."""
+        self.ahead = None
         saved = self.learner.state()
         test = np.arange(len(self.data.test))
 
         def probe(group: np.ndarray) -> float:
-            rng = np.random.default_rng(seed)
-            size = min(len(labeled), max(len(group), cfg.batch_size))
-            items = np.concatenate([np.asarray(group, np.int64), rng.choice(labeled, size, False)])
-            torch.manual_seed(seed)
-            batches = self.loaders.train(
-                items, seed=seed, drop_last=len(items) % cfg.batch_size == 1
-            )
+            after = np.concatenate([labeled, np.asarray(group, np.int64)])
             try:
-                self.learner.train(batches, update)
-                return self.learner.evaluate(self.loaders.eval("test", test)).metric
+                if self.initial is not None:
+                    self.learner.load(*self.initial)
+                rows = self._train(cycle + 1, after, quiet=True)
+                metric = self.learner.evaluate(self.loaders.eval("test", test)).metric
+                best = self.ahead
+                if best is None or (len(after), metric) > (len(best.labeled), best.metric):
+                    self.ahead = _Ahead(after, metric, rows, self.learner.state())
+                return metric
             finally:
                 self.learner.load(*saved)
 

@@ -204,7 +204,7 @@ BUILTIN_STRATEGIES: dict[str, Entry] = {
     ),
     "lookahead_oracle": Entry(
         "albench.strategies.lookahead:LookaheadOracleStrategy",
-        "Oracle: greedy groups that most raise the test metric after a cheap update (control).",
+        "Oracle: the best of random batches by the next cycle's test metric (the control).",
         (),
     ),
 }

@@ -205,3 +205,49 @@ def test_welch_tost_equals_the_two_shifted_welch_tests():
     upper = stats.ttest_ind(x, y + 0.5, equal_var=False, alternative="less").pvalue
     assert v.welch_tost_p(x, y, 0.5) == pytest.approx(max(lower, upper), rel=1e-10)
     assert v.welch_tost_p([1.0], y, 0.5) == 1.0
+
+
+def test_the_summary_says_whether_the_control_was_detected_and_what_the_loss_oracle_means():
+    """One sentence per oracle from its AUBC verdicts: the look-ahead control is detected
+    only when better than every baseline; another oracle's verdict against the first
+    baseline says whether estimating its quantity can pay."""
+    import types
+
+    import pandas as pd
+
+    from albench.report.data import StrategyInfo
+    from albench.report.sections import _oracles_note
+
+    infos = {
+        "ahead": StrategyInfo("ahead", "look-ahead", oracle=True, lookahead=True),
+        "true_loss": StrategyInfo("true_loss", "true loss", oracle=True),
+        "mine": StrategyInfo("mine", "mine"),
+    }
+
+    def ctx(ahead: tuple[str, str], true_loss: str):
+        rows = [
+            ("ahead", "base", ahead[0]),
+            ("ahead", "paper", ahead[1]),
+            ("true_loss", "base", true_loss),
+            ("mine", "base", "better"),
+        ]
+        frame = pd.DataFrame(
+            [
+                {"quantity": q, "strategy": s, "baseline": b, "verdict": v, "mean_diff": 0.01,
+                 "n": 10, "needed": 40.0, "needed_verdict": "better", "decided_at": 10}
+                for q in ("aubc", "last") for s, b, v in rows
+            ]
+        )  # fmt: skip
+        return types.SimpleNamespace(verdicts=frame, info=infos.get, label=str.upper)
+
+    notes = _oracles_note(ctx(("better", "better"), "worse"))
+    assert len(notes) == 2  # the oracles only, each once (AUBC)
+    assert notes[0].startswith("Positive control AHEAD") and "**detected**." in notes[0]
+    assert "vs BASE +0.0100 (n = 10): **better (decided at 10 trials)**" in notes[0]
+    assert (
+        "Oracle TRUE_LOSS" in notes[1] and "Against BASE, picking by it exactly loses" in (notes[1])
+    )
+    notes = _oracles_note(ctx(("better", "inconclusive"), "equivalent"))
+    assert "**not detected**" in notes[0] and "inconclusive, needs about 40 trials" in notes[0]
+    assert "does no better than the baseline" in notes[1]
+    assert "can pay on this task" in _oracles_note(ctx(("better", "better"), "better"))[1]

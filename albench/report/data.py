@@ -12,9 +12,10 @@ The tidy frame has one row per (run, metric, cycle) logged with step = cycle: ev
     task, strategy, trial, cycle, labeled, metric, value, run_id
 
 Besides the frame, everything else the report shows is read here too, before anything is
-drawn (:func:`load_report_data`): each strategy's display name, baseline and oracle status
-(run tags ``albench.strategy_label``, ``albench.strategy_baseline``, ``albench.strategy_oracle``,
-else the strategy class's attributes), each task's metric display name and range
+drawn (:func:`load_report_data`): each strategy's display name, baseline, oracle and look-ahead
+status (run tags ``albench.strategy_label``, ``albench.strategy_baseline``,
+``albench.strategy_oracle``, ``albench.strategy_lookahead``, else the strategy class's
+attributes), each task's metric display name and range
 (``albench.metric_label``, ``albench.metric_low``, ``albench.metric_high``), the paper's
 published numbers (the task class's ``paper_results``), the strategy order (the registry's)
 and every run's last-cycle ``test_scores`` CSV (scatter plots, degenerate scorers). A
@@ -77,6 +78,7 @@ PER_EPOCH_PREFIX = "train/loss/"  # logged with step = global epoch, not cycle
 LABEL_TAG = "albench.strategy_label"  # a strategy's display name
 BASELINE_TAG = "albench.strategy_baseline"  # "true": the others are compared with it
 ORACLE_TAG = "albench.strategy_oracle"  # "true": knows what a real run cannot; never a baseline
+LOOKAHEAD_TAG = "albench.strategy_lookahead"  # "true": picks by the test metric (the control)
 METRIC_TAG = "albench.metric"
 METRIC_LABEL_TAG = "albench.metric_label"
 METRIC_LOW_TAG = "albench.metric_low"
@@ -131,6 +133,7 @@ class StrategyInfo:
     label: str  # display name (legends, tables)
     baseline: bool = False  # a default --baselines entry
     oracle: bool = False  # drawn dashed, never a baseline
+    lookahead: bool = False  # an oracle that picks by the test metric: the positive control
     scores: tuple[str, ...] = ()  # the per-sample scores it selects by (its class's ``scores``)
 
 
@@ -433,6 +436,7 @@ def _strategy_infos(runs: Sequence[RunRecord]) -> dict[str, StrategyInfo]:
             label=_tag(mine, LABEL_TAG) or name,
             baseline=_flag(_tag(mine, BASELINE_TAG), bool(getattr(cls, "baseline", False))),
             oracle=_flag(_tag(mine, ORACLE_TAG), bool(getattr(cls, "oracle", False))),
+            lookahead=_flag(_tag(mine, LOOKAHEAD_TAG), bool(getattr(cls, "lookahead", False))),
             scores=tuple(str(s) for s in scores) if isinstance(scores, tuple | list) else (),
         )
     return out

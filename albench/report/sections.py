@@ -303,6 +303,55 @@ def _rounds_note(ctx: TaskContext) -> str:
     )
 
 
+def _oracles_note(ctx: TaskContext) -> list[str]:
+    """What the oracles' AUBC verdicts against the baselines say: whether the positive
+    control (a look-ahead oracle, which picks by the test metric itself) was detected, and
+    for every other oracle (which ranks by a quantity that real strategies can only
+    estimate, as the true loss) whether estimating that quantity can pay on this task."""
+    v = ctx.verdicts
+    notes = []
+    for name in dict.fromkeys(v.strategy):
+        info = ctx.info(name)
+        if not info.oracle:
+            continue
+        mine = v[(v.quantity == "aubc") & (v.strategy == name)]
+        said = "; ".join(
+            f"vs {ctx.label(r.baseline)} {_signed(r.mean_diff)} (n = {r.n}): "
+            f"**{verdict_words(r.verdict, r.needed, r.needed_verdict, r.decided_at)}**"
+            for r in mine.itertuples()
+        )
+        if not said:
+            continue
+        if info.lookahead:
+            found = (
+                "**detected**."
+                if (mine.verdict == "better").all()
+                else "**not detected**: these comparisons cannot yet tell a strategy that "
+                "must win from the baselines."
+            )
+            notes.append(
+                f"Positive control {ctx.label(name)} (the next cycle's test metric decides "
+                f"its picks; it must beat every baseline), AUBC: {said}. The control was "
+                f"{found}"
+            )
+            continue
+        first = mine.iloc[0]
+        meaning = {
+            "better": "picking by it exactly beats the baseline, so estimating it well can "
+            "pay on this task",
+            "worse": "picking by it exactly loses to the baseline: the ceiling of every "
+            "strategy that estimates it lies below the baseline here, so none can win by "
+            "estimating it more accurately",
+            "equivalent": "picking by it exactly does no better than the baseline, so "
+            "estimating it cannot pay here beyond the equivalence bounds",
+        }.get(first.verdict, "the trials do not yet say what picking by it is worth")
+        notes.append(
+            f"Oracle {ctx.label(name)} (ranks by the quantity itself that strategies can "
+            f"only estimate), AUBC: {said}. Against {ctx.label(first.baseline)}, {meaning}."
+        )
+    return notes
+
+
 def summary_section(ctx: TaskContext) -> list[Item]:
     """What the task's numbers say, in words: the highest last-cycle mean and whether the
     paired tests back it, the best loss ranking, the degenerate scorers. A degenerate
@@ -318,6 +367,7 @@ def summary_section(ctx: TaskContext) -> list[Item]:
         versus = _best_vs_baselines(ctx, b.strategy)
         notes.append(f"{note} {versus}".strip())
     notes += [n for n in (_tally(ctx), _rounds_note(ctx)) if n]
+    notes += _oracles_note(ctx)
     rank = stats.rank_acc_summary(ctx.frame, ctx.order)
     if len(rank):
         rl = stats.rank_acc_last(rank, {}, ctx.order)

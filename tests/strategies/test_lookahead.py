@@ -101,3 +101,57 @@ def test_the_probe_scores_with_the_test_split_and_restores_the_model(tmp_path, m
         Job("t", "t2", task, "lookahead_oracle", {"groups": 2, "tries": 3}, tracking_uri=uri)
     )
     assert again.metric == first.metric  # the probes are seeded: the same picks, the same run
+
+
+@pytest.mark.parametrize("reinit", [False, True])
+def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
+    tmp_path, monkeypatch, reinit
+):
+    """The probe runs the next cycle's training exactly: the test metric logged at cycle c+1
+    is the best probe score of the selection at cycle c (one group of K, 3 tries), whether
+    the next cycle reuses the probe's weights or (resumed, say) trains them again."""
+    from albench.loop import Job, _Cycles, run_job
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_digits
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    cls = STRATEGIES.get("lookahead_oracle")
+    original, scores = cls.select, []
+
+    def spy(self, scan, budget, rng):
+        probe, seen = scan.probe, []
+        scan.probe = lambda group: seen.append(probe(group)) or seen[-1]
+        picked = original(self, scan, budget, rng)
+        scores.append(max(seen))
+        return picked
+
+    monkeypatch.setattr(cls, "select", spy)
+    task = tiny_digits(cycles=4, reinit_model=reinit)
+    params = {"groups": 1, "tries": 3}
+    cached = run_job(Job("t", "t", task, "lookahead_oracle", params, tracking_uri=uri))
+    run = Tracker(uri).runs("t")[0]
+    history = Tracker(uri).metric_history(run.info.run_id, "eval/accuracy")
+    assert [v for _, v in history][1:] == scores  # cycle c+1 scored what its probe said
+    assert cached.status == "FINISHED"
+
+    # Without the kept weights (as after a crash) the next cycle trains again: the same run.
+    monkeypatch.setattr(_Cycles, "ahead", None, raising=False)
+    real_probe = _Cycles._probe
+
+    def forgetful(self, cycle, labeled):
+        probe = real_probe(self, cycle, labeled)
+
+        def forget(group):
+            value = probe(group)
+            self.ahead = None
+            return value
+
+        return forget
+
+    monkeypatch.setattr(_Cycles, "_probe", forgetful)
+    scores.clear()
+    again = run_job(Job("t", "t2", task, "lookahead_oracle", params, tracking_uri=uri))
+    assert again.metric == cached.metric
+    run2 = [r for r in Tracker(uri).runs("t2")][0]
+    assert Tracker(uri).metric_history(run2.info.run_id, "eval/accuracy") == history
