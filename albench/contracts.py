@@ -175,6 +175,10 @@ class TaskData:
     pool_eval: Dataset
     test: Dataset
     arrays: Any = None  # raw tensors a task can move to the device (see Task.device_data)
+    # What is known of each pool item that no strategy reads, for the picks' diagnostics:
+    # name -> (pool_size,) array. Keys the loop measures: "class" (true class), "copy_of"
+    # (the item it is a copy of: equal values are copies), "honeypot" (bool: a wrong label).
+    facts: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def pool_size(self) -> int:
@@ -344,8 +348,9 @@ class Scan:
     statistic ``k``; ``labeled``/``labeled_stats`` likewise for the labeled set when the
     strategy declares ``scan_labeled``. Tensors stay on the job's device until ``select``.
     ``probe`` is set for a strategy that declares ``lookahead`` (an oracle): ``probe(group)``
-    is the test metric after a cheap update of the current model with the candidates
-    ``group`` (pool indices) labeled; the model is restored afterwards.
+    is the test metric that the next cycle reaches with the candidates ``group`` (pool
+    indices) labeled besides the labeled set (that cycle's training, run exactly); the
+    model is restored afterwards.
     """
 
     candidates: np.ndarray  # (M,) pool indices, scan order

@@ -43,6 +43,7 @@ from albench.tasks.images import resize_square
 
 __all__ = [
     "Accuracy",
+    "BalancedAccuracy",
     "ClassificationTask",
     "ImageTensorDataset",
     "classifier_head",
@@ -79,6 +80,27 @@ class Accuracy(Metric):
 
     def compute(self) -> float:
         return self.correct / max(self.total, 1)
+
+
+class BalancedAccuracy(Metric):
+    """Balanced accuracy: the mean over the classes present in the labels of the share of
+    each class predicted correctly (its recall), as scikit-learn's
+    ``balanced_accuracy_score``; the metric of a long-tailed pool's balanced test split."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.correct = np.zeros(num_classes, dtype=np.int64)
+        self.total = np.zeros(num_classes, dtype=np.int64)
+
+    def update(self, out: StepOutput, batch: Any) -> None:
+        _, y = batch
+        hit = (out.output.argmax(dim=1) == y).cpu().numpy()
+        y = y.cpu().numpy()
+        np.add.at(self.total, y, 1)
+        np.add.at(self.correct, y, hit.astype(np.int64))
+
+    def compute(self) -> float:
+        seen = self.total > 0
+        return float((self.correct[seen] / self.total[seen]).mean()) if seen.any() else 0.0
 
 
 class ClassificationTask(Task):

@@ -9,18 +9,34 @@ Split: a fixed permutation (seed 0, independent of the trial seed) puts ``test_s
 the test split and the rest (1,300 by default) in the pool. Augmentation: a random shift of up
 to ``shift`` pixels (zero padding + random crop), the 8x8 analogue of CIFAR's pad-4 crop.
 Pixels are scaled to [0, 1] and normalised with the pool's mean and std.
+
+Scenarios (off by default; ``tasks/scenarios.py``), built into the pool only, in this order,
+from a fixed generator (seed 0, the same pool in every trial):
+``imbalance`` (a long-tailed pool, class c keeping 1 / imbalance^(c/9) of the smallest class
+count; the metric becomes balanced accuracy), ``honeypot`` (that share of the pool, drawn
+from ``honeypot_classes``, gets wrong labels), ``copies`` (every pool image that many times,
+each copy with independent Gaussian noise of std ``copy_noise`` on the [0, 1] pixels). The
+pool's facts (true class, copy group, honeypot) go to ``TaskData.facts`` for the picks'
+diagnostics.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision import transforms
 
-from albench.tasks.base import MC_DROPOUT, TaskData
-from albench.tasks.classification.common import ClassificationTask, ImageTensorDataset
+from albench.errors import ConfigError
+from albench.tasks.base import MC_DROPOUT, Metric, TaskData
+from albench.tasks.classification.common import (
+    BalancedAccuracy,
+    ClassificationTask,
+    ImageTensorDataset,
+)
 from albench.tasks.classification.resident import ImageArrays
+from albench.tasks.scenarios import honeypot, long_tail, redundant
 
 __all__ = ["DigitsNet", "DigitsTask"]
 
@@ -80,12 +96,48 @@ class DigitsTask(ClassificationTask):
         },
     }
 
-    def __init__(self, test_size: int = 497, shift: int = 1, head_dropout: float = 0.0):
+    def __init__(
+        self,
+        test_size: int = 497,
+        shift: int = 1,
+        head_dropout: float = 0.0,
+        copies: int = 1,
+        copy_noise: float = 0.05,
+        honeypot: float = 0.0,
+        honeypot_classes: tuple[int, ...] | list[int] = (8, 9),
+        imbalance: float = 1.0,
+    ):
         self.test_size = test_size  # images held out for the test split (1,797 in all)
         self.shift = shift  # max random translation in pixels for training augmentation
         # p of the dropout before the classifier; > 0 provides mc_dropout (BALD). 0: the
         # quick benchmark's model; zoo.toml sets one value for every strategy (comparable).
         self.set_head_dropout(head_dropout)
+        checks = (
+            ("copies", copies, isinstance(copies, int) and copies >= 1, "a whole number >= 1"),
+            ("copy_noise", copy_noise, 0.0 <= copy_noise <= 1.0, "a std in [0, 1]"),
+            ("honeypot", honeypot, 0.0 <= honeypot < 1.0, "a share in [0, 1)"),
+            ("imbalance", imbalance, 1.0 <= imbalance < 1e6, "a ratio >= 1"),
+            (
+                "honeypot_classes",
+                honeypot_classes,
+                len(honeypot_classes) > 0
+                and all(isinstance(c, int) and 0 <= c < 10 for c in honeypot_classes),
+                "classes among 0..9",
+            ),
+        )
+        for key, value, ok, expected in checks:
+            if not ok:
+                raise ConfigError(
+                    f"tasks.digits.params.{key} = {value!r} is invalid: expected {expected}"
+                )
+        self.copies, self.copy_noise = copies, float(copy_noise)  # redundant pool
+        self.honeypot, self.honeypot_classes = float(honeypot), tuple(honeypot_classes)
+        self.imbalance = float(imbalance)  # long-tailed pool, balanced accuracy
+        if self.imbalance > 1:
+            self.metric, self.metric_label = "balanced_accuracy", "balanced accuracy"
+
+    def new_metric(self) -> Metric:
+        return BalancedAccuracy(self.num_classes) if self.imbalance > 1 else super().new_metric()
 
     def datasets(self, root: str, download: bool) -> TaskData:
         from sklearn.datasets import load_digits  # lazily: speed benchmarks import torch only
@@ -94,31 +146,52 @@ class DigitsTask(ClassificationTask):
         images = torch.as_tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0
         order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
         test_idx, pool_idx = order[: self.test_size], order[self.test_size :]
-        pool = images[pool_idx]
+        labels = torch.as_tensor(bunch.target)
+        pool, pool_labels, facts = self._scenario(images[pool_idx], labels[pool_idx])
         mean, std = pool.mean().item(), pool.std().item()
         self.pixel_stats = ((mean,), (std,))  # undone by generative_images
         normalize = transforms.Normalize([mean], [std])
         train_tf = transforms.Compose(
             [transforms.RandomCrop(8, padding=self.shift), normalize] if self.shift else [normalize]
         )
-        labels = torch.as_tensor(bunch.target)
+        grey = self.copies == 1  # the 17 grey levels as they are; noisy copies stay floats
         arrays = ImageArrays(
-            pool=(pool * 16).round().to(torch.uint8),  # the raw 0..16 grey levels
-            pool_labels=labels[pool_idx],
-            test=(images[test_idx] * 16).round().to(torch.uint8),
+            pool=(pool * 16).round().to(torch.uint8) if grey else pool,  # raw 0..16 levels
+            pool_labels=pool_labels,
+            test=(images[test_idx] * 16).round().to(torch.uint8) if grey else images[test_idx],
             test_labels=labels[test_idx],
-            scale=1 / 16,
+            scale=1 / 16 if grey else 1.0,
             mean=(mean,),
             std=(std,),
             pad=self.shift,
             flip=False,  # digits are not mirror-symmetric
         )
         return TaskData(
-            pool_train=ImageTensorDataset(pool, labels[pool_idx], train_tf),
-            pool_eval=ImageTensorDataset(pool, labels[pool_idx], normalize),
+            pool_train=ImageTensorDataset(pool, pool_labels, train_tf),
+            pool_eval=ImageTensorDataset(pool, pool_labels, normalize),
             test=ImageTensorDataset(images[test_idx], labels[test_idx], normalize),
             arrays=arrays,
+            facts=facts,
         )
+
+    def _scenario(self, pool: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, dict]:
+        """The pool with the scenarios built in (see the module docstring): images, the
+        labels an annotator gives, and the facts (true class, copy group, honeypot)."""
+        rng = np.random.default_rng(0)
+        truth = labels.numpy()
+        keep = long_tail(truth, self.imbalance, rng) if self.imbalance > 1 else None
+        if keep is not None:
+            pool, truth = pool[torch.as_tensor(keep)], truth[keep]
+        given, trap = truth, np.zeros(len(truth), dtype=bool)
+        if self.honeypot > 0:
+            given, trap = honeypot(truth, self.honeypot, self.honeypot_classes, 10, rng)
+        source = np.arange(len(truth))
+        if self.copies > 1:
+            source = redundant(len(truth), self.copies, rng)
+            noise = torch.as_tensor(rng.standard_normal((len(source), *pool.shape[1:])))
+            pool = (pool[torch.as_tensor(source)] + self.copy_noise * noise.float()).clamp(0, 1)
+        facts = {"class": truth[source], "copy_of": source, "honeypot": trap[source]}
+        return pool, torch.as_tensor(given[source]), facts
 
     def build_model(self) -> nn.Module:
         return DigitsNet(self.num_classes, self.head_dropout)

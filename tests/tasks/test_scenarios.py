@@ -1,0 +1,121 @@
+"""Scenario pools (tasks/scenarios.py, the digits parameters): each has exactly the stated
+property for its fixed seed, and the default digits pool is unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from albench.errors import ConfigError
+from albench.tasks.scenarios import honeypot, long_tail, redundant
+
+
+def test_redundant_repeats_every_item_exactly_copies_times_in_a_shuffled_order():
+    source = redundant(50, 3, np.random.default_rng(0))
+    assert len(source) == 150
+    assert np.bincount(source).tolist() == [3] * 50
+    assert not np.array_equal(source, np.sort(source))
+    with pytest.raises(ConfigError, match="copies = 0"):
+        redundant(5, 0, np.random.default_rng(0))
+
+
+def test_honeypot_relabels_exactly_its_share_from_its_classes_and_nothing_else():
+    labels = np.arange(1000) % 10
+    noisy, mask = honeypot(labels, 0.15, (8, 9), 10, np.random.default_rng(1))
+    assert mask.sum() == 150
+    assert set(labels[mask].tolist()) <= {8, 9}
+    assert (noisy[mask] != labels[mask]).all()  # every honeypot label is wrong
+    assert (noisy[~mask] == labels[~mask]).all()
+    assert set(noisy[mask].tolist()) - {8, 9}  # spread over the other classes
+    with pytest.raises(ConfigError, match="which have 200: lower the share"):
+        honeypot(labels, 0.25, (8, 9), 10, np.random.default_rng(1))
+
+
+def test_long_tail_keeps_geometric_class_counts():
+    labels = np.repeat(np.arange(10), [130, 125, 140, 128, 131, 126, 127, 129, 133, 135])
+    keep = long_tail(labels, 20.0, np.random.default_rng(2))
+    counts = np.bincount(labels[keep], minlength=10)
+    expected = [max(1, round(125 * 20.0 ** (-c / 9))) for c in range(10)]
+    assert counts.tolist() == expected and expected[0] == 125 and expected[-1] == 6
+    assert len(np.unique(keep)) == len(keep)
+    with pytest.raises(ConfigError, match="imbalance = 0.5"):
+        long_tail(labels, 0.5, np.random.default_rng(2))
+
+
+def _digits(**params):
+    from albench.tasks.classification.digits import DigitsTask
+
+    task = DigitsTask(**params)
+    return task, task.datasets("unused", False)
+
+
+def test_default_digits_is_unchanged():
+    task, data = _digits()
+    assert data.pool_size == 1300 and data.arrays.pool.dtype == torch.uint8
+    assert data.facts["copy_of"].tolist() == list(range(1300))
+    assert not data.facts["honeypot"].any()
+    assert (data.facts["class"] == data.arrays.pool_labels.numpy()).all()
+    assert task.metric == "accuracy"
+
+
+def test_redundant_digits_every_image_three_times_with_its_own_noise():
+    _, plain = _digits()
+    _, data = _digits(copies=3)
+    source = data.facts["copy_of"]
+    assert data.pool_size == 3900 and np.bincount(source).tolist() == [3] * 1300
+    pool = data.arrays.pool
+    first = np.flatnonzero(source == 7)
+    a, b = pool[first[0]], pool[first[1]]
+    original = plain.arrays.pool[7].float() / 16
+    assert not torch.equal(a, b)  # independent noise
+    assert (a - original).abs().mean() < 0.06 and (b - original).abs().mean() < 0.06
+    assert (data.arrays.pool_labels[first] == plain.arrays.pool_labels[7]).all()
+    _, again = _digits(copies=3)
+    assert torch.equal(again.arrays.pool, pool)  # a fixed seed: the same pool every trial
+
+
+def test_honeypot_digits_has_exactly_its_share_of_wrong_labels():
+    _, data = _digits(honeypot=0.15)
+    given, truth = data.arrays.pool_labels.numpy(), data.facts["class"]
+    trap = data.facts["honeypot"]
+    assert trap.sum() == round(0.15 * 1300) == (given != truth).sum()
+    assert set(truth[trap].tolist()) <= {8, 9}
+    assert (data.arrays.test_labels == _digits()[1].arrays.test_labels).all()  # clean test
+
+
+def test_long_tailed_digits_and_balanced_accuracy():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from albench.contracts import StepOutput
+
+    task, data = _digits(imbalance=20.0)
+    counts = np.bincount(data.arrays.pool_labels.numpy(), minlength=10)
+    assert counts[0] / counts[-1] == pytest.approx(20, rel=0.1)
+    assert (np.diff(counts) <= 0).all()
+    assert task.metric == "balanced_accuracy" and task.metric_label == "balanced accuracy"
+    metric = task.new_metric()
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 10, 200)
+    logits = torch.as_tensor(rng.standard_normal((200, 10)))
+    for part in (slice(0, 120), slice(120, 200)):
+        out = StepOutput(output=logits[part], loss=torch.zeros(1), taps=[], embedding=None)
+        metric.update(out, (None, torch.as_tensor(y[part])))
+    assert metric.compute() == pytest.approx(balanced_accuracy_score(y, logits.argmax(1)))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"copies": 0}, "tasks.digits.params.copies = 0 is invalid"),
+        ({"honeypot": 1.0}, "tasks.digits.params.honeypot = 1.0 is invalid"),
+        ({"imbalance": 0.5}, "tasks.digits.params.imbalance = 0.5 is invalid"),
+        ({"honeypot_classes": [10]}, "tasks.digits.params.honeypot_classes = [10] is invalid"),
+        ({"copy_noise": -1}, "tasks.digits.params.copy_noise = -1 is invalid"),
+    ],
+)
+def test_bad_scenario_parameters_are_refused(params, message):
+    from albench.tasks.classification.digits import DigitsTask
+
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
+        DigitsTask(**params)
