@@ -426,6 +426,7 @@ class _Cycles:
         labeled = state.labeled
         if cycle < self.al.cycles - 1:
             picked = self._select(cycle, labeled, rows)
+            rows += [(k, v, cycle) for k, v in pick_facts(picked, labeled, self.data.facts).items()]
             labeled = np.concatenate([labeled, picked])
             artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
         self._progress(cycle, self.cfg.epochs, result.metric)
@@ -536,6 +537,30 @@ def plateau(losses: list[float]) -> float:
         return 0.0
     slope = np.polyfit(np.arange(n, dtype=np.float64), tail, 1)[0]
     return float(slope * (n - 1) / mean)
+
+
+def pick_facts(
+    picked: np.ndarray, labeled: np.ndarray, facts: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """What a cycle's picks are, from the pool's facts (``TaskData.facts``), logged per cycle:
+    ``picks/class/<c>``, how many picks are of true class c (every class of the pool, zeros
+    included); ``picks/copy_share``, the share of picks that are a copy of another pick or of
+    a labeled item; ``picks/honeypot_share``, the share with a wrong label. Only the facts a
+    task gives are measured."""
+    out: dict[str, float] = {}
+    if "class" in facts:
+        classes = np.asarray(facts["class"])
+        for c in np.unique(classes):
+            out[f"picks/class/{c}"] = float((classes[picked] == c).sum())
+    if "copy_of" in facts:
+        source = np.asarray(facts["copy_of"])
+        mine, counts = np.unique(source[picked], return_counts=True)
+        twice = mine[counts > 1]
+        copies = np.isin(source[picked], twice) | np.isin(source[picked], source[labeled])
+        out["picks/copy_share"] = float(copies.mean())
+    if "honeypot" in facts:
+        out["picks/honeypot_share"] = float(np.asarray(facts["honeypot"])[picked].mean())
+    return out
 
 
 def check_picks(

@@ -16,8 +16,8 @@ from a fixed generator (seed 0, the same pool in every trial):
 count; the metric becomes balanced accuracy), ``honeypot`` (that share of the pool, drawn
 from ``honeypot_classes``, gets wrong labels), ``copies`` (every pool image that many times,
 each copy with independent Gaussian noise of std ``copy_noise`` on the [0, 1] pixels). The
-pool's facts (true class, copy group, honeypot) go to ``TaskData.facts`` for the picks'
-diagnostics.
+pool's facts go to ``TaskData.facts`` for the picks' diagnostics: the true class always, the
+copy group and the honeypot when those scenarios are on.
 """
 
 from __future__ import annotations
@@ -190,7 +190,11 @@ class DigitsTask(ClassificationTask):
             source = redundant(len(truth), self.copies, rng)
             noise = torch.as_tensor(rng.standard_normal((len(source), *pool.shape[1:])))
             pool = (pool[torch.as_tensor(source)] + self.copy_noise * noise.float()).clamp(0, 1)
-        facts = {"class": truth[source], "copy_of": source, "honeypot": trap[source]}
+        facts = {"class": truth[source]}  # what the picks' diagnostics read (TaskData.facts)
+        if self.copies > 1:
+            facts["copy_of"] = source
+        if self.honeypot > 0:
+            facts["honeypot"] = trap[source]
         return pool, torch.as_tensor(given[source]), facts
 
     def build_model(self) -> nn.Module:

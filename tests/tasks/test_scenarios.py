@@ -53,8 +53,7 @@ def _digits(**params):
 def test_default_digits_is_unchanged():
     task, data = _digits()
     assert data.pool_size == 1300 and data.arrays.pool.dtype == torch.uint8
-    assert data.facts["copy_of"].tolist() == list(range(1300))
-    assert not data.facts["honeypot"].any()
+    assert set(data.facts) == {"class"}  # no scenario, no copy or honeypot facts
     assert (data.facts["class"] == data.arrays.pool_labels.numpy()).all()
     assert task.metric == "accuracy"
 
@@ -119,3 +118,26 @@ def test_bad_scenario_parameters_are_refused(params, message):
 
     with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("[", r"\[")):
         DigitsTask(**params)
+
+
+def test_pick_facts_by_hand():
+    """Pool of 8: items 0-3 and 4-7 are copies of sources 0..3 (copy_of 0,1,2,3,0,1,2,3),
+    classes 0,0,1,1 per source, item 2 and its copy 6 in the honeypot. Labeled {0};
+    picked {4, 5, 1, 3}: 4 copies labeled 0, 5 and 1 copy each other, 3 is alone, so 3 of 4
+    are copies; classes 0,0,0,1; no honeypot pick."""
+    from albench.loop import pick_facts
+
+    facts = {
+        "copy_of": np.array([0, 1, 2, 3, 0, 1, 2, 3]),
+        "class": np.array([0, 0, 1, 1, 0, 0, 1, 1]),
+        "honeypot": np.array([0, 0, 1, 0, 0, 0, 1, 0], dtype=bool),
+    }
+    out = pick_facts(np.array([4, 5, 1, 3]), np.array([0]), facts)
+    assert out == {
+        "picks/class/0": 3.0,
+        "picks/class/1": 1.0,
+        "picks/copy_share": 0.75,
+        "picks/honeypot_share": 0.0,
+    }
+    assert pick_facts(np.array([6, 7]), np.array([0]), facts)["picks/honeypot_share"] == 0.5
+    assert pick_facts(np.array([1]), np.array([0]), {}) == {}
