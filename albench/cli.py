@@ -223,7 +223,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
             "them; add --trials auto or drop --max-trials"
         )
     for task in bench.tasks:  # each task's own strategies (its only_strategies, if any)
-        _check_pairs([task.name], bench.strategies_for(task.name))
+        _check_pairs([task.registered], bench.strategies_for(task.name))
     bench = _reproducible_cpu(bench)  # before torch is imported below
     for name in bench.defaulted:
         print(
@@ -233,7 +233,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
         )
     from albench.tracking import tracking_uri  # pandas: only once the input is known good
 
-    task_classes = [TASKS.get(t.name) for t in bench.tasks]
+    task_classes = [TASKS.get(t.registered) for t in bench.tasks]
     planning = not need_data  # plan / --dry-run: no GPU needed to list the jobs
     device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)
     gpus = _resolve_gpus(args.gpus, device)
@@ -258,7 +258,7 @@ def _reproducible_cpu(bench):
 
     def resolved(task) -> bool:
         own = task.train.reproducible_cpu
-        return own if own is not None else TASKS.embedded(task.name)
+        return own if own is not None else TASKS.embedded(task.registered)
 
     modes = {t.name: resolved(t) for t in bench.tasks}
     if len(set(modes.values())) > 1:
@@ -289,7 +289,7 @@ def _job(args: argparse.Namespace, bench, spec: tuple, base: dict):
 
     task, strategy, trial = spec
     where = f"tasks.{task.name}.params"
-    params = TASKS.resolve_params(task.name, dict(task.params), where)
+    params = TASKS.resolve_params(task.registered, dict(task.params), where)
     hparams = bench.strategy_hparams(task.name, strategy)
     return Job(
         benchmark=bench.name,
@@ -321,16 +321,17 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
                 _, _, data = prepare(job)
                 sizes[job.task.name] = (data.pool_size, len(data.test))
             except DatasetMissingError:
-                hint = TASKS.get(job.task.name).sizes
+                hint = TASKS.get(job.task.registered).sizes
                 if need_data or hint is None:
                     raise
                 sizes[job.task.name] = hint
         # the task's parameters may change what it provides (checked per job, before any run)
-        task = TASKS.create(job.task.name, dict(job.task.params), f"tasks.{job.task.name}.params")
+        where = f"tasks.{job.task.name}.params"
+        task = TASKS.create(job.task.registered, dict(job.task.params), where)
         strategy = STRATEGIES.create(
             job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
         )
-        check_pair(job.task.name, task.provides, job.strategy, type(strategy).requires)
+        check_pair(job.task.registered, task.provides, job.strategy, type(strategy).requires)
         batch = job.task.train.batch_size
         if type(strategy).pairs_in_batch and batch % 2:
             raise ConfigError(

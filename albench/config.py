@@ -4,7 +4,11 @@ A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
 
     [benchmark]                 name, trials (N or "auto"), max_trials, seed, strategies
     [strategies.NAME]           hyper-parameters of a strategy for every task
-    [tasks.NAME]                trials = N or "auto": this task's own trials (optional);
+    [tasks.NAME]                task = "REGISTERED": the registered task this table runs
+                                (optional; default NAME): one task under several
+                                settings in one benchmark, e.g. [tasks.digits_copies]
+                                task = "digits" with its own params;
+                                trials = N or "auto": this task's own trials (optional);
                                 only_strategies = [...]: the benchmark's strategies this
                                 task runs (optional; default all of them);
                                 equivalence_margin = x: the margin of its comparisons
@@ -27,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -49,6 +54,7 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
+TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a task table that names a task
 AUTO = "auto"  # trials = "auto": rounds of trials until every comparison is decided
 DATA_PATHS = ("auto", "resident", "loader")
 PRECISIONS = ("fp32", "bf16")
@@ -142,6 +148,14 @@ class TaskConfig:
     # equivalence margin of this task's comparisons in metric units (albench.verdicts);
     # None: the task's declared equivalence_margin. Not part of a job's configuration.
     equivalence_margin: float | None = None
+    # the registered task this table runs (None: the one called ``name``); lets a benchmark
+    # run one task under several settings, each table a name of its own
+    task: str | None = None
+
+    @property
+    def registered(self) -> str:
+        """The registry name of the task this table runs (its ``task`` key, else its name)."""
+        return self.task or self.name
 
     def __post_init__(self) -> None:
         if self.trials is not None:
@@ -311,10 +325,20 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
 
     tasks = []
     for name, table in raw.items():
-        TASKS.check(name)  # unknown task names fail here, with a did-you-mean (no import)
         if not isinstance(table, dict):
             raise ConfigError(f"[tasks.{name}] must be a table, got {table!r}")
         table = dict(table)
+        registered = table.pop("task", None)
+        if registered is not None and not isinstance(registered, str):
+            raise ConfigError(
+                f"tasks.{name}.task = {registered!r} has the wrong type: expected a task name"
+            )
+        if registered is not None and not TASK_NAME.fullmatch(name):
+            raise ConfigError(
+                f"[tasks.{name}] is not a valid name for a task table: use letters, digits, "
+                "'_' and '-' (it names the runs)"
+            )
+        TASKS.check(registered or name)  # unknown tasks fail here, with a did-you-mean
         al = build_dataclass(ALConfig, table.pop("al", {}), f"tasks.{name}.al")
         train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")
         params = table.pop("params", {})
@@ -349,6 +373,7 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
                 "trials",
                 "only_strategies",
                 "equivalence_margin",
+                "task",
             ]
             key = next(iter(table))
             raise ConfigError(
@@ -365,6 +390,7 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
             trials,
             only,
             float(equivalence_margin) if equivalence_margin is not None else None,
+            registered if registered != name else None,
         )
         tasks.append(config)
     return tuple(tasks)

@@ -119,7 +119,7 @@ class Job:
             "strategy_params": dict(self.strategy_params),
             # which pins the reproducible CPU mode used: other pins, other numbers, other job
             "cpu_pins": cpu.REVISION if self.task.train.reproducible_cpu else 0,
-        }
+        } | ({"registered_task": self.task.task} if self.task.task else {})
 
     def config_hash(self) -> str:
         return config_hash(self.config())
@@ -136,11 +136,12 @@ class JobResult:
 
 def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
     """Build the task and strategy and load the data; raise on any bad input, before MLflow."""
-    task = TASKS.create(job.task.name, dict(job.task.params), f"tasks.{job.task.name}.params")
+    where = f"tasks.{job.task.name}.params"
+    task = TASKS.create(job.task.registered, dict(job.task.params), where)
     strategy = STRATEGIES.create(
         job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
     )
-    check_pair(job.task.name, task.provides, job.strategy, type(strategy).requires)
+    check_pair(job.task.registered, task.provides, job.strategy, type(strategy).requires)
     data = task.datasets(job.data_root, job.download)
     al = job.task.al
     if al.labels_needed > data.pool_size:
@@ -301,6 +302,7 @@ class _Cycles:
         job, task, strategy = self.job, self.task, self.strategy
         tags = {
             "albench.task": job.task.name,
+            "albench.task_registered": job.task.registered,
             "albench.strategy": job.strategy,
             "albench.trial": job.trial,
             "albench.seed": job.trial_seed,

@@ -101,11 +101,11 @@ def plan_jobs(
     measured = measured_throughput()
     planned = []
     for job in jobs:
-        cls, task = STRATEGIES.get(job.strategy), TASKS.get(job.task.name)
+        cls, task = STRATEGIES.get(job.strategy), TASKS.get(job.task.registered)
         pool, test = sizes[job.task.name]
         train, infer = image_passes(job, pool, test, cls.scan_labeled, cls.needs_scan)
         passes = train + INFERENCE_COST * infer
-        seconds = passes / measured.get(job.task.name, task.throughput)
+        seconds = passes / measured.get(job.task.registered, task.throughput)
         cpu = passes / task.cpu_throughput if task.cpu_throughput else None
         state = "new"
         if job.config_hash() in finished:

@@ -174,3 +174,58 @@ def test_trials_flag_overrides_every_task(mlflow_uri, capsys):
     assert main(["plan", "--tasks", "all", "--strategies", "random", "--trials", "2"]) == 0
     out = capsys.readouterr().out
     assert (out.count("cifar10/"), out.count("voc/"), out.count("mpii/")) == (2, 2, 2)
+
+
+ALIASES = """
+[benchmark]
+name = "variants"
+trials = 1
+strategies = ["random"]
+
+[tasks.digits]
+al = {initial = 20, budget = 20, cycles = 2, subset = 100}
+train = {epochs = 1, batch_size = 16, lr_milestones = [], stop_grad_epoch = 0}
+
+[tasks.digits_copies]
+task = "digits"
+params = {copies = 2}
+al = {initial = 20, budget = 20, cycles = 2, subset = 100}
+train = {epochs = 1, batch_size = 16, lr_milestones = [], stop_grad_epoch = 0}
+"""
+
+
+def test_one_task_under_several_settings_each_table_named(mlflow_uri, tmp_path, capsys):
+    """[tasks.NAME] task = "digits": the table runs digits under its own name and params;
+    the runs are named and tagged by the table, the registered task is tagged too, and the
+    two variants are different jobs."""
+    from albench.cli import main
+    from albench.config import load_benchmark
+    from albench.tracking import Tracker
+
+    path = tmp_path / "variants.toml"
+    path.write_text(ALIASES)
+    bench = load_benchmark(str(path))
+    assert [(t.name, t.registered) for t in bench.tasks] == [
+        ("digits", "digits"),
+        ("digits_copies", "digits"),
+    ]
+    assert main(["run", "--benchmark", str(path), "--no-progress", "--jobs", "1"]) == 0
+    runs = {r.info.run_name: r for r in Tracker().runs("variants")}
+    assert set(runs) == {"digits/random/trial-0", "digits_copies/random/trial-0"}
+    copies = runs["digits_copies/random/trial-0"].data
+    assert copies.tags["albench.task"] == "digits_copies"
+    assert copies.tags["albench.task_registered"] == "digits"
+    assert (
+        copies.tags["albench.config_hash"]
+        != runs["digits/random/trial-0"].data.tags["albench.config_hash"]
+    )
+    for text, message in [
+        ('task = "digitz"', "unknown task 'digitz'"),
+        ("task = 3", "tasks.digits_copies.task = 3 has the wrong type"),
+    ]:
+        path.write_text(ALIASES.replace('task = "digits"', text))
+        assert main(["plan", "--benchmark", str(path)]) == 2
+        assert message in capsys.readouterr().err
+    path.write_text(ALIASES.replace("[tasks.digits_copies]", '[tasks."digits copies"]'))
+    assert main(["plan", "--benchmark", str(path)]) == 2
+    assert "is not a valid name for a task table" in capsys.readouterr().err
