@@ -50,6 +50,7 @@ __all__ = [
     "EMBEDDING",
     "ENTROPY",
     "EvalResult",
+    "Expectation",
     "HEATMAPS",
     "IMAGES",
     "LINEAR_HEAD",
@@ -186,6 +187,20 @@ class TaskData:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """A known answer: ``strategy`` against ``baseline`` on ``quantity`` ("aubc" or "last")
+    should end in one of ``verdicts`` (albench/verdicts.py: "better", "worse",
+    "equivalent"), as ``source`` reports, for the reason ``why``."""
+
+    strategy: str
+    baseline: str
+    verdicts: tuple[str, ...]
+    source: str
+    why: str = ""
+    quantity: str = "aubc"
+
+
+@dataclass(frozen=True)
 class EvalResult:
     """One pass over the test split: the metric and per-sample values in test order."""
 
@@ -261,6 +276,12 @@ class Task(ABC):
     paper_results: ClassVar[Mapping[str, Mapping[str, tuple[float, str]]]] = {}
     """Published numbers to compare with: quantity ("metric", "rank_acc/<scorer>",
     "pearson/<scorer>") -> strategy -> (value, source)."""
+
+    def expectations(self) -> tuple[Expectation, ...]:
+        """What the literature expects of this task as configured (a scenario's known
+        answers: e.g. a redundant pool), checked by the report with the verdicts; none by
+        default. Logged with every run as the tag ``albench.expectations`` (JSON)."""
+        return ()
 
     @abstractmethod
     def datasets(self, root: str, download: bool) -> TaskData:

@@ -356,6 +356,9 @@ class _Cycles:
         state = JobState(run_id, job.config_hash(), labeled)
         try:
             tracker.log_json(run_id, job.config(), "config.json")
+            known = [dataclasses.asdict(e) for e in self.task.expectations()]
+            if known:  # a scenario's known answers, for the report's scenario check
+                tracker.log_json(run_id, known, "expectations.json")
             tracker.log_npy(run_id, labeled, "selected/initial.npy")
             if path is not None:  # from now on a rerun resumes this run, even in cycle 0
                 state.save(path)

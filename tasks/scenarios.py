@@ -20,7 +20,18 @@ import numpy as np
 
 from albench.errors import ConfigError
 
-__all__ = ["honeypot", "long_tail", "redundant"]
+__all__ = [
+    "HONEYPOT_SOURCE",
+    "IMBALANCE_SOURCE",
+    "REDUNDANT_SOURCE",
+    "honeypot",
+    "long_tail",
+    "redundant",
+]
+
+REDUNDANT_SOURCE = "Kirsch et al., BatchBALD, NeurIPS 2019 (Repeated MNIST)"
+HONEYPOT_SOURCE = "Werner et al., CDALBench 2024 (Honeypot); Karamcheti et al., ACL 2021"
+IMBALANCE_SOURCE = "Ertekin et al., CIKM 2007; Aggarwal et al. 2020; Lüth et al., NeurIPS 2023"
 
 
 def redundant(n: int, copies: int, rng: np.random.Generator) -> np.ndarray:

@@ -29,14 +29,21 @@ from torch import Tensor, nn
 from torchvision import transforms
 
 from albench.errors import ConfigError
-from albench.tasks.base import MC_DROPOUT, Metric, TaskData
+from albench.tasks.base import MC_DROPOUT, Expectation, Metric, TaskData
 from albench.tasks.classification.common import (
     BalancedAccuracy,
     ClassificationTask,
     ImageTensorDataset,
 )
 from albench.tasks.classification.resident import ImageArrays
-from albench.tasks.scenarios import honeypot, long_tail, redundant
+from albench.tasks.scenarios import (
+    HONEYPOT_SOURCE,
+    IMBALANCE_SOURCE,
+    REDUNDANT_SOURCE,
+    honeypot,
+    long_tail,
+    redundant,
+)
 
 __all__ = ["DigitsNet", "DigitsTask"]
 
@@ -135,6 +142,37 @@ class DigitsTask(ClassificationTask):
         self.imbalance = float(imbalance)  # long-tailed pool, balanced accuracy
         if self.imbalance > 1:
             self.metric, self.metric_label = "balanced_accuracy", "balanced accuracy"
+
+    def expectations(self) -> tuple[Expectation, ...]:
+        """The known answers of the scenarios switched on (module docstring), on the AUBC."""
+        out = []
+        if self.copies > 1:
+            out += [
+                Expectation(
+                    diverse, top, ("better",), REDUNDANT_SOURCE,
+                    "top-K by a score spends its budget on near-copies; a diverse batch does not",
+                )
+                for diverse in ("coreset", "badge", "kmeans", "learn_loss_diverse")
+                for top in ("entropy", "least_confidence", "margin", "bald", "learn_loss")
+            ]  # fmt: skip
+        if self.honeypot > 0:
+            out += [
+                Expectation(
+                    "random", picky, ("better",), HONEYPOT_SOURCE,
+                    "the honeypot's wrong labels keep its loss and uncertainty high, so "
+                    "uncertainty and loss keep picking there",
+                )
+                for picky in ("entropy", "learn_loss")
+            ]  # fmt: skip
+        if self.imbalance > 1:
+            out += [
+                Expectation(
+                    picky, "random", ("better",), IMBALANCE_SOURCE,
+                    "uncertainty picks the rare classes more often than their share",
+                )
+                for picky in ("entropy", "margin")
+            ]  # fmt: skip
+        return tuple(out)
 
     def new_metric(self) -> Metric:
         return BalancedAccuracy(self.num_classes) if self.imbalance > 1 else super().new_metric()

@@ -141,3 +141,39 @@ def test_pick_facts_by_hand():
     }
     assert pick_facts(np.array([6, 7]), np.array([0]), facts)["picks/honeypot_share"] == 0.5
     assert pick_facts(np.array([1]), np.array([0]), {}) == {}
+
+
+def test_each_scenario_states_its_known_answers_and_a_run_logs_them(mlflow_uri, tmp_path):
+    """No scenario, no expectation; each scenario its own, with a source; a run of a
+    scenario logs them as expectations.json."""
+    import json
+
+    from albench.loop import Job, run_job
+    from albench.tasks.classification.digits import DigitsTask
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_digits
+
+    assert DigitsTask().expectations() == ()
+    copies = DigitsTask(copies=3).expectations()
+    assert len(copies) == 20 and {e.verdicts for e in copies} == {("better",)}
+    assert ("coreset", "entropy") in {(e.strategy, e.baseline) for e in copies}
+    trap = DigitsTask(honeypot=0.15).expectations()
+    assert [(e.strategy, e.baseline) for e in trap] == [
+        ("random", "entropy"),
+        ("random", "learn_loss"),
+    ]
+    tail = DigitsTask(imbalance=20.0).expectations()
+    assert [(e.strategy, e.baseline) for e in tail] == [("entropy", "random"), ("margin", "random")]
+    assert all(e.source and e.quantity == "aubc" for e in copies + trap + tail)
+
+    task = tiny_digits()
+    task = type(task)(**{**task.__dict__, "params": {"honeypot": 0.15}})
+    assert run_job(Job("t", "t", task, "random", tracking_uri=mlflow_uri)).status == "FINISHED"
+    tracker = Tracker(mlflow_uri)
+    run = tracker.runs("t")[0]
+    path = tracker.download_artifact(run.info.run_id, "expectations.json", tmp_path)
+    logged = json.loads(open(path).read())
+    assert [(e["strategy"], e["baseline"], e["verdicts"]) for e in logged] == [
+        ("random", "entropy", ["better"]),
+        ("random", "learn_loss", ["better"]),
+    ]
