@@ -6,8 +6,8 @@ A benchmark file (``benchmarks/*.toml``) has four kinds of tables::
     [strategies.NAME]           hyper-parameters of a strategy for every task
     [tasks.NAME]                task = "REGISTERED": the registered task this table runs
                                 (optional; default NAME): one task under several
-                                settings in one benchmark, e.g. [tasks.digits_copies]
-                                task = "digits" with its own params;
+                                settings in one benchmark, e.g. [tasks.NAME_copies]
+                                task = "NAME" with its own params;
                                 trials = N or "auto": this task's own trials (optional);
                                 only_strategies = [...]: the benchmark's strategies this
                                 task runs (optional; default all of them);
