@@ -335,7 +335,7 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
             )
         if registered is not None and not TASK_NAME.fullmatch(name):
             raise ConfigError(
-                f"[tasks.{name}] is not a valid name for a task table: use letters, digits, "
+                f"[tasks.{name}] is not a valid name for a task table: use letters, numerals, "
                 "'_' and '-' (it names the runs)"
             )
         TASKS.check(registered or name)  # unknown tasks fail here, with a did-you-mean
