@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -420,6 +421,28 @@ def verdict_table(
     uncorrected p-values, the level of that look and the smallest Holm step of it
     (level / m), and for an inconclusive one the minimum detectable effect and the trials
     needed."""
+    out = _decided(
+        rows, lambda task, names: _comparisons(names, baselines, order), margins, max_trials
+    )
+    df = pd.DataFrame(out, columns=VERDICT_COLUMNS)
+    if df.empty:
+        return df
+    df = _paired_order(df, baselines, order)
+    rank = {q: i for i, q in enumerate(QUANTITIES)}
+    return df.sort_values("quantity", key=lambda q: q.map(rank), kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _decided(
+    rows: pd.DataFrame,
+    pairs_of: Callable[[str, list[str]], list[tuple[str, str]]],
+    margins: Mapping[str, float],
+    max_trials: Mapping[str, int | None],
+) -> list[dict[str, Any]]:
+    """The verdict rows (:data:`VERDICT_COLUMNS`) of the comparisons ``pairs_of(task,
+    strategies present)`` of each task, on the AUBC and the last cycle, each quantity of a
+    task one family (see :func:`verdict_table`)."""
     out = []
     per_run = {"aubc": run_aubc(rows).rename(columns={"aubc": "value"}), "last": last_values(rows)}
     for quantity, table in per_run.items():
@@ -427,7 +450,7 @@ def verdict_table(
             wide = g.pivot_table(index="trial", columns="strategy", values="value", aggfunc="first")
             wide = wide.reindex(range(int(wide.index.max()) + 1))  # row i = trial i
             names = list(wide.columns)
-            pairs = _comparisons(names, baselines, order)
+            pairs = pairs_of(task, names)
             if not pairs:
                 continue
             looks = verdicts.looks_for(len(wide), max_trials.get(task))
@@ -447,14 +470,60 @@ def verdict_table(
                     | {"equivalence_margin": margins[task], "mde": c.mde, "needed": c.needed}
                     | {"needed_verdict": c.needed_verdict}
                 )
-    df = pd.DataFrame(out, columns=VERDICT_COLUMNS)
-    if df.empty:
-        return df
-    df = _paired_order(df, baselines, order)
-    rank = {q: i for i, q in enumerate(QUANTITIES)}
-    return df.sort_values("quantity", key=lambda q: q.map(rank), kind="stable").reset_index(
-        drop=True
+    return out
+
+
+def expectation_table(
+    rows: pd.DataFrame,
+    expectations: Mapping[str, Sequence[Mapping[str, Any]]],
+    margins: Mapping[str, float],
+    max_trials: Mapping[str, int | None],
+) -> pd.DataFrame:
+    """The scenario check: each task's expectations (``Expectation`` as dicts) with the
+    verdict of their own comparisons (one family per task and quantity, as
+    :func:`verdict_table`) and an outcome: "confirmed" (the verdict is one expected),
+    "contradicted" (decided otherwise), "undecided" (inconclusive) or "not run" (a strategy
+    of it has no runs)."""
+    wanted = {
+        task: [(e["strategy"], e["baseline"]) for e in known]
+        for task, known in expectations.items()
+    }
+    found = pd.DataFrame(
+        _decided(
+            rows,
+            lambda task, names: [p for p in wanted.get(task, []) if set(p) <= set(names)],
+            margins,
+            max_trials,
+        ),
+        columns=VERDICT_COLUMNS,
     )
+    out = []
+    for task, known in expectations.items():
+        for e in known:
+            quantity = e.get("quantity", "aubc")
+            hit = found[
+                (found.task == task)
+                & (found.quantity == quantity)
+                & (found.strategy == e["strategy"])
+                & (found.baseline == e["baseline"])
+            ]
+            row = {"task": task, "quantity": quantity, "strategy": e["strategy"]}
+            row |= {"baseline": e["baseline"], "expected": " or ".join(e["verdicts"])}
+            row |= {"source": e.get("source", ""), "why": e.get("why", "")}
+            if hit.empty:
+                out.append(row | {"verdict": "", "outcome": "not run"})
+                continue
+            r = hit.iloc[0]
+            outcome = (
+                "confirmed"
+                if r.verdict in e["verdicts"]
+                else "undecided"
+                if r.verdict == "inconclusive"
+                else "contradicted"
+            )
+            keep = ["verdict", "n", "mean_diff", "ci_low", "ci_high", "ci_method", "t_p"]
+            out.append(row | {k: r[k] for k in keep} | {"needed": r.needed, "outcome": outcome})
+    return pd.DataFrame(out)
 
 
 # ------------------------------------------------------------------------ label efficiency

@@ -377,3 +377,40 @@ def test_tables_follow_the_given_order_and_baselines(rows):
     e = stats.label_efficiency(stats.summarize(rows), "entropy", order).set_index("strategy")
     assert e.loc["entropy", "labels_needed"] == 30  # entropy's own final mean, at 30 labels
     assert stats.paired_cycles(rows, (), order).empty
+
+
+def test_scenario_check_decides_each_expectation_in_its_own_family():
+    """Strategy a is 0.05 above b in every one of 8 trials (with a little spread), c equals
+    b: 'a better than b' is confirmed, 'c better than b' contradicted (decided equivalent
+    within 0.01), 'b better than a' contradicted (decided worse), and an expectation
+    naming a strategy with no runs is 'not run'."""
+    import pandas as pd
+
+    from albench.report.stats import expectation_table
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for trial in range(8):
+        base = rng.normal(0.6, 0.05, 3)
+        for s, shift in (("a", 0.05), ("b", 0.0), ("c", 0.0)):
+            for cycle in range(3):
+                noise = rng.normal(0, 0.002) if s != "b" else 0.0
+                rows.append(
+                    {"task": "t", "strategy": s, "trial": trial, "cycle": cycle}
+                    | {"labeled": 10 * (cycle + 1), "value": base[cycle] + shift + noise}
+                    | {"run_id": f"{s}{trial}", "metric": "eval/m"}
+                )
+    rows = pd.DataFrame(rows)
+    known = {
+        "t": [
+            {"strategy": "a", "baseline": "b", "verdicts": ["better"], "source": "S"},
+            {"strategy": "c", "baseline": "b", "verdicts": ["better"], "source": "S"},
+            {"strategy": "b", "baseline": "a", "verdicts": ["better"], "source": "S"},
+            {"strategy": "z", "baseline": "b", "verdicts": ["better"], "source": "S"},
+        ]
+    }
+    table = expectation_table(rows, known, {"t": 0.01}, {"t": None})
+    assert table.outcome.tolist() == ["confirmed", "contradicted", "contradicted", "not run"]
+    assert table.verdict.tolist()[:3] == ["better", "equivalent", "worse"]
+    assert table.expected.tolist() == ["better"] * 4 and set(table.source) == {"S"}
+    assert table.n.tolist()[:3] == [8, 8, 8]
