@@ -32,6 +32,7 @@ carry no ``albench.config_hash`` either, so ``albench run`` never takes one for 
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from collections import Counter
@@ -181,6 +182,8 @@ class ReportData:
     # reference of label efficiency
     test_scores: dict[str, pd.DataFrame | None]  # run_id -> its last cycle's test_scores CSV
     # (every run; None: the run logged none)
+    expectations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # task ->
+    # its scenario's known answers (a run's expectations.json; Expectation as dicts)
 
 
 def select_runs(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[dict[str, str]]]:
@@ -561,7 +564,33 @@ def load_report_data(tracker: Any, experiment: str, options: ReportOptions) -> R
     data = load_experiment(tracker, experiment, options.tasks, options.strategies)
     trials = scatter_trials(data, options.trial)
     baselines = pick_baselines(data, options.baselines)
-    return ReportData(data, trials, baselines, _last_scores(tracker, data))
+    expectations = load_expectations(tracker, data)
+    return ReportData(data, trials, baselines, _last_scores(tracker, data), expectations)
+
+
+EXPECTATIONS_FILE = "expectations.json"
+
+
+def load_expectations(tracker: Any, data: ExperimentData) -> dict[str, list[dict[str, Any]]]:
+    """task -> the expectations its first run logged (``expectations.json``: what the
+    task, as configured, states of its scenario); tasks with none are absent. A file that
+    is not a list of expectations (hand-edited, corrupt) counts as absent."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for task, runs in data.runs.groupby("task", sort=True):
+        run_id = sorted(runs.run_id)[0]
+        if EXPECTATIONS_FILE not in tracker.artifact_files(run_id):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                known = json.loads(
+                    tracker.download_artifact(run_id, EXPECTATIONS_FILE, tmp).read_text()
+                )
+            except (OSError, ValueError):
+                continue
+        keys = {"strategy", "baseline", "verdicts"}
+        if isinstance(known, list) and all(isinstance(e, dict) and keys <= set(e) for e in known):
+            out[str(task)] = known
+    return out
 
 
 @dataclass(frozen=True)

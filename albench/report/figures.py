@@ -264,6 +264,24 @@ def curve_figure(
     return fig
 
 
+def picks_figure(shares: pd.DataFrame, task: str, styles: Mapping[str, Style]) -> Figure:
+    """What the strategies picked: one panel per share of the picks (``picks/...``
+    metrics, :func:`albench.report.stats.pick_shares`), mean +/- 1 std over trials."""
+    kinds = list(dict.fromkeys(shares.metric))
+    fig = Figure(figsize=(PANEL[0] * len(kinds), PANEL[1] * 1.45), layout="constrained")
+    axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
+    ys: list[float] = [0.0]
+    for ax, kind in zip(axes, kinds, strict=True):
+        ys += _band_lines(ax, shares[shares.metric == kind], styles, (0.0, 1.0))
+        what = kind.removeprefix("picks/").removesuffix("_share")
+        ax.set_title(f"{task}: share of the picks, {what}")
+        ax.set_xlabel(X_LABEL)
+    _clip_y(axes[0], (0.0, 1.0), ys)
+    axes[0].set_ylabel("share of the cycle's picks")
+    _legend_below(fig, axes, ncols=4, styles=styles)
+    return fig
+
+
 def rank_acc_figure(
     summary: pd.DataFrame,
     task: str,

@@ -36,6 +36,7 @@ __all__ = [
     "last_cycle_section",
     "paired_section",
     "paper_section",
+    "scenario_section",
     "ranking_section",
     "scatter_models",
     "scatter_section",
@@ -443,6 +444,64 @@ def _quantity(ctx: TaskContext, q: str) -> str:
         return f"{ctx.metric.label} (last cycle)"
     kind, _, scorer = q.partition("/")
     return f"{QUANTITY_KINDS.get(kind, kind)} of `{scorer}` (last cycle)"
+
+
+def scenario_section(ctx: TaskContext) -> list[Item]:
+    """The scenario check (tasks whose runs logged expectations only): each known answer,
+    its source, the verdict of its own comparison and whether it was confirmed; then what
+    the strategies picked (the picks' diagnostics), which explains it."""
+    known = ctx.data.expectations.get(ctx.task)
+    if not known:
+        return []
+    metric = ctx.metric
+    check = stats.expectation_table(
+        ctx.rows, {ctx.task: known}, {ctx.task: metric.equivalence_margin},
+        {ctx.task: metric.max_trials},
+    )  # fmt: skip
+    run = check.outcome != "not run"
+    disp = pd.DataFrame(
+        {
+            "expected": [
+                f"{ctx.label(s)} {v} {'to' if v == 'equivalent' else 'than'} {ctx.label(b)}"
+                for s, v, b in zip(check.strategy, check.expected, check.baseline, strict=True)
+            ],
+            "quantity": check.quantity.map(stats.QUANTITIES),
+            "source": check.source,
+            "verdict": [
+                verdict_words(r.verdict, r.needed, "", 0).replace(" (to show )", "")
+                if r.outcome != "not run" else ""
+                for r in check.itertuples()
+            ],
+            "n": check.get("n", pd.Series(dtype=float)).map(_num),
+            "difference": check.get("mean_diff", pd.Series(dtype=float)).map(_signed),
+            "outcome": check.outcome,
+        }
+    )  # fmt: skip
+    said = check.outcome[run].value_counts()
+    tally = [f"{said[k]} {k}" for k in ("confirmed", "contradicted", "undecided") if k in said]
+    caption = (
+        "Each known answer of the scenario (stated by the task with its source) decided by "
+        "its own paired comparison, all of a quantity one family (Holm), with the rounds' "
+        "alpha spending where the task ran in rounds: confirmed when the verdict is one "
+        "expected, contradicted when decided otherwise, undecided when inconclusive, not run "
+        "when a strategy of it has no runs. " + (", ".join(tally) or "None decided") + "."
+    )
+    items: list[Item] = [
+        ctx.table(check, disp, Heading("scenario_check", "Scenario check", caption))
+    ]
+    picks = stats.pick_shares(ctx.frame)
+    if len(picks):
+        fig = figs.picks_figure(picks, ctx.task, ctx.styles)
+        items.append(
+            ctx.figure(
+                fig, "picks", "What each strategy picked",
+                "Per cycle, mean over trials of the share of each cycle's picks that are "
+                "copies of another pick or of a labeled item (picks/copy_share) and that "
+                "carry a wrong label (picks/honeypot_share): the mechanism behind the "
+                "scenario's expectations.",
+            )
+        )  # fmt: skip
+    return items
 
 
 def paper_section(ctx: TaskContext) -> list[Item]:
@@ -912,6 +971,7 @@ SECTIONS: tuple[Callable[[TaskContext], list[Item]], ...] = (
     curve_section,
     last_cycle_section,
     paper_section,
+    scenario_section,
     ranking_section,
     spread_section,
     scatter_section,

@@ -116,6 +116,15 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return out[["task", "strategy", "metric", "cycle", "labeled", "n", "mean", "std"]]
 
 
+PICK_SHARES = ("picks/copy_share", "picks/honeypot_share")  # the picks' diagnostics drawn
+
+
+def pick_shares(frame: pd.DataFrame) -> pd.DataFrame:
+    """The picks' shares (:data:`PICK_SHARES`) summarised over trials (:func:`summarize`);
+    empty when no run logged any."""
+    return summarize(frame[frame.metric.isin(PICK_SHARES)])
+
+
 def last_cycle_table(
     summary: pd.DataFrame,
     paper: Mapping[tuple[str, str], tuple[float, str]] | None = None,

@@ -177,3 +177,46 @@ def test_each_scenario_states_its_known_answers_and_a_run_logs_them(mlflow_uri, 
         ("random", "entropy", ["better"]),
         ("random", "learn_loss", ["better"]),
     ]
+
+
+HONEYPOT_BENCH = """
+[benchmark]
+name = "trap"
+trials = 2
+strategies = ["random", "entropy"]
+
+[tasks.digits_trap]
+task = "digits"
+params = {honeypot = 0.15}
+al = {initial = 20, budget = 40, cycles = 3, subset = 300}
+train = {epochs = 2, batch_size = 16, lr_milestones = [], stop_grad_epoch = 0}
+"""
+
+
+def test_a_scenario_run_and_its_report_check(mlflow_uri, tmp_path):
+    """A honeypot variant of digits under its own table name: every run logs the share of
+    its picks in the honeypot; the report has a scenario check with the two expectations
+    (one not run: learn_loss is not in the benchmark) and the picks' figure."""
+    import pandas as pd
+
+    from albench.cli import main
+    from albench.tracking import Tracker
+
+    path = tmp_path / "trap.toml"
+    path.write_text(HONEYPOT_BENCH)
+    assert main(["run", "--benchmark", str(path), "--no-progress", "--jobs", "1"]) == 0
+    tracker = Tracker()
+    for run in tracker.runs("trap"):
+        shares = tracker.metric_history(run.info.run_id, "picks/honeypot_share")
+        assert [step for step, _ in shares] == [0, 1]  # the two selections
+        assert all(0.0 <= v <= 1.0 for _, v in shares)
+    assert main(["report", "--experiment", "trap", "--out", "rep"]) == 0
+    check = pd.read_csv("rep/digits_trap/scenario_check.csv")
+    assert check[["strategy", "baseline"]].values.tolist() == [
+        ["random", "entropy"],
+        ["random", "learn_loss"],
+    ]
+    assert check.outcome.tolist()[1] == "not run"
+    assert check.outcome.tolist()[0] in {"confirmed", "contradicted", "undecided"}
+    assert (tmp_path / "rep/digits_trap/picks.png").exists()
+    assert "Scenario check" in open("rep/index.html").read()
