@@ -331,9 +331,9 @@ def _oracles_note(ctx: TaskContext) -> list[str]:
                 "must win from the baselines."
             )
             notes.append(
-                f"Positive control {ctx.label(name)} (the next cycle's test metric decides "
-                f"its picks; it must beat every baseline), AUBC: {said}. The control was "
-                f"{found}"
+                f"{ctx.label(name)}, the positive control (the next cycle's test metric "
+                f"decides its picks; it must beat every baseline), AUBC: {said}. The control "
+                f"was {found}"
             )
             continue
         first = mine.iloc[0]
@@ -347,8 +347,8 @@ def _oracles_note(ctx: TaskContext) -> list[str]:
             "estimating it cannot pay here beyond the equivalence bounds",
         }.get(first.verdict, "the trials do not yet say what picking by it is worth")
         notes.append(
-            f"Oracle {ctx.label(name)} (ranks by the quantity itself that strategies can "
-            f"only estimate), AUBC: {said}. Against {ctx.label(first.baseline)}, {meaning}."
+            f"{ctx.label(name)}, an oracle that ranks by the quantity itself that strategies "
+            f"can only estimate, AUBC: {said}. Against {ctx.label(first.baseline)}, {meaning}."
         )
     return notes
 
