@@ -5,7 +5,10 @@ A task whose trials are "auto" runs them in rounds (5, 10, 20, ... up to ``max_t
 baseline, on the AUBC: the planned ones) are read back from the tracking store and decided
 exactly as the report decides them (:func:`albench.report.stats.verdict_table`, with the
 alpha spent over the rounds); the task stops when every one has a verdict, or at
-``max_trials``. Later rounds are more trials of the same experiment: finished jobs are
+``max_trials``. A task whose runs state expectations (a scenario's known answers,
+``expectations.json``) stops on those instead: when each expectation run is decided
+(:func:`albench.report.stats.expectation_table`). Later rounds are more trials of the same
+experiment: finished jobs are
 skipped as on any rerun, and a run that crashes between rounds resumes where it was.
 Tasks with a fixed number of trials run all of them in the first round.
 """
@@ -30,6 +33,7 @@ class Decision:
     decided: int  # AUBC comparisons with a verdict other than inconclusive
     planned: int  # AUBC comparisons
     max_trials: int
+    what: str = "AUBC comparisons"  # or "expectations" (a scenario's known answers)
 
     @property
     def done(self) -> bool:
@@ -38,7 +42,7 @@ class Decision:
 
     def line(self) -> str:
         """One line for the run's log."""
-        what = f"{self.decided} of {self.planned} AUBC comparisons decided at {self.trials} trials"
+        what = f"{self.decided} of {self.planned} {self.what} decided at {self.trials} trials"
         if self.decided == self.planned:
             return f"{self.task}: {what}; stopping"
         if self.trials >= self.max_trials:
@@ -67,13 +71,23 @@ def round_jobs(todo: Sequence[Any], open_tasks: set[str], upto: int, first: bool
 
 def decide_task(tracker: Any, experiment: str, task: str, max_trials: int) -> Decision:
     """Read ``task``'s finished runs from the store and decide its AUBC comparisons as the
-    report does (its baselines, its margin, the rounds its trials completed)."""
+    report does (its baselines, its margin, the rounds its trials completed); or, when its
+    runs state expectations, those (the report's scenario check)."""
     from albench.report import stats
-    from albench.report.data import load_experiment, pick_baselines
+    from albench.report.data import load_expectations, load_experiment, pick_baselines
 
     data = load_experiment(tracker, experiment, tasks=[task])
     rows = stats.metric_rows(data.frame, data.task_metrics)
     metric = data.metrics[task]
+    trials = int(data.runs.trial.max()) + 1
+    known = load_expectations(tracker, data)
+    if known.get(task):
+        check = stats.expectation_table(
+            rows, known, {task: metric.equivalence_margin}, {task: max_trials}
+        )
+        check = check[check.outcome != "not run"]
+        decided = int(check.outcome.isin(["confirmed", "contradicted"]).sum())
+        return Decision(task, trials, decided, len(check), max_trials, "expectations")
     table = stats.verdict_table(
         rows,
         pick_baselines(data, None),
@@ -82,6 +96,5 @@ def decide_task(tracker: Any, experiment: str, task: str, max_trials: int) -> De
         data.order,
     )
     aubc = table[table.quantity == "aubc"]
-    trials = int(data.runs.trial.max()) + 1
     decided = int((aubc.verdict != "inconclusive").sum())
     return Decision(task, trials, decided, len(aubc), max_trials)

@@ -126,6 +126,15 @@ class TaskContext:
             {self.task: metric.max_trials}, self.order,
         )  # fmt: skip
 
+    @cached_property
+    def expectation_check(self) -> pd.DataFrame:
+        """The scenario check (:func:`stats.expectation_table`) of the task's expectations."""
+        metric = self.metric
+        return stats.expectation_table(
+            self.rows, {self.task: self.data.expectations.get(self.task, [])},
+            {self.task: metric.equivalence_margin}, {self.task: metric.max_trials},
+        )  # fmt: skip
+
     @property
     def looks(self) -> Looks:
         """When the task's comparisons were tested (one look, or its rounds)."""
@@ -289,9 +298,15 @@ def _rounds_note(ctx: TaskContext) -> str:
     looks = ctx.looks
     aubc = ctx.verdicts[ctx.verdicts.quantity == "aubc"]
     done = bool(len(aubc)) and (aubc.verdict != "inconclusive").all()
+    what = "every AUBC comparison was decided"
+    if ctx.data.expectations.get(ctx.task):  # a scenario's rounds stop on its expectations
+        check = ctx.expectation_check
+        check = check[check.outcome != "not run"]
+        done = bool(len(check)) and (check.outcome != "undecided").all()
+        what = "every expectation of the scenario was decided"
     n = looks.at[-1]
     why = (
-        "every AUBC comparison was decided"
+        what
         if done
         else f"max_trials = {limit} was reached"
         if n >= limit
@@ -450,14 +465,9 @@ def scenario_section(ctx: TaskContext) -> list[Item]:
     """The scenario check (tasks whose runs logged expectations only): each known answer,
     its source, the verdict of its own comparison and whether it was confirmed; then what
     the strategies picked (the picks' diagnostics), which explains it."""
-    known = ctx.data.expectations.get(ctx.task)
-    if not known:
+    if not ctx.data.expectations.get(ctx.task):
         return []
-    metric = ctx.metric
-    check = stats.expectation_table(
-        ctx.rows, {ctx.task: known}, {ctx.task: metric.equivalence_margin},
-        {ctx.task: metric.max_trials},
-    )  # fmt: skip
+    check = ctx.expectation_check
     run = check.outcome != "not run"
     disp = pd.DataFrame(
         {

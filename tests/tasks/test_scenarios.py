@@ -220,3 +220,25 @@ def test_a_scenario_run_and_its_report_check(mlflow_uri, tmp_path):
     assert check.outcome.tolist()[0] in {"confirmed", "contradicted", "undecided"}
     assert (tmp_path / "rep/digits_trap/picks.png").exists()
     assert "Scenario check" in open("rep/index.html").read()
+
+
+def test_a_scenario_in_rounds_stops_on_its_expectations(mlflow_uri, tmp_path, capsys):
+    """trials = "auto" on a scenario: each round decides the expectations that were run
+    (here random vs entropy; learn_loss is not in the benchmark), not the baselines'
+    family, and the report says so."""
+    from albench.cli import main
+
+    path = tmp_path / "trap.toml"
+    path.write_text(HONEYPOT_BENCH.replace("trials = 2", 'trials = "auto"\nmax_trials = 6'))
+    assert main(["run", "--benchmark", str(path), "--no-progress", "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "digits_trap: 0 of 1 expectations decided at 5 trials" in err or (
+        "digits_trap: 1 of 1 expectations decided at 5 trials; stopping" in err
+    )
+    assert main(["report", "--experiment", "trap", "--out", "rep"]) == 0
+    summary = open("rep/summary.md").read()
+    assert "Trials in rounds of 5, 6" in summary
+    assert (
+        "every expectation of the scenario was decided" in summary
+        or "max_trials = 6 was reached" in summary
+    )
