@@ -338,6 +338,11 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
                 f"[tasks.{name}] is not a valid name for a task table: use letters, numerals, "
                 "'_' and '-' (it names the runs)"
             )
+        if registered is not None and registered != name and name in TASKS:
+            raise ConfigError(
+                f"[tasks.{name}] names the registered task {name!r} but runs {registered!r}: "
+                f"give the table another name, e.g. [tasks.{registered}_{name}]"
+            )
         TASKS.check(registered or name)  # unknown tasks fail here, with a did-you-mean
         al = build_dataclass(ALConfig, table.pop("al", {}), f"tasks.{name}.al")
         train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")

@@ -229,3 +229,8 @@ def test_one_task_under_several_settings_each_table_named(mlflow_uri, tmp_path, 
     path.write_text(ALIASES.replace("[tasks.digits_copies]", '[tasks."digits copies"]'))
     assert main(["plan", "--benchmark", str(path)]) == 2
     assert "is not a valid name for a task table" in capsys.readouterr().err
+    path.write_text(ALIASES.replace("[tasks.digits_copies]", "[tasks.shapes]"))
+    assert main(["plan", "--benchmark", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "[tasks.shapes] names the registered task 'shapes' but runs 'digits'" in err
+    assert len(err.splitlines()) == 1

@@ -571,6 +571,18 @@ def load_report_data(tracker: Any, experiment: str, options: ReportOptions) -> R
 EXPECTATIONS_FILE = "expectations.json"
 
 
+def _is_expectation(e: Any) -> bool:
+    """Whether ``e`` reads as an ``Expectation`` (strategy, baseline: names; verdicts: a
+    list of names)."""
+    return (
+        isinstance(e, dict)
+        and isinstance(e.get("strategy"), str)
+        and isinstance(e.get("baseline"), str)
+        and isinstance(e.get("verdicts"), list)
+        and all(isinstance(v, str) for v in e["verdicts"])
+    )
+
+
 def load_expectations(tracker: Any, data: ExperimentData) -> dict[str, list[dict[str, Any]]]:
     """task -> the expectations its first run logged (``expectations.json``: what the
     task, as configured, states of its scenario); tasks with none are absent. A file that
@@ -587,8 +599,7 @@ def load_expectations(tracker: Any, data: ExperimentData) -> dict[str, list[dict
                 )
             except (OSError, ValueError):
                 continue
-        keys = {"strategy", "baseline", "verdicts"}
-        if isinstance(known, list) and all(isinstance(e, dict) and keys <= set(e) for e in known):
+        if isinstance(known, list) and all(map(_is_expectation, known)):
             out[str(task)] = known
     return out
 

@@ -242,3 +242,33 @@ def test_a_scenario_in_rounds_stops_on_its_expectations(mlflow_uri, tmp_path, ca
         "every expectation of the scenario was decided" in summary
         or "max_trials = 6 was reached" in summary
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        '{"strategy": "a"}',
+        '[{"strategy": "a", "baseline": "b", "verdicts": "better"}]',
+        '[{"strategy": 1, "baseline": "b", "verdicts": ["better"]}]',
+    ],
+)
+def test_a_corrupt_expectations_file_counts_as_absent(content, tmp_path):
+    """A hand-edited or corrupt expectations.json never breaks a report: no scenario check."""
+    import types
+
+    import pandas as pd
+
+    from albench.report.data import load_expectations
+
+    class Store:
+        def artifact_files(self, run_id):
+            return ["expectations.json"]
+
+        def download_artifact(self, run_id, name, dst):
+            path = tmp_path / name
+            path.write_text(content)
+            return path
+
+    data = types.SimpleNamespace(runs=pd.DataFrame({"task": ["t"], "run_id": ["r"]}))
+    assert load_expectations(Store(), data) == {}
