@@ -204,7 +204,7 @@ BUILTIN_STRATEGIES: dict[str, Entry] = {
     ),
     "lookahead_oracle": Entry(
         "albench.strategies.lookahead:LookaheadOracleStrategy",
-        "Oracle: the best of random batches by the next cycle's test metric (the control).",
+        "Oracle: the random batches whose next cycle scores best on the test split (control).",
         (),
     ),
 }
