@@ -58,6 +58,7 @@ TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # a task table that n
 AUTO = "auto"  # trials = "auto": rounds of trials until every comparison is decided
 DATA_PATHS = ("auto", "resident", "loader")
 PRECISIONS = ("fp32", "bf16")
+CLASSES = "class_logits"  # the capability of a task with classes (albench.contracts)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class ALConfig:
     cycles: int = 10  # training cycles; labeled size goes initial, +budget, ... (1k..10k)
     subset: int = 10000  # M, the random subset S_M scored per cycle (§4.1); 0 = whole pool
     reinit_model: bool = False  # False: warm start, "we continue to train the current model" §4
+    # True: the initial set spreads over the pool's true classes, initial // C items of each
+    # and one more of initial % C classes drawn at random (the low-budget regime of Hacohen
+    # et al., ICML 2022, starts from one label per class); tasks with classes only.
+    balanced_initial: bool = False
 
     def __post_init__(self) -> None:
         _check(self.initial >= 1, "al.initial", self.initial, "at least 1")
@@ -345,6 +350,11 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
             )
         TASKS.check(registered or name)  # unknown tasks fail here, with a did-you-mean
         al = build_dataclass(ALConfig, table.pop("al", {}), f"tasks.{name}.al")
+        if al.balanced_initial and CLASSES not in TASKS.capabilities(registered or name):
+            raise ConfigError(
+                f"tasks.{name}.al.balanced_initial = true needs a task with classes, and task "
+                f"{registered or name!r} has none; drop it or run a classification task"
+            )
         train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")
         params = table.pop("params", {})
         strategies = table.pop("strategies", {})

@@ -39,7 +39,7 @@ from torch.utils.data import Dataset
 from albench.registry import missing_capabilities
 
 if TYPE_CHECKING:
-    from albench.config import TrainConfig
+    from albench.config import ALConfig, TrainConfig
 
 __all__ = [
     "AGGREGATIONS",
@@ -178,7 +178,8 @@ class TaskData:
     arrays: Any = None  # raw tensors a task can move to the device (see Task.device_data)
     # What is known of each pool item that no strategy reads, for the picks' diagnostics:
     # name -> (pool_size,) array. Keys the loop measures: "class" (true class), "copy_of"
-    # (the item it is a copy of: equal values are copies), "honeypot" (bool: a wrong label).
+    # (the item it is a copy of: equal values are copies), "honeypot" (bool: a wrong label);
+    # any other name is a number per item whose mean over each cycle's picks is logged.
     facts: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -277,10 +278,11 @@ class Task(ABC):
     """Published numbers to compare with: quantity ("metric", "rank_acc/<scorer>",
     "pearson/<scorer>") -> strategy -> (value, source)."""
 
-    def expectations(self) -> tuple[Expectation, ...]:
-        """What the literature expects of this task as configured (a scenario's known
-        answers: e.g. a redundant pool), checked by the report with the verdicts; none by
-        default. Logged with every run as the tag ``albench.expectations`` (JSON)."""
+    def expectations(self, al: ALConfig | None = None) -> tuple[Expectation, ...]:
+        """What the literature expects of this task as configured and run on the schedule
+        ``al`` (a scenario's known answers: e.g. a redundant pool, a low budget), checked by
+        the report with the verdicts; none by default. Logged with every run of a task that
+        has some, as the artifact ``expectations.json``."""
         return ()
 
     @abstractmethod

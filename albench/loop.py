@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Subset
 from albench import cpu
 from albench.checkpoint import JobState
 from albench.config import TaskConfig, config_hash
-from albench.contracts import Strategy, Task, TaskData
+from albench.contracts import EMBEDDING, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS, check_pair
@@ -113,7 +113,7 @@ class Job:
             "trial": self.trial,
             "seed": self.trial_seed,
             "benchmark_seed": self.seed,
-            "al": dataclasses.asdict(self.task.al),
+            "al": _fields(self.task.al, balanced_initial=False),
             "train": dataclasses.asdict(self.task.train),
             "task_params": dict(self.task.params),
             "strategy_params": dict(self.strategy_params),
@@ -123,6 +123,13 @@ class Job:
 
     def config_hash(self) -> str:
         return config_hash(self.config())
+
+
+def _fields(config: Any, **defaults: Any) -> dict[str, Any]:
+    """``config`` as a dict without the fields at the given defaults (options added later
+    leave the configuration, and so the hash, of every job that does not use them as is)."""
+    out = dataclasses.asdict(config)
+    return {k: v for k, v in out.items() if k not in defaults or v != defaults[k]}
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,36 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
             f"{al.initial} + {al.budget} x {al.cycles - 1} = {al.labels_needed} labels, but the "
             f"pool has {data.pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
         )
+    if al.balanced_initial:
+        if "class" not in data.facts:
+            raise ConfigError(
+                f"task {job.task.name!r}: al.balanced_initial needs the pool's true classes, "
+                "which this task does not give (TaskData.facts); drop balanced_initial"
+            )
+        counts = np.unique(data.facts["class"], return_counts=True)[1]
+        need = -(-al.initial // len(counts))  # some classes get initial // C + 1
+        if counts.min() < need:
+            raise ConfigError(
+                f"task {job.task.name!r}: al.balanced_initial = true draws up to {need} items "
+                f"of each class for al.initial = {al.initial}, but the smallest class has "
+                f"{counts.min()}; lower al.initial or drop balanced_initial"
+            )
     return task, strategy, data
+
+
+def balanced_draw(classes: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` pool indices (sorted), spread over the values of ``classes``: ``size // C``
+    of each of the C classes and one more of ``size % C`` classes drawn at random; the items
+    of a class drawn at random."""
+    classes = np.asarray(classes)
+    values = np.unique(classes)
+    counts = np.full(len(values), size // len(values))
+    counts[rng.choice(len(values), size=size % len(values), replace=False)] += 1
+    drawn = [
+        rng.choice(np.flatnonzero(classes == c), size=n, replace=False)
+        for c, n in zip(values, counts, strict=True)
+    ]
+    return np.sort(np.concatenate(drawn))
 
 
 def _memory_budget(device: torch.device) -> int:
@@ -347,7 +383,10 @@ class _Cycles:
             experiment_id = tracker.experiment_id(job.experiment)
             run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
         rng = np.random.default_rng(derive_seed(job.trial_seed, Stream.INITIAL))
-        labeled = np.sort(rng.choice(self.data.pool_size, size=self.al.initial, replace=False))
+        if self.al.balanced_initial:
+            labeled = balanced_draw(self.data.facts["class"], self.al.initial, rng)
+        else:
+            labeled = np.sort(rng.choice(self.data.pool_size, size=self.al.initial, replace=False))
         if len(np.unique(labeled)) != self.al.initial:  # the oracle reveals each label once
             raise AlbenchError(
                 f"the initial labeled set has {self.al.initial - len(np.unique(labeled))} "
@@ -356,7 +395,7 @@ class _Cycles:
         state = JobState(run_id, job.config_hash(), labeled)
         try:
             tracker.log_json(run_id, job.config(), "config.json")
-            known = [dataclasses.asdict(e) for e in self.task.expectations()]
+            known = [dataclasses.asdict(e) for e in self.task.expectations(self.al)]
             if known:  # a scenario's known answers, for the report's scenario check
                 tracker.log_json(run_id, known, "expectations.json")
             tracker.log_npy(run_id, labeled, "selected/initial.npy")
@@ -431,7 +470,8 @@ class _Cycles:
         labeled = state.labeled
         if cycle < self.al.cycles - 1:
             picked = self._select(cycle, labeled, rows)
-            rows += [(k, v, cycle) for k, v in pick_facts(picked, labeled, self.data.facts).items()]
+            facts = pick_facts(picked, labeled, self.data.facts) | self._crowding(picked, labeled)
+            rows += [(k, v, cycle) for k, v in facts.items()]
             labeled = np.concatenate([labeled, picked])
             artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
         self._progress(cycle, self.cfg.epochs, result.metric)
@@ -440,6 +480,17 @@ class _Cycles:
             state.run_id, state.config_hash, labeled, cycle, result.metric, model, aux, rows,
             artifacts,
         )  # fmt: skip
+
+    def _crowding(self, picked: np.ndarray, labeled: np.ndarray) -> dict[str, float]:
+        """``picks/near_share`` (:func:`near_share`) in the embedding of the model that picked,
+        for a task that provides one (one inference pass over the labeled set and the picks)."""
+        if EMBEDDING not in self.task.provides or self.al.initial < 2:
+            return {}  # no embedding, or no two initial items to set the threshold
+        both = np.concatenate([labeled, picked])
+        embed = self.learner.infer(self.loaders.eval("pool", both), _embedding)["embedding"]
+        vectors = embed.cpu().double().numpy()
+        n = len(labeled)
+        return {"picks/near_share": near_share(vectors[n:], vectors[:n], self.al.initial)}
 
     def _train(
         self, cycle: int, labeled: np.ndarray, quiet: bool = False
@@ -550,8 +601,9 @@ def pick_facts(
     """What a cycle's picks are, from the pool's facts (``TaskData.facts``), logged per cycle:
     ``picks/class/<c>``, how many picks are of true class c (every class of the pool, zeros
     included); ``picks/copy_share``, the share of picks that are a copy of another pick or of
-    a labeled item; ``picks/honeypot_share``, the share with a wrong label. Only the facts a
-    task gives are measured."""
+    a labeled item; ``picks/honeypot_share``, the share with a wrong label; for any other
+    fact (a number per item, e.g. objects per image), ``picks/mean/<name>``, its mean over the
+    picks. Only the facts a task gives are measured."""
     out: dict[str, float] = {}
     if "class" in facts:
         classes = np.asarray(facts["class"])
@@ -565,7 +617,32 @@ def pick_facts(
         out["picks/copy_share"] = float(copies.mean())
     if "honeypot" in facts:
         out["picks/honeypot_share"] = float(np.asarray(facts["honeypot"])[picked].mean())
+    for name, values in facts.items():
+        if name not in ("class", "copy_of", "honeypot"):
+            out[f"picks/mean/{name}"] = float(np.asarray(values, dtype=np.float64)[picked].mean())
     return out
+
+
+def near_share(picks: np.ndarray, labeled: np.ndarray, initial: int) -> float:
+    """The share of picks that are near-duplicates: closer (Euclidean, rows are embeddings)
+    to another pick or a labeled item than the 10th percentile of the nearest-neighbour
+    distances within the first ``initial`` labeled rows (the random initial set, the same for
+    every strategy of a trial). The threshold does not depend on what a strategy picked, so
+    strategies compare at the same cycle; random picks score about 0.1 in the first cycle and
+    more later (a larger labeled set has nearer neighbours)."""
+    from scipy.spatial.distance import cdist
+
+    start = labeled[:initial]
+    within = cdist(start, start)
+    np.fill_diagonal(within, np.inf)
+    threshold = np.quantile(within.min(axis=1), 0.1)
+    gaps = cdist(picks, np.concatenate([picks, labeled]))  # (K, K + L)
+    gaps[np.arange(len(picks)), np.arange(len(picks))] = np.inf  # a pick is not its own copy
+    return float((gaps.min(axis=1) < threshold).mean())
+
+
+def _embedding(out: Any, batch: Any) -> dict[str, torch.Tensor]:
+    return {"embedding": out.embedding.float()}
 
 
 def check_picks(

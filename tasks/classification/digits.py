@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision import transforms
 
+from albench.config import ALConfig
 from albench.errors import ConfigError
 from albench.tasks.base import MC_DROPOUT, Expectation, Metric, TaskData
 from albench.tasks.classification.common import (
@@ -39,10 +40,12 @@ from albench.tasks.classification.resident import ImageArrays
 from albench.tasks.scenarios import (
     HONEYPOT_SOURCE,
     IMBALANCE_SOURCE,
-    REDUNDANT_SOURCE,
     honeypot,
     long_tail,
+    low_budget_expectations,
+    noisy_copies,
     redundant,
+    redundant_expectations,
 )
 
 __all__ = ["DigitsNet", "DigitsTask"]
@@ -143,18 +146,11 @@ class DigitsTask(ClassificationTask):
         if self.imbalance > 1:
             self.metric, self.metric_label = "balanced_accuracy", "balanced accuracy"
 
-    def expectations(self) -> tuple[Expectation, ...]:
-        """The known answers of the scenarios switched on (module docstring), on the AUBC."""
-        out = []
-        if self.copies > 1:
-            out += [
-                Expectation(
-                    diverse, top, ("better",), REDUNDANT_SOURCE,
-                    "top-K by a score spends its budget on near-copies; a diverse batch does not",
-                )
-                for diverse in ("coreset", "badge", "kmeans", "learn_loss_diverse")
-                for top in ("entropy", "least_confidence", "margin", "bald", "learn_loss")
-            ]  # fmt: skip
+    def expectations(self, al: ALConfig | None = None) -> tuple[Expectation, ...]:
+        """The known answers of the scenarios switched on (module docstring) and of the
+        low-budget regime when the schedule ``al`` is one (tasks/scenarios.py), on the AUBC."""
+        out = list(redundant_expectations(self.copies, self.provides))
+        out += low_budget_expectations(al, self.num_classes)
         if self.honeypot > 0:
             out += [
                 Expectation(
@@ -226,8 +222,7 @@ class DigitsTask(ClassificationTask):
         source = np.arange(len(truth))
         if self.copies > 1:
             source = redundant(len(truth), self.copies, rng)
-            noise = torch.as_tensor(rng.standard_normal((len(source), *pool.shape[1:])))
-            pool = (pool[torch.as_tensor(source)] + self.copy_noise * noise.float()).clamp(0, 1)
+            pool = torch.as_tensor(noisy_copies(pool.numpy(), source, self.copy_noise, 1.0, rng))
         facts = {"class": truth[source]}  # what the picks' diagnostics read (TaskData.facts)
         if self.copies > 1:
             facts["copy_of"] = source

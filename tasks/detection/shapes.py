@@ -43,11 +43,18 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from albench.config import ALConfig
 from albench.errors import ConfigError
-from albench.tasks.base import TaskData
+from albench.tasks.base import Expectation, TaskData
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import SmallBackbone, build_small_ssd
 from albench.tasks.images import check_difficulty, fade_at_random, grained
+from albench.tasks.scenarios import (
+    check_copies,
+    noisy_copies,
+    redundant,
+    redundant_expectations,
+)
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -63,6 +70,7 @@ GENERATOR_VERSION = 2  # bump when the drawing code changes: it is part of the c
 MAX_OBJECTS = 4  # regular objects per image (1 .. 4)
 TINY_PROB = 0.5  # chance that an image also gets one tiny (difficult) object
 SPLITS = ("pool", "test")  # independent random streams of the generation seed
+FIELDS = ("images", "boxes", "labels", "difficult", "levels")  # of a ShapeSet, in order
 MAX_OVERLAP = 0.3  # largest IoU allowed between the boxes of two objects
 SIZE = (0.18, 0.5)  # extent of a regular object, fraction of the image side (11-32 px at 64)
 TINY_SIZE = (3.0, 5.0)  # extent of a tiny, difficult object in pixels (extent < DIFFICULT_PX)
@@ -190,6 +198,40 @@ def generate(n: int, image_size: int, seed: int, split: str, difficulty: float =
     return out
 
 
+def scene_facts(data: ShapeSet, side: int) -> dict[str, np.ndarray]:
+    """What each image holds, for the picks' diagnostics (``TaskData.facts``): its regular
+    objects (``objects``) and of each class (``rectangles``, ``discs``, ``triangles``), their
+    mean and smallest extent as a fraction of the side (``object_size``, ``smallest_object``:
+    the square root of the box area), the largest box IoU between two of them (``overlap``),
+    whether it has a tiny difficult object (``tiny``) and its difficulty level (``level``,
+    with a difficulty > 0)."""
+    real = (data.labels > 0) & ~data.difficult  # (N, M)
+    wh = (data.boxes[..., 2:] - data.boxes[..., :2]).clip(min=0)
+    extent = np.sqrt(wh[..., 0] * wh[..., 1]) / side  # (N, M)
+    count = real.sum(axis=1)
+    out = {"objects": count.astype(np.float64)}
+    for label, name in enumerate(SHAPE_CLASSES, start=1):
+        out[f"{name}s"] = ((data.labels == label) & real).sum(axis=1).astype(np.float64)
+    out["object_size"] = np.where(real, extent, 0).sum(axis=1) / np.maximum(count, 1)
+    out["smallest_object"] = np.where(real, extent, np.inf).min(axis=1)
+    out["overlap"] = np.array([_largest_iou(b[r]) for b, r in zip(data.boxes, real, strict=True)])
+    out["tiny"] = (data.difficult & (data.labels > 0)).any(axis=1).astype(np.float64)
+    if data.levels.any():  # a difficulty > 0
+        out["level"] = data.levels.astype(np.float64)
+    return out
+
+
+def _largest_iou(boxes: np.ndarray) -> float:
+    """The largest IoU between two of ``boxes`` (x1, y1, x2, y2); 0 with fewer than two."""
+    best = 0.0
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            inter = float(np.prod((np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2])).clip(0)))
+            union = float(np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2])) - inter
+            best = max(best, inter / union)
+    return best
+
+
 def load_or_generate(
     root: str | Path, n: int, image_size: int, seed: int, split: str, difficulty: float = 0.0
 ) -> ShapeSet:
@@ -301,6 +343,8 @@ class ShapesTask(DetectionTask):
         seed: int = 0,
         difficulty: float = 0.0,
         shift: int = 0,
+        copies: int = 1,
+        copy_noise: float = 0.05,
     ):
         if (
             isinstance(shift, bool)
@@ -320,12 +364,25 @@ class ShapesTask(DetectionTask):
         self.width = width  # channels of the backbone's first stage (x2, x4 later)
         self.seed = seed  # generation seed, fixed across trials (the data set, not a trial)
         self.tap_channels = SmallBackbone.channels(width)
-        self.sizes = (pool_size, test_size)
+        # a redundant pool: every scene copies times, each copy with its own pixel noise
+        self.copies, self.copy_noise = check_copies("shapes", copies, copy_noise)
+        self.sizes = (pool_size * self.copies, test_size)
+
+    def expectations(self, al: ALConfig | None = None) -> tuple[Expectation, ...]:
+        """The redundant pool's known answers when ``copies`` > 1 (tasks/scenarios.py)."""
+        return redundant_expectations(self.copies, self.provides)
 
     def datasets(self, root: str, download: bool) -> TaskData:
         side, d = self.image_size[0], self.difficulty
         pool = load_or_generate(root, self.pool_size, side, self.seed, "pool", d)
         test = load_or_generate(root, self.test_size, side, self.seed, "test", d)
+        source = np.arange(self.pool_size)
+        if self.copies > 1:
+            rng = np.random.default_rng([self.seed, len(SPLITS)])  # a stream of its own
+            source = redundant(self.pool_size, self.copies, rng)
+            images = noisy_copies(pool.images, source, self.copy_noise, 255.0, rng)
+            pool = ShapeSet(images, *(getattr(pool, k)[source] for k in FIELDS[1:]))
+        facts = scene_facts(pool, side) | ({"copy_of": source} if self.copies > 1 else {})
         augment = v2.RandomHorizontalFlip(p=0.5)
         if self.shift:  # translation as CIFAR's pad-and-crop; objects cut below 4 px go
             augment = v2.Compose(
@@ -339,6 +396,7 @@ class ShapesTask(DetectionTask):
             pool_train=ShapesDataset(pool, augment, train=True),
             pool_eval=ShapesDataset(pool, grain_seed=SPLITS.index("pool")),
             test=ShapesDataset(test, grain_seed=SPLITS.index("test")),
+            facts=facts,
         )
 
     def build_model(self) -> nn.Module:

@@ -44,13 +44,20 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from albench.config import ALConfig
 from albench.errors import ConfigError
-from albench.tasks.base import TaskData
+from albench.tasks.base import Expectation, TaskData
 from albench.tasks.images import check_difficulty, fade_at_random, grained
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
 from albench.tasks.pose.pckh import head_size
+from albench.tasks.scenarios import (
+    check_copies,
+    noisy_copies,
+    redundant,
+    redundant_expectations,
+)
 
 __all__ = ["StickmenTask", "draw_stickman", "generate_stickmen", "load_stickmen"]
 
@@ -63,6 +70,7 @@ LIMBS = (
     (2, 1, 2), (1, 0, 2), (12, 11, 2), (11, 10, 2), (7, 12, 2), (6, 2, 2),
 )  # fmt: skip
 OCCLUDABLE = (0, 1, 4, 5, 10, 11, 14, 15)  # ankles, knees, wrists, elbows
+RIGHT_HIP, LEFT_HIP = 2, 3  # MPII joint order
 
 
 def _unit(angle_deg: float) -> np.ndarray:
@@ -222,6 +230,26 @@ def load_stickmen(
     return out
 
 
+def figure_facts(arrays: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+    """What each figure is, for the picks' diagnostics (``TaskData.facts``): its visible
+    joints (``visible_joints``, of 16), the side of the box around all 16 joints and the head
+    diagonal as fractions of the canvas (``figure_size``, ``head_size``), whether its right hip
+    lies right of its left hip in the image, as a figure facing away (``facing_away``), and
+    its difficulty level (``level``, with a difficulty > 0)."""
+    joints, boxes = arrays["joints"].astype(np.float64), arrays["head_box"].astype(np.float64)
+    extent = joints.max(axis=1) - joints.min(axis=1)  # (N, 2)
+    left_hip, right_hip = joints[:, LEFT_HIP, 0], joints[:, RIGHT_HIP, 0]
+    out = {
+        "visible_joints": arrays["visible"].sum(axis=1).astype(np.float64),
+        "figure_size": extent.max(axis=1) / size,
+        "head_size": np.hypot(*(boxes[:, 2:] - boxes[:, :2]).T) / size,
+        "facing_away": (left_hip < right_hip).astype(np.float64),
+    }
+    if np.any(arrays["levels"]):  # a difficulty > 0
+        out["level"] = np.asarray(arrays["levels"], dtype=np.float64)
+    return out
+
+
 class GrainedImages(ImageArray):
     """:class:`ImageArray` whose item i gets the grain of its difficulty level: fresh from
     torch's global generator when ``fresh`` (training), else the fixed grain of
@@ -286,6 +314,8 @@ class StickmenTask(PoseTask):
         depth: int = 3,  # hourglass levels (mpii: 4): 16 -> 2 pixels
         seed: int = 0,  # generation seed, independent of the trial seeds
         difficulty: float = 0.0,  # figure levels uniform in [0, this] (tasks/images.py)
+        copies: int = 1,  # a redundant pool: every figure this many times (tasks/scenarios.py)
+        copy_noise: float = 0.05,  # each copy's own pixel noise, std as a share of 255
     ):
         step = 4 * 2**depth  # the stem divides by 4, each hourglass level by 2
         if image_size < step or image_size % step or min(pool_size, test_size) < 1:
@@ -303,12 +333,26 @@ class StickmenTask(PoseTask):
         self.features, self.depth, self.seed = features, depth, seed
         self.input_res = image_size
         self.tap_channels = (features,)
-        self.sizes = (pool_size, test_size)
+        self.copies, self.copy_noise = check_copies("stickmen", copies, copy_noise)
+        self.sizes = (pool_size * self.copies, test_size)
+
+    def expectations(self, al: ALConfig | None = None) -> tuple[Expectation, ...]:
+        """The redundant pool's known answers when ``copies`` > 1 (tasks/scenarios.py)."""
+        return redundant_expectations(self.copies, self.provides)
 
     def datasets(self, root: str, download: bool) -> TaskData:
         pool, test = load_stickmen(
             root, self.seed, self.pool_size, self.test_size, self.image_size, self.difficulty
         )
+        source = np.arange(self.pool_size)
+        if self.copies > 1:
+            rng = np.random.default_rng([self.seed, 2])  # a stream of its own (0 pool, 1 test)
+            source = redundant(self.pool_size, self.copies, rng)
+            images = noisy_copies(pool["images"], source, self.copy_noise, 255.0, rng)
+            pool = {k: v[source] for k, v in pool.items()} | {"images": images}
+        facts = figure_facts(pool, self.image_size)
+        if self.copies > 1:
+            facts["copy_of"] = source
         pool_ann = _annotations(pool, self.image_size)
         test_ann = _annotations(test, self.image_size)
 
@@ -320,6 +364,7 @@ class StickmenTask(PoseTask):
             pool_train=make(pool_ann, pool, True, 0),
             pool_eval=make(pool_ann, pool, False, 0),
             test=make(test_ann, test, False, 1),
+            facts=facts,
         )
 
     def build_model(self) -> nn.Module:

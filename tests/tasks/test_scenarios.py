@@ -154,9 +154,11 @@ def test_each_scenario_states_its_known_answers_and_a_run_logs_them(mlflow_uri, 
     from tests.conftest import tiny_digits
 
     assert DigitsTask().expectations() == ()
-    copies = DigitsTask(copies=3).expectations()
+    copies = DigitsTask(copies=3, head_dropout=0.5).expectations()
     assert len(copies) == 20 and {e.verdicts for e in copies} == {("better",)}
     assert ("coreset", "entropy") in {(e.strategy, e.baseline) for e in copies}
+    # without dropout BALD has no definition on digits: no expectation names it
+    assert len(DigitsTask(copies=3).expectations()) == 16
     trap = DigitsTask(honeypot=0.15).expectations()
     assert [(e.strategy, e.baseline) for e in trap] == [
         ("random", "entropy"),
@@ -272,3 +274,217 @@ def test_a_corrupt_expectations_file_counts_as_absent(content, tmp_path):
 
     data = types.SimpleNamespace(runs=pd.DataFrame({"task": ["t"], "run_id": ["r"]}))
     assert load_expectations(Store(), data) == {}
+
+
+# ------------------------------------------------------------------ redundant scenes, facts
+def test_redundant_shapes_repeat_every_scene_with_its_objects_and_its_own_noise(tmp_path):
+    from albench.tasks.detection.shapes import ShapesTask
+
+    plain = ShapesTask(pool_size=30, test_size=5).datasets(str(tmp_path), False)
+    task = ShapesTask(pool_size=30, test_size=5, copies=3)
+    data = task.datasets(str(tmp_path), False)
+    source = data.facts["copy_of"]
+    assert data.pool_size == 90 == task.sizes[0] and np.bincount(source).tolist() == [3] * 30
+    for i in (0, 41, 89):
+        image, target = data.pool_eval[i]
+        original, truth = plain.pool_eval[int(source[i])]
+        assert torch.equal(target["boxes"], truth["boxes"])
+        assert torch.equal(target["labels"], truth["labels"])
+        gap = (image.float() - original.float()).abs().mean()
+        assert 0 < gap < 0.06 * 255  # its own noise, std 0.05 x 255 (clipped)
+    copies = np.flatnonzero(source == 4)
+    assert not torch.equal(data.pool_eval[copies[0]][0], data.pool_eval[copies[1]][0])
+    again = ShapesTask(pool_size=30, test_size=5, copies=3).datasets(str(tmp_path), False)
+    assert torch.equal(again.pool_eval[7][0], data.pool_eval[7][0])  # fixed, every trial
+    for name, values in plain.facts.items():  # the copies' facts are their scene's
+        assert np.array_equal(data.facts[name], values[source]), name
+    pairs = {(e.strategy, e.baseline) for e in task.expectations()}
+    assert ("kmeans", "learn_loss") in pairs and not {s for p in pairs for s in p} & {
+        "bald",
+        "badge",
+    }  # no definition on detection: no expectation
+
+
+def test_redundant_stickmen_repeat_every_figure_with_its_own_noise(tmp_path):
+    from albench.tasks.pose.stickmen import StickmenTask
+
+    plain = StickmenTask(pool_size=20, test_size=4).datasets(str(tmp_path), False)
+    data = StickmenTask(pool_size=20, test_size=4, copies=2).datasets(str(tmp_path), False)
+    source = data.facts["copy_of"]
+    assert data.pool_size == 40 and np.bincount(source).tolist() == [2] * 20
+    assert np.array_equal(data.facts["visible_joints"], plain.facts["visible_joints"][source])
+    first, second = np.flatnonzero(source == 3)
+    a, b = data.pool_eval[first], data.pool_eval[second]
+    assert not torch.equal(a["image"], b["image"])  # own noise
+    gap = (a["image"] - plain.pool_eval[3]["image"]).abs().mean()
+    assert 0 < gap < 0.3  # normalised pixels: noise std 0.05 x 255 grey levels, clipped
+    for key in ("joints", "visible", "head_size", "target"):  # the same figure
+        assert torch.equal(a[key], b[key]) and torch.equal(a[key], plain.pool_eval[3][key])
+
+
+@pytest.mark.parametrize(
+    "task, params, message",
+    [
+        ("shapes", {"copies": 0}, "tasks.shapes.params.copies = 0 is invalid"),
+        ("shapes", {"copies": True}, "tasks.shapes.params.copies = True is invalid"),
+        ("stickmen", {"copy_noise": 2.0}, "tasks.stickmen.params.copy_noise = 2.0 is invalid"),
+    ],
+)
+def test_bad_copies_are_refused_on_every_twin(task, params, message):
+    from albench.registry import TASKS
+
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        TASKS.create(task, params, f"tasks.{task}.params")
+
+
+def test_scene_facts_by_hand():
+    """Image 0: two regular objects, 16x16 and 8x32 px on a 64 px side (extents 0.25 and
+    0.25), overlapping in 8x8 = 64 px: IoU 64 / (256 + 256 - 64) = 1/7; a tiny difficult
+    object besides. Image 1: one 32x8 triangle, no tiny object, level 0.5."""
+    from albench.tasks.detection.shapes import ShapeSet, scene_facts
+
+    boxes = np.zeros((2, 3, 4), np.float32)
+    boxes[0, 0], boxes[0, 1], boxes[0, 2] = [0, 0, 16, 16], [8, 8, 16, 40], [50, 50, 54, 54]
+    boxes[1, 0] = [0, 0, 32, 8]
+    data = ShapeSet(
+        images=np.zeros((2, 64, 64, 3), np.uint8),
+        boxes=boxes,
+        labels=np.array([[1, 2, 3], [3, 0, 0]]),
+        difficult=np.array([[False, False, True], [False, False, False]]),
+        levels=np.array([0.0, 0.5], np.float32),
+    )
+    facts = scene_facts(data, 64)
+    assert facts["objects"].tolist() == [2, 1]
+    assert facts["rectangles"].tolist() == [1, 0] and facts["triangles"].tolist() == [0, 1]
+    assert facts["discs"].tolist() == [1, 0]
+    assert facts["object_size"] == pytest.approx([0.25, 0.25])
+    assert facts["smallest_object"] == pytest.approx([0.25, 0.25])
+    assert facts["overlap"] == pytest.approx([1 / 7, 0.0])
+    assert facts["tiny"].tolist() == [1, 0] and facts["level"].tolist() == [0.0, 0.5]
+
+
+def test_figure_facts_by_hand():
+    """One figure: joints spanning 10..42 px in x and 6..54 in y on a 64 px canvas (size
+    48 / 64), a 6x8 head box (diagonal 10 / 64), 14 of 16 joints visible, the right hip
+    (joint 2) left of the left hip (3): facing the camera."""
+    from albench.tasks.pose.stickmen import figure_facts
+
+    joints = np.full((1, 16, 2), 30.0)
+    joints[0, 0], joints[0, 9] = [10, 6], [42, 54]
+    joints[0, 2], joints[0, 3] = [26, 30], [34, 30]
+    visible = np.ones((1, 16), bool)
+    visible[0, :2] = False
+    arrays = {
+        "joints": joints,
+        "head_box": np.array([[0, 0, 6, 8]], float),
+        "visible": visible,
+        "levels": np.array([0.25]),
+    }
+    facts = figure_facts(arrays, 64)
+    assert facts["visible_joints"].tolist() == [14]
+    assert facts["figure_size"] == pytest.approx([48 / 64])
+    assert facts["head_size"] == pytest.approx([10 / 64])
+    assert facts["facing_away"].tolist() == [0] and facts["level"].tolist() == [0.25]
+
+
+def test_pick_facts_mean_of_numeric_facts_by_hand():
+    from albench.loop import pick_facts
+
+    facts = {"objects": np.array([1, 2, 3, 4]), "class": np.array([0, 1, 0, 1])}
+    out = pick_facts(np.array([1, 3]), np.array([0]), facts)
+    assert out == {"picks/class/0": 0.0, "picks/class/1": 2.0, "picks/mean/objects": 3.0}
+
+
+def test_near_share_by_hand():
+    """Initial set (2-D points) (0,0), (10,0), (0,10), (10,10), (5,5): nearest-neighbour
+    distances sqrt(50) each, so the threshold (10th percentile) is sqrt(50) = 7.07. Picks
+    (1,0) (1 from (0,0)), (20,20) (10 from (10,10)... sqrt(200)) and (20,21) (1 from (20,20)):
+    the first and the last are near-duplicates, the middle one too (1 from the last): 3/3.
+    Picks (30,0) and (0,30): 20 from the nearest: 0/2."""
+    from albench.loop import near_share
+
+    start = np.array([[0, 0], [10, 0], [0, 10], [10, 10], [5, 5]], float)
+    picks = np.array([[1, 0], [20, 20], [20, 21]], float)
+    assert near_share(picks, start, 5) == 1.0
+    assert near_share(np.array([[30, 0], [0, 30]], float), start, 5) == 0.0
+    # one near pick of two; labeled items beyond the initial ones count as neighbours too
+    labeled = np.vstack([start, [[40, 40]]])
+    assert near_share(np.array([[41, 40], [70, 0]], float), labeled, 5) == 0.5
+
+
+# ------------------------------------------------------------------------------ low budget
+def test_balanced_draw_gives_one_per_class_then_the_rest_at_random_classes():
+    from albench.loop import balanced_draw
+
+    classes = np.repeat(np.arange(10), 30)
+    rng = np.random.default_rng(0)
+    ten = balanced_draw(classes, 10, rng)
+    assert np.bincount(classes[ten], minlength=10).tolist() == [1] * 10
+    assert np.array_equal(ten, np.sort(ten)) and len(np.unique(ten)) == 10
+    counts = np.bincount(classes[balanced_draw(classes, 23, rng)], minlength=10)
+    assert sorted(counts.tolist()) == [2] * 7 + [3] * 3
+    again = balanced_draw(classes, 10, np.random.default_rng(0))
+    assert np.array_equal(again, ten)  # the trial seed fixes it
+
+
+def test_a_low_budget_run_starts_from_one_label_per_class(mlflow_uri, tmp_path):
+    from albench.loop import Job, run_job
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_digits
+
+    task = tiny_digits(initial=10, budget=10, balanced_initial=True)
+    job = Job("t", "t", task, "random", tracking_uri=mlflow_uri)
+    assert job.config()["al"]["balanced_initial"] is True
+    assert "balanced_initial" not in Job("t", "t", tiny_digits(), "random").config()["al"]
+    assert run_job(job).status == "FINISHED"
+    tracker = Tracker(mlflow_uri)
+    run_id = tracker.runs("t")[0].info.run_id
+    initial = np.load(tracker.download_artifact(run_id, "selected/initial.npy", tmp_path))
+    from albench.tasks.classification.digits import DigitsTask
+
+    truth = DigitsTask().datasets("unused", False).facts["class"]
+    assert sorted(truth[initial].tolist()) == list(range(10))
+
+
+def test_low_budget_states_its_answers_only_in_its_regime():
+    from albench.config import ALConfig
+    from albench.tasks.classification.digits import DigitsTask
+
+    low = ALConfig(initial=10, budget=10, cycles=6, balanced_initial=True)
+    known = DigitsTask().expectations(low)
+    assert [(e.strategy, e.baseline, e.verdicts) for e in known] == [
+        ("entropy", "random", ("equivalent", "worse")),
+        ("kmeans", "random", ("better", "equivalent")),
+    ]
+    assert DigitsTask().expectations(ALConfig(initial=10, budget=10, cycles=6)) == ()
+    assert DigitsTask().expectations(ALConfig(initial=40, budget=40, balanced_initial=True)) == ()
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        (
+            "[tasks.shapes]\nal = {balanced_initial = true}",
+            "tasks.shapes.al.balanced_initial = true needs a task with classes",
+        ),
+        ("[tasks.digits]\nal = {balanced_initial = 1}", "tasks.digits.al.balanced_initial"),
+    ],
+)
+def test_balanced_initial_is_refused_before_any_run_where_it_has_no_meaning(table, message):
+    import tomllib
+
+    from albench.config import parse_benchmark
+
+    raw = tomllib.loads('[benchmark]\nname = "b"\nstrategies = ["random"]\n' + table)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_benchmark(raw)
+
+
+def test_balanced_initial_larger_than_the_smallest_class_allows_is_refused(tmp_path):
+    from albench.loop import Job, prepare
+    from tests.conftest import tiny_digits
+
+    task = tiny_digits(initial=200, balanced_initial=True)
+    task = type(task)(**{**task.__dict__, "params": {"imbalance": 20.0}})
+    with pytest.raises(ConfigError, match="the smallest class has 6; lower al.initial"):
+        prepare(Job("t", "t", task, "random"))
