@@ -184,6 +184,8 @@ class ReportData:
     # (every run; None: the run logged none)
     expectations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # task ->
     # its scenario's known answers (a run's expectations.json; Expectation as dicts)
+    picks: dict[str, Any] = field(default_factory=dict)  # run_id -> every item its strategy
+    # picked (np.ndarray; selected/cycle_*.npy, the initial set left out)
 
 
 def select_runs(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[dict[str, str]]]:
@@ -565,7 +567,30 @@ def load_report_data(tracker: Any, experiment: str, options: ReportOptions) -> R
     trials = scatter_trials(data, options.trial)
     baselines = pick_baselines(data, options.baselines)
     expectations = load_expectations(tracker, data)
-    return ReportData(data, trials, baselines, _last_scores(tracker, data), expectations)
+    scores, picks = _last_scores(tracker, data), load_picks(tracker, data)
+    return ReportData(data, trials, baselines, scores, expectations, picks)
+
+
+def load_picks(tracker: Any, data: ExperimentData) -> dict[str, Any]:
+    """run_id -> every pool item the run's strategy picked, in cycle order (its
+    ``selected/cycle_*.npy`` files; the initial set, the same for every strategy of a trial,
+    is left out). A run with none, or with a file that is not an array of indices (corrupt,
+    hand-edited), is absent."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for run_id in sorted(data.runs.run_id):
+        files = [f for f in tracker.artifact_files(run_id, "selected") if "/cycle_" in f]
+        if not files:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                parts = [np.load(tracker.download_artifact(run_id, f, tmp)) for f in files]
+            except (OSError, ValueError):
+                continue
+        if all(p.ndim == 1 and p.dtype.kind in "iu" for p in parts):
+            out[run_id] = np.concatenate(parts)
+    return out
 
 
 EXPECTATIONS_FILE = "expectations.json"

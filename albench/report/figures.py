@@ -264,21 +264,29 @@ def curve_figure(
     return fig
 
 
-def picks_figure(shares: pd.DataFrame, task: str, styles: Mapping[str, Style]) -> Figure:
-    """What the strategies picked: one panel per share of the picks (``picks/...``
-    metrics, :func:`albench.report.stats.pick_shares`), mean +/- 1 std over trials."""
-    kinds = list(dict.fromkeys(shares.metric))
-    fig = Figure(figsize=(PANEL[0] * len(kinds), PANEL[1] * 1.45), layout="constrained")
-    axes = fig.subplots(1, len(kinds), sharey=True, squeeze=False)[0]
-    ys: list[float] = [0.0]
-    for ax, kind in zip(axes, kinds, strict=True):
-        ys += _band_lines(ax, shares[shares.metric == kind], styles, (0.0, 1.0))
-        what = kind.removeprefix("picks/").removesuffix("_share")
-        ax.set_title(f"{task}: share of the picks, {what}")
+def picks_figure(picks: pd.DataFrame, task: str, styles: Mapping[str, Style]) -> Figure:
+    """What the strategies picked: one panel per diagnostic of the picks (``picks/...``
+    metrics, :func:`albench.report.stats.pick_shares`), mean +/- 1 std over trials; shares
+    on 0..1, the facts' means (``picks/mean/<fact>``) on their own scale."""
+    kinds = list(dict.fromkeys(picks.metric))
+    cols = min(len(kinds), 4)
+    rows = math.ceil(len(kinds) / cols)
+    fig = Figure(figsize=(PANEL[0] * cols, PANEL[1] * (rows + 0.45)), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).reshape(-1)
+    for ax, kind in zip(axes, kinds, strict=False):
+        share = kind.endswith("_share")
+        limits = (0.0, 1.0) if share else (-math.inf, math.inf)
+        ys = _band_lines(ax, picks[picks.metric == kind], styles, limits)
+        if share:
+            _clip_y(ax, (0.0, 1.0), [0.0, *ys])
+            what = kind.removeprefix("picks/").removesuffix("_share")
+            ax.set_title(f"{task}: share of the picks, {what}")
+        else:
+            ax.set_title(f"{task}: mean over the picks, {kind.removeprefix('picks/mean/')}")
         ax.set_xlabel(X_LABEL)
-    _clip_y(axes[0], (0.0, 1.0), ys)
-    axes[0].set_ylabel("share of the cycle's picks")
-    _legend_below(fig, axes, ncols=4, styles=styles)
+    for ax in axes[len(kinds) :]:
+        ax.set_visible(False)
+    _legend_below(fig, axes[: len(kinds)], ncols=4, styles=styles)
     return fig
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "last_cycle_section",
     "paired_section",
     "paper_section",
+    "picks_section",
     "scenario_section",
     "ranking_section",
     "scatter_models",
@@ -496,22 +497,65 @@ def scenario_section(ctx: TaskContext) -> list[Item]:
         "expected, contradicted when decided otherwise, undecided when inconclusive, not run "
         "when a strategy of it has no runs. " + (", ".join(tally) or "None decided") + "."
     )
-    items: list[Item] = [
-        ctx.table(check, disp, Heading("scenario_check", "Scenario check", caption))
-    ]
+    return [ctx.table(check, disp, Heading("scenario_check", "Scenario check", caption))]
+
+
+def picks_section(ctx: TaskContext) -> list[Item]:
+    """What each strategy picked, not only how well it did (the mechanism behind a
+    verdict): the picks' diagnostics per cycle, the class mix of the picks and how much
+    the strategies' picks overlap; whatever the runs logged."""
+    items: list[Item] = []
     picks = stats.pick_shares(ctx.frame)
     if len(picks):
-        fig = figs.picks_figure(picks, ctx.task, ctx.styles)
         items.append(
             ctx.figure(
-                fig, "picks", "What each strategy picked",
-                "Per cycle, mean over trials of the share of each cycle's picks that are "
-                "copies of another pick or of a labeled item (picks/copy_share) and that "
-                "carry a wrong label (picks/honeypot_share): the mechanism behind the "
-                "scenario's expectations.",
+                figs.picks_figure(picks, ctx.task, ctx.styles), "picks",
+                "What each strategy picked",
+                "Per cycle, mean ± std over trials, of the cycle's picks: the share that are "
+                "copies of another pick or of a labeled item (copy, where the pool has known "
+                "copies), that carry a wrong label (honeypot), that are near-duplicates in "
+                "the model's embedding (near: closer to another pick or a labeled item than "
+                "the 10th percentile of the initial set's nearest-neighbour distances; "
+                "random's line is the chance level at each cycle), and the mean of each "
+                "fact the task records per item (e.g. objects per image).",
             )
         )  # fmt: skip
+    mix = stats.class_mix(ctx.frame)
+    if len(mix):
+        classes = sorted(mix["class"].unique(), key=lambda c: (len(c), c))
+        wide = mix.pivot(index="strategy", columns="class", values="share")
+        wide = wide.reindex(columns=classes)
+        wide = wide.loc[stats.strategy_order(wide.index, ctx.order)]
+        disp = pd.DataFrame({"strategy": ctx.labels(wide.index.to_series())})
+        for c in classes:
+            disp[f"class {c}"] = wide[c].map(lambda v: f"{100 * v:.1f} %")
+        head = Heading(
+            "class_mix", "Class mix of the picks",
+            "Share of all of a strategy's picks (every cycle and trial) of each true class. "
+            "Compare with random's, which follows the pool's class shares.",
+        )  # fmt: skip
+        items.append(ctx.table(mix, disp.reset_index(drop=True), head))
+    overlap = stats.label_overlap(ctx.runs, ctx.data.picks)
+    if len(overlap):
+        names = stats.strategy_order(set(overlap.strategy), ctx.order)
+        wide = overlap.pivot(index="strategy", columns="other", values="mean")
+        wide = wide.reindex(index=names, columns=names)
+        disp = pd.DataFrame({"strategy": ctx.labels(pd.Series(names))})
+        for other in names:
+            disp[ctx.label(other)] = [_num2(v) for v in wide[other]]
+        head = Heading(
+            "overlap", "How alike the strategies' picks are",
+            "Jaccard overlap |A ∩ B| / |A ∪ B| of the items two strategies picked over all "
+            "cycles of the same trial (the shared initial set left out), mean over the "
+            "trials both ran (the CSV has std and n). Two strategies that pick alike cannot "
+            "differ much in what they reach.",
+        )  # fmt: skip
+        items.append(ctx.table(overlap, disp, head))
     return items
+
+
+def _num2(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:.2f}"
 
 
 def paper_section(ctx: TaskContext) -> list[Item]:
@@ -982,6 +1026,7 @@ SECTIONS: tuple[Callable[[TaskContext], list[Item]], ...] = (
     last_cycle_section,
     paper_section,
     scenario_section,
+    picks_section,
     ranking_section,
     spread_section,
     scatter_section,

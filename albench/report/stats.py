@@ -116,13 +116,54 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     return out[["task", "strategy", "metric", "cycle", "labeled", "n", "mean", "std"]]
 
 
-PICK_SHARES = ("picks/copy_share", "picks/honeypot_share")  # the picks' diagnostics drawn
+PICK_SHARES = ("picks/copy_share", "picks/honeypot_share", "picks/near_share")  # shares
+PICK_MEANS = "picks/mean/"  # prefix of the per-item facts averaged over a cycle's picks
+PICK_CLASS = "picks/class/"  # prefix of the picks' class counts
 
 
 def pick_shares(frame: pd.DataFrame) -> pd.DataFrame:
-    """The picks' shares (:data:`PICK_SHARES`) summarised over trials (:func:`summarize`);
-    empty when no run logged any."""
-    return summarize(frame[frame.metric.isin(PICK_SHARES)])
+    """The picks' diagnostics drawn per cycle, summarised over trials (:func:`summarize`):
+    the shares (:data:`PICK_SHARES`), then the facts' means (``picks/mean/<fact>``); empty
+    when no run logged any."""
+    keep = frame.metric.isin(PICK_SHARES) | frame.metric.str.startswith(PICK_MEANS)
+    out = summarize(frame[keep])
+    rank = {m: i for i, m in enumerate(PICK_SHARES)}
+    key = out.metric.map(lambda m: (rank.get(m, len(rank)), m))
+    return out.assign(_k=key).sort_values(["_k", "strategy", "cycle"]).drop(columns="_k")
+
+
+def class_mix(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, strategy, class): the share of all its picks (every cycle, every trial)
+    that are of that true class (``picks/class/<c>`` counts), and the trials."""
+    rows = frame[frame.metric.str.startswith(PICK_CLASS)]
+    if rows.empty:
+        return pd.DataFrame(columns=["task", "strategy", "class", "share", "n"])
+    rows = rows.assign(cls=rows.metric.str.removeprefix(PICK_CLASS))
+    g = rows.groupby(["task", "strategy", "cls"], sort=True)
+    out = g.agg(picks=("value", "sum"), n=("trial", "nunique")).reset_index()
+    total = out.groupby(["task", "strategy"]).picks.transform("sum")
+    out["share"] = out.picks / total.where(total > 0)
+    return out.rename(columns={"cls": "class"})[["task", "strategy", "class", "share", "n"]]
+
+
+def label_overlap(runs: pd.DataFrame, picks: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """The Jaccard overlap of what two strategies picked in the same trial: |A & B| /
+    |A | B| over the items each picked in all its cycles (the initial set, shared, left
+    out), as mean and std over the trials both ran (n), per task and ordered pair
+    (strategy, other), both orders listed; a strategy with itself is left out."""
+    have = runs[runs.run_id.isin(list(picks))]
+    rows = []
+    for (task, trial), group in have.groupby(["task", "trial"], sort=True):
+        sets = {r.strategy: set(picks[r.run_id].tolist()) for r in group.itertuples()}
+        for a, sa in sets.items():
+            for b, sb in sets.items():
+                if a != b and (sa or sb):
+                    rows.append((task, a, b, trial, len(sa & sb) / len(sa | sb)))
+    cols = ["task", "strategy", "other", "trial", "jaccard"]
+    frame = pd.DataFrame(rows, columns=cols)
+    g = frame.groupby(["task", "strategy", "other"], sort=True).jaccard
+    out = g.agg(mean="mean", std="std", n="count").reset_index()
+    return out[["task", "strategy", "other", "n", "mean", "std"]]
 
 
 def last_cycle_table(

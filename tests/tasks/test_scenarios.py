@@ -222,6 +222,20 @@ def test_a_scenario_run_and_its_report_check(mlflow_uri, tmp_path):
     assert check.outcome.tolist()[0] in {"confirmed", "contradicted", "undecided"}
     assert (tmp_path / "rep/digits_trap/picks.png").exists()
     assert "Scenario check" in open("rep/index.html").read()
+    for run in tracker.runs("trap"):  # every job: near-duplicates in the model's embedding
+        if run.info.run_name == "report":
+            continue
+        near = tracker.metric_history(run.info.run_id, "picks/near_share")
+        assert [step for step, _ in near] == [0, 1] and all(0 <= v <= 1 for _, v in near)
+    mix = pd.read_csv("rep/digits_trap/class_mix.csv")
+    assert set(mix.strategy) == {"random", "entropy"} and set(mix["class"]) == set(range(10))
+    assert mix.groupby("strategy").share.sum().round(9).tolist() == [1.0, 1.0]
+    overlap = pd.read_csv("rep/digits_trap/overlap.csv")
+    assert overlap[["strategy", "other", "n"]].values.tolist() == [
+        ["entropy", "random", 2],
+        ["random", "entropy", 2],
+    ]
+    assert 0 <= overlap["mean"].iloc[0] <= 1
 
 
 def test_a_scenario_in_rounds_stops_on_its_expectations(mlflow_uri, tmp_path, capsys):
@@ -488,3 +502,70 @@ def test_balanced_initial_larger_than_the_smallest_class_allows_is_refused(tmp_p
     task = type(task)(**{**task.__dict__, "params": {"imbalance": 20.0}})
     with pytest.raises(ConfigError, match="the smallest class has 6; lower al.initial"):
         prepare(Job("t", "t", task, "random"))
+
+
+# --------------------------------------------------------------------- the report's tables
+def test_class_mix_and_label_overlap_by_hand():
+    """Class mix: strategy a picked 3 of class 0 and 1 of class 1 over its cycles and
+    trials (3/4, 1/4). Overlap, trial 0: a picked {1, 2, 3}, b {2, 3, 4}: 2 / 4 = 0.5;
+    trial 1: a {1}, b {2}: 0; mean 0.25 over n = 2; c has picks in trial 0 only."""
+    import pandas as pd
+
+    from albench.report.stats import class_mix, label_overlap
+
+    frame = pd.DataFrame(
+        {
+            "task": "t",
+            "strategy": ["a", "a", "a", "a"],
+            "trial": [0, 0, 1, 1],
+            "cycle": [0, 0, 0, 0],
+            "metric": ["picks/class/0", "picks/class/1", "picks/class/0", "picks/class/1"],
+            "value": [2.0, 1.0, 1.0, 0.0],
+        }
+    )
+    mix = class_mix(frame)
+    assert mix[["class", "share", "n"]].values.tolist() == [["0", 0.75, 2], ["1", 0.25, 2]]
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a0", "b0", "a1", "b1", "c0"],
+            "task": "t",
+            "strategy": ["a", "b", "a", "b", "c"],
+            "trial": [0, 0, 1, 1, 0],
+        }
+    )
+    picks = {
+        "a0": np.array([1, 2, 3]),
+        "b0": np.array([2, 3, 4]),
+        "a1": np.array([1]),
+        "b1": np.array([2]),
+        "c0": np.array([1, 2, 3]),
+    }
+    out = label_overlap(runs, picks).set_index(["strategy", "other"])
+    assert out.loc[("a", "b"), "mean"] == 0.25 and out.loc[("a", "b"), "n"] == 2
+    assert out.loc[("b", "a"), "mean"] == 0.25
+    assert out.loc[("a", "c"), "mean"] == 1.0 and out.loc[("a", "c"), "n"] == 1
+    assert out.loc[("b", "c"), "mean"] == 0.5
+    assert ("a", "a") not in out.index
+
+
+def test_a_corrupt_picks_file_leaves_that_run_out_of_the_overlap(tmp_path):
+    import types
+
+    from albench.report.data import load_picks
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    for folder in (good, bad):
+        (folder / "selected").mkdir(parents=True)
+    np.save(good / "selected/cycle_00.npy", np.array([3, 4]))
+    np.save(good / "selected/cycle_01.npy", np.array([5]))
+    np.save(good / "selected/initial.npy", np.array([0, 1]))
+    (bad / "selected/cycle_00.npy").write_text("not an array")
+    tracker = types.SimpleNamespace(
+        artifact_files=lambda run, sub: sorted(
+            str(p.relative_to(tmp_path / run)) for p in (tmp_path / run / sub).iterdir()
+        ),
+        download_artifact=lambda run, path, dst: tmp_path / run / path,
+    )
+    data = types.SimpleNamespace(runs=__import__("pandas").DataFrame({"run_id": ["bad", "good"]}))
+    out = load_picks(tracker, data)
+    assert list(out) == ["good"] and out["good"].tolist() == [3, 4, 5]
