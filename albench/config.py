@@ -562,7 +562,12 @@ def _add_default_schedules(raw: dict[str, Any], names: list[str], benchmark: str
     tables = raw.setdefault("tasks", {})
     for name in names:
         if name in tables:
-            continue
+            continue  # a table of the benchmark, named after its task or not
+        if name not in TASKS and ":" not in name:
+            raise unknown(
+                "task", name, {*TASKS.names(), *tables},
+                f"give a registered task or a table of benchmark {benchmark!r}",
+            )  # fmt: skip
         schedule = TASKS.get(name).default_schedule
         if schedule is None:
             raise ConfigError(

@@ -219,6 +219,12 @@ def test_one_task_under_several_settings_each_table_named(mlflow_uri, tmp_path, 
         copies.tags["albench.config_hash"]
         != runs["digits/random/trial-0"].data.tags["albench.config_hash"]
     )
+    # --tasks picks a table by its name; a name that is neither a table nor a task is refused
+    assert main(["plan", "--benchmark", str(path), "--tasks", "digits_copies"]) == 0
+    assert "digits_copies/random/trial-0" in capsys.readouterr().out
+    assert main(["plan", "--benchmark", str(path), "--tasks", "digits_copy"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'digits_copy' (did you mean 'digits_copies'?)" in err
     for text, message in [
         ('task = "digitz"', "unknown task 'digitz'"),
         ("task = 3", "tasks.digits_copies.task = 3 has the wrong type"),
