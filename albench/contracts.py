@@ -181,6 +181,7 @@ class TaskData:
     # (the item it is a copy of: equal values are copies), "honeypot" (bool: a wrong label);
     # any other name is a number per item whose mean over each cycle's picks is logged.
     facts: dict[str, np.ndarray] = field(default_factory=dict)
+    test_facts: dict[str, np.ndarray] = field(default_factory=dict)  # the same, test split
 
     @property
     def pool_size(self) -> int:

@@ -520,6 +520,18 @@ def picks_section(ctx: TaskContext) -> list[Item]:
                 "fact the task records per item (e.g. objects per image).",
             )
         )  # fmt: skip
+        each = picks.groupby(["strategy", "metric"], sort=False)["mean"].mean().unstack()
+        each = each.loc[stats.strategy_order(each.index, ctx.order), picks.metric.unique()]
+        disp = pd.DataFrame({"strategy": ctx.labels(each.index.to_series())})
+        for metric in each.columns:
+            name = metric.removeprefix("picks/mean/").removeprefix("picks/")
+            disp[name] = [_num2(v) if abs(v) < 100 else f"{v:.4g}" for v in each[metric]]
+        head = Heading(
+            "picks_table", "What each strategy picked, over all cycles",
+            "The figure's lines averaged over the cycles that select (the CSV has each "
+            "cycle: mean, std and n over trials).",
+        )  # fmt: skip
+        items.append(ctx.table(picks, disp.reset_index(drop=True), head))
     mix = stats.class_mix(ctx.frame)
     if len(mix):
         classes = sorted(mix["class"].unique(), key=lambda c: (len(c), c))

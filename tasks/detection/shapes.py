@@ -397,6 +397,7 @@ class ShapesTask(DetectionTask):
             pool_eval=ShapesDataset(pool, grain_seed=SPLITS.index("pool")),
             test=ShapesDataset(test, grain_seed=SPLITS.index("test")),
             facts=facts,
+            test_facts=scene_facts(test, side),
         )
 
     def build_model(self) -> nn.Module:

@@ -365,6 +365,7 @@ class StickmenTask(PoseTask):
             pool_eval=make(pool_ann, pool, False, 0),
             test=make(test_ann, test, False, 1),
             facts=facts,
+            test_facts=figure_facts(test, self.image_size),
         )
 
     def build_model(self) -> nn.Module:

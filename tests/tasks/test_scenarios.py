@@ -227,6 +227,8 @@ def test_a_scenario_run_and_its_report_check(mlflow_uri, tmp_path):
             continue
         near = tracker.metric_history(run.info.run_id, "picks/near_share")
         assert [step for step, _ in near] == [0, 1] and all(0 <= v <= 1 for _, v in near)
+    table = pd.read_csv("rep/digits_trap/picks_table.csv")
+    assert {"picks/honeypot_share", "picks/near_share"} <= set(table.metric)
     mix = pd.read_csv("rep/digits_trap/class_mix.csv")
     assert set(mix.strategy) == {"random", "entropy"} and set(mix["class"]) == set(range(10))
     assert mix.groupby("strategy").share.sum().round(9).tolist() == [1.0, 1.0]
