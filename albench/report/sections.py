@@ -521,40 +521,33 @@ def picks_section(ctx: TaskContext) -> list[Item]:
             )
         )  # fmt: skip
         each = picks.groupby(["strategy", "metric"], sort=False)["mean"].mean().unstack()
-        each = each.loc[stats.strategy_order(each.index, ctx.order), picks.metric.unique()]
-        disp = pd.DataFrame({"strategy": ctx.labels(each.index.to_series())})
-        for metric in each.columns:
-            name = metric.removeprefix("picks/mean/").removeprefix("picks/")
-            disp[name] = [_num2(v) if abs(v) < 100 else f"{v:.4g}" for v in each[metric]]
+        disp = _by_strategy(
+            ctx, each[picks.metric.unique()],
+            lambda v: _num2(v) if abs(v) < 100 else f"{v:.4g}",
+            lambda m: m.removeprefix("picks/mean/").removeprefix("picks/"),
+        )  # fmt: skip
         head = Heading(
             "picks_table", "What each strategy picked, over all cycles",
             "The figure's lines averaged over the cycles that select (the CSV has each "
             "cycle: mean, std and n over trials).",
         )  # fmt: skip
-        items.append(ctx.table(picks, disp.reset_index(drop=True), head))
+        items.append(ctx.table(picks, disp, head))
     mix = stats.class_mix(ctx.frame)
     if len(mix):
         classes = sorted(mix["class"].unique(), key=lambda c: (len(c), c))
-        wide = mix.pivot(index="strategy", columns="class", values="share")
-        wide = wide.reindex(columns=classes)
-        wide = wide.loc[stats.strategy_order(wide.index, ctx.order)]
-        disp = pd.DataFrame({"strategy": ctx.labels(wide.index.to_series())})
-        for c in classes:
-            disp[f"class {c}"] = wide[c].map(lambda v: f"{100 * v:.1f} %")
+        wide = mix.pivot(index="strategy", columns="class", values="share")[classes]
+        disp = _by_strategy(ctx, wide, lambda v: f"{100 * v:.1f} %", lambda c: f"class {c}")
         head = Heading(
             "class_mix", "Class mix of the picks",
             "Share of all of a strategy's picks (every cycle and trial) of each true class. "
             "Compare with random's, which follows the pool's class shares.",
         )  # fmt: skip
-        items.append(ctx.table(mix, disp.reset_index(drop=True), head))
+        items.append(ctx.table(mix, disp, head))
     overlap = stats.label_overlap(ctx.runs, ctx.data.picks)
     if len(overlap):
         names = stats.strategy_order(set(overlap.strategy), ctx.order)
         wide = overlap.pivot(index="strategy", columns="other", values="mean")
-        wide = wide.reindex(index=names, columns=names)
-        disp = pd.DataFrame({"strategy": ctx.labels(pd.Series(names))})
-        for other in names:
-            disp[ctx.label(other)] = [_num2(v) for v in wide[other]]
+        disp = _by_strategy(ctx, wide.reindex(index=names, columns=names), _num2, ctx.label)
         head = Heading(
             "overlap", "How alike the strategies' picks are",
             "Jaccard overlap |A ∩ B| / |A ∪ B| of the items two strategies picked over all "
@@ -564,6 +557,18 @@ def picks_section(ctx: TaskContext) -> list[Item]:
         )  # fmt: skip
         items.append(ctx.table(overlap, disp, head))
     return items
+
+
+def _by_strategy(
+    ctx: TaskContext, wide: pd.DataFrame, fmt: Callable[[Any], str], header: Callable[[Any], str]
+) -> pd.DataFrame:
+    """A display table of ``wide`` (one row per strategy, in the report's order): the
+    strategy's label, then each column's values formatted by ``fmt``, headed ``header(col)``."""
+    wide = wide.loc[stats.strategy_order(wide.index, ctx.order)]
+    disp = pd.DataFrame({"strategy": ctx.labels(wide.index.to_series())})
+    for col in wide.columns:
+        disp[header(col)] = [fmt(v) for v in wide[col]]
+    return disp.reset_index(drop=True)
 
 
 def _num2(value: float) -> str:
