@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import socket
 import sys
 import time
@@ -157,6 +158,7 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
             f"{al.initial} + {al.budget} x {al.cycles - 1} = {al.labels_needed} labels, but the "
             f"pool has {data.pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
         )
+    check_facts(job.task.name, data)
     if al.balanced_initial:
         if "class" not in data.facts:
             raise ConfigError(
@@ -172,6 +174,25 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
                 f"{counts.min()}; lower al.initial or drop balanced_initial"
             )
     return task, strategy, data
+
+
+FACT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # a fact is logged as picks/mean/<name>
+
+
+def check_facts(task: str, data: TaskData) -> None:
+    """A task's facts (``TaskData.facts``) must be logged without fail after the first
+    cycle's training: each named as a metric can be, one value per pool item."""
+    for name, values in data.facts.items():
+        if not isinstance(name, str) or not FACT_NAME.fullmatch(name):
+            raise AlbenchError(
+                f"task {task!r} gives a pool fact named {name!r}; name facts with letters, "
+                "digits, '_', '-' and '.' (TaskData.facts)"
+            )
+        if np.shape(values) != (data.pool_size,):
+            raise AlbenchError(
+                f"task {task!r} gives the pool fact {name!r} with shape {np.shape(values)}; "
+                f"give one value per pool item, shape ({data.pool_size},) (TaskData.facts)"
+            )
 
 
 def balanced_draw(classes: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

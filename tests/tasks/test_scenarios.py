@@ -571,3 +571,33 @@ def test_a_corrupt_picks_file_leaves_that_run_out_of_the_overlap(tmp_path):
     data = types.SimpleNamespace(runs=__import__("pandas").DataFrame({"run_id": ["bad", "good"]}))
     out = load_picks(tracker, data)
     assert list(out) == ["good"] and out["good"].tolist() == [3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    "facts, message",
+    [
+        ({"a b?": np.zeros(1300)}, "gives a pool fact named 'a b?'; name facts with letters"),
+        ({"objects": np.zeros(7)}, "gives the pool fact 'objects' with shape (7,)"),
+    ],
+)
+def test_facts_that_could_not_be_logged_are_refused_before_any_training(
+    facts, message, monkeypatch
+):
+    """A plug-in's hostile or malformed facts fail in prepare (before MLflow and training),
+    not when the first cycle's picks are logged."""
+    import dataclasses
+    import re
+
+    from albench.errors import AlbenchError
+    from albench.loop import Job, prepare
+    from albench.tasks.classification.digits import DigitsTask
+    from tests.conftest import tiny_digits
+
+    real = DigitsTask.datasets
+    monkeypatch.setattr(
+        DigitsTask,
+        "datasets",
+        lambda self, root, download: dataclasses.replace(real(self, root, download), facts=facts),
+    )
+    with pytest.raises(AlbenchError, match=re.escape(message)):
+        prepare(Job("t", "t", tiny_digits(), "random"))
