@@ -36,14 +36,24 @@ import torch
 
 from albench.errors import AlbenchError
 
-__all__ = ["CorruptStateError", "JobState", "StateWriteError", "state_dir_for"]
+__all__ = [
+    "CorruptStateError",
+    "ForeignStateError",
+    "JobState",
+    "StateWriteError",
+    "state_dir_for",
+]
 
-_VERSION = 2
-_MAGIC = b"albench-state 2 sha256 "  # + 64 hex digits + newline, then torch.save bytes
+_VERSION = 3  # 3: data only (artifacts as tensors), read with weights_only=True
+_MAGIC = b"albench-state 3 sha256 "  # + 64 hex digits + newline, then torch.save bytes
 
 
 class CorruptStateError(AlbenchError):
     """A job's saved state and its previous copy both fail their checksum."""
+
+
+class ForeignStateError(AlbenchError):
+    """A state file holds another job's state (copied or swapped in): it is never loaded."""
 
 
 class StateWriteError(AlbenchError):
@@ -68,6 +78,9 @@ class JobState:
         """Write to ``path`` atomically, keeping the previous state as ``<name>.prev``."""
         payload = {k: getattr(self, k) for k in self.__dataclass_fields__}
         payload["labeled"] = torch.as_tensor(self.labeled, dtype=torch.int64)
+        payload["metric"] = float(self.metric)
+        payload["rows"] = [(str(k), float(v), int(step)) for k, v, step in self.rows]
+        payload["artifacts"] = {name: _to_data(v) for name, v in self.artifacts.items()}
         payload["version"] = _VERSION
         buffer = io.BytesIO()
         torch.save(payload, buffer)
@@ -97,16 +110,18 @@ class JobState:
             raise
 
     @classmethod
-    def load(cls, path: Path) -> JobState | None:
-        """The state at ``path`` (None if there is none), verified; stray temp files are
-        removed. A corrupt state falls back to the previous one with a warning."""
+    def load(cls, path: Path, job: str) -> JobState | None:
+        """The state at ``path`` (None if there is none) of the job whose config hash is
+        ``job``, verified; stray temp files are removed. A corrupt state falls back to the
+        previous one with a warning; another job's state raises ForeignStateError."""
         for stray in path.parent.glob(f".{path.name}.*.tmp") if path.parent.exists() else []:
             stray.unlink(missing_ok=True)
-        return cls.peek(path, warn=True)
+        return cls.peek(path, job, warn=True)
 
     @classmethod
-    def peek(cls, path: Path, warn: bool = False) -> JobState | None:
-        """Read the state at ``path`` (or its previous copy) without touching any file."""
+    def peek(cls, path: Path, job: str, warn: bool = False) -> JobState | None:
+        """Read the state at ``path`` (or its previous copy) of the job whose config hash is
+        ``job``, without touching any file."""
         files = [f for f in (path, _previous(path)) if f.exists()]  # newest first
         errors: list[str] = []
         for f in files:  # no `path` alone: killed between the two renames of save()
@@ -115,6 +130,12 @@ class JobState:
             except (OSError, ValueError) as exc:
                 errors.append(f"{f} ({exc})")
                 continue
+            if state.config_hash != job:
+                raise ForeignStateError(
+                    f"the job state {f} holds another job's state (config hash "
+                    f"{str(state.config_hash)[:16]!r}, not {job!r}): it was copied or swapped "
+                    f"in; delete {path.name}* in {path.parent} to start this job over"
+                )
             if errors and warn:
                 print(f"albench: warning: corrupt job state {errors[0]}; resuming from {f}",
                       file=sys.stderr)  # fmt: skip
@@ -141,18 +162,37 @@ def _read(path: Path) -> JobState:
     """One state file, checksum verified; ValueError if it is not a valid state."""
     blob = path.read_bytes()
     head, _, body = blob.partition(b"\n")
+    if head.startswith(b"albench-state ") and not head.startswith(_MAGIC):
+        raise ValueError("written by another albench version, in another state format")
     if not head.startswith(_MAGIC) or len(head) != len(_MAGIC) + 64:
         raise ValueError("not an albench state file (truncated or empty?)")
     if hashlib.sha256(body).hexdigest().encode() != head[len(_MAGIC) :]:
         raise ValueError("checksum mismatch")
-    try:
-        p = torch.load(io.BytesIO(body), map_location="cpu", weights_only=False)
+    try:  # data only: tensors and plain values, so a state file can never run code
+        p = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as exc:  # a body that passes the checksum but cannot be read
-        raise ValueError(f"cannot be read: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot be read as data ({first[:200]})") from None
+    if not isinstance(p, dict) or p.get("version") != _VERSION:
+        raise ValueError(f"not a version-{_VERSION} albench state")
     p.pop("version", None)
     p["labeled"] = p["labeled"].numpy()
     p["rows"] = [tuple(r) for r in p["rows"]]
+    p["artifacts"] = {name: _from_data(v) for name, v in p.get("artifacts", {}).items()}
     return JobState(**{k: v for k, v in p.items() if k in JobState.__dataclass_fields__})
+
+
+def _to_data(value: Any) -> Any:
+    """An artifact (an array, or a dict of columns) as tensors, which load as data only."""
+    if isinstance(value, dict):
+        return {str(k): torch.as_tensor(np.asarray(v)) for k, v in value.items()}
+    return torch.as_tensor(np.asarray(value))
+
+
+def _from_data(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v.numpy() for k, v in value.items()}
+    return value.numpy()
 
 
 def state_dir_for(uri: str) -> Path:

@@ -299,7 +299,7 @@ def run_job(
         cpu.settle()
     cycles = _Cycles(job, Tracker(job.tracking_uri), report)
     path = checkpoint_path(state_dir, job) if state_dir is not None else None
-    state = JobState.load(path) if path is not None else None
+    state = JobState.load(path, job.config_hash()) if path is not None else None
     state = cycles.resume(state) if state is not None else cycles.start(path)
     started = time.perf_counter()
     try:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from albench.checkpoint import CorruptStateError, JobState
+from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
 from albench.errors import AlbenchError
 from albench.loop import Job, JobResult, Progress, checkpoint_path, run_job
 
@@ -112,10 +112,12 @@ def plan_jobs(
             state = "finished"
         elif state_dir is not None:
             try:
-                saved = JobState.peek(checkpoint_path(state_dir, job))
+                saved = JobState.peek(checkpoint_path(state_dir, job), job.config_hash())
                 state = f"resume at cycle {saved.cycle + 2}" if saved else "new"
             except CorruptStateError:
                 state = "corrupt saved state (the job will fail: delete it to restart)"
+            except ForeignStateError:
+                state = "another job's saved state (the job will fail: delete it to restart)"
         planned.append(PlannedJob(job, train, infer, seconds, cpu, state))
     return sorted(planned, key=lambda p: -p.est_seconds)
 

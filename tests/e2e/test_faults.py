@@ -122,13 +122,13 @@ def test_c_a_corrupt_state_falls_back_to_the_previous_one(damage, tmp_path, caps
         middle = len(blob) // 2
         path.write_bytes(blob[:middle] + bytes(b ^ 0xFF for b in blob[middle : middle + 16])
                          + blob[middle + 16 :])  # fmt: skip
-    state = JobState.load(path)
+    state = JobState.load(path, "hash")
     assert state.cycle == 0  # the previous, intact state
     assert f"corrupt job state {path}" in capsys.readouterr().err
     _previous = path.with_name("job.pt.prev")
     _previous.write_bytes(b"garbage")
     with pytest.raises(CorruptStateError, match="delete job.pt"):
-        JobState.load(path)
+        JobState.load(path, "hash")
 
 
 def test_c_a_corrupt_state_does_not_stop_the_command(tmp_path, albench_cli):
@@ -306,5 +306,5 @@ def test_h_a_full_disk_fails_the_job_with_one_line_and_keeps_the_last_state(tmp_
     assert proc.returncode == 1 and "Traceback" not in err, err
     assert "No space left on device; the previous state is intact" in err
     (saved,) = (tmp_path / "albench-state" / "quick").glob("*.pt")
-    assert JobState.load(saved).cycle == 0  # the last good state
+    assert JobState.load(saved, saved.stem).cycle == 0  # the last good state
     assert [r.info.status for r in _runs(tmp_path)] == ["FAILED"]

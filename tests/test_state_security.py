@@ -1,0 +1,115 @@
+"""A job state is data, bound to its job: a swapped or crafted state file never runs code
+and is never loaded for another job (issue: security and reliability, round three)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+
+from albench.checkpoint import _MAGIC, CorruptStateError, ForeignStateError, JobState
+
+
+class _Payload:
+    """Unpickling this writes a file: what a hostile state would do instead."""
+
+    def __init__(self, target: pathlib.Path):
+        self.target = target
+
+    def __reduce__(self):
+        return (pathlib.Path.write_text, (self.target, "ran"))
+
+
+def _forge(path: pathlib.Path, payload: dict) -> None:
+    """A state file with a valid magic line and checksum (the checksum has no key: anyone
+    who can write the folder can compute it) around ``payload``."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    body = buffer.getvalue()
+    path.write_bytes(_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
+
+
+def test_a_crafted_state_that_would_run_code_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "job.pt"
+    _forge(path, {"version": 3, "run_id": "r", "config_hash": "h", "labeled": _Payload(marker)})
+    with pytest.raises(CorruptStateError) as err:
+        JobState.load(path, "h")
+    assert not marker.exists()  # nothing was unpickled into a call
+    assert len(str(err.value).splitlines()) == 1 and "cannot be read as data" in str(err.value)
+    with pytest.raises(CorruptStateError):
+        JobState.peek(path, "h")  # albench plan reads the same way
+    assert not marker.exists()
+
+
+def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(tmp_path, albench_cli):
+    """`albench plan` and `albench run` over a state folder holding the crafted file in
+    place of the job's own state: the plan says the state is corrupt, the run fails the job
+    in one line; no code ran."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "pwned"
+    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
+    code = (
+        "import sys; from albench.cli import build_parser, _jobs; "
+        "a = build_parser().parse_args(['run', *sys.argv[1:]]); "
+        "print(_jobs(a, False)[0][0].config_hash())"
+    )
+    hashed = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert hashed.returncode == 0, hashed.stderr
+    state_dir = tmp_path / "albench-state" / "quick"
+    state_dir.mkdir(parents=True)
+    _forge(state_dir / f"{hashed.stdout.strip()}.pt", {"version": 3, "labeled": _Payload(marker)})
+    assert "corrupt saved state" in albench_cli("plan", *args, cwd=tmp_path).stdout
+    run = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "cannot be read as data" in run.stderr
+    assert not marker.exists()
+
+
+def _state(config_hash: str) -> JobState:
+    artifacts = {"selected/cycle_00.npy": np.array([3, 4]), "scores.csv": {"loss": np.ones(2)}}
+    rows = [("eval/accuracy", np.float64(0.5), 0)]  # a numpy number, as a metric can be
+    return JobState("run", config_hash, np.arange(4), 0, np.float64(0.5), {}, None, rows, artifacts)
+
+
+def test_a_state_round_trips_as_data_only(tmp_path):
+    path = tmp_path / "job.pt"
+    _state("h").save(path)
+    back = JobState.load(path, "h")
+    assert back.rows == [("eval/accuracy", 0.5, 0)] and back.metric == 0.5
+    assert back.artifacts["selected/cycle_00.npy"].tolist() == [3, 4]
+    assert back.artifacts["scores.csv"]["loss"].tolist() == [1.0, 1.0]
+    assert np.array_equal(back.labeled, np.arange(4))
+
+
+def test_another_job_s_state_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "random.pt"
+    _state("learn_loss_hash").save(path)  # copied over this job's file
+    with pytest.raises(ForeignStateError) as err:
+        JobState.load(path, "random_hash")
+    message = str(err.value)
+    assert len(message.splitlines()) == 1
+    assert "holds another job's state" in message and "delete random.pt*" in message
+
+
+def test_a_swapped_state_fails_its_job_before_any_run_is_created(tmp_path, mlflow_uri):
+    """learn_loss's saved state copied over random's: random's job refuses it (no MLflow
+    run created, nothing trained), learn_loss's own job is untouched."""
+    from albench.loop import checkpoint_path, run_job
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_job
+
+    other, mine = tiny_job("learn_loss", uri=mlflow_uri), tiny_job("random", uri=mlflow_uri)
+    _state(other.config_hash()).save(checkpoint_path(tmp_path, mine))
+    with pytest.raises(ForeignStateError):
+        run_job(mine, state_dir=tmp_path)
+    assert Tracker(mlflow_uri).runs("test") == []
