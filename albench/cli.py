@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
-from albench.errors import AlbenchError, ConfigError
+from albench.errors import AlbenchError, ConfigError, masked
 
 __all__ = ["main"]
 
@@ -419,7 +419,7 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
     rounds = " (at most: trials 'auto' runs rounds until decided)" if _auto(jobs) else ""
     print(
         f"albench: {len(todo)} of {len(jobs)} jobs to run{rounds} ({len(jobs) - len(todo)} "
-        f"finished already) on {device}, {where}; MLflow {tracker.uri}, experiment "
+        f"finished already) on {device}, {where}; MLflow {masked(tracker.uri)}, experiment "
         f"{experiment!r}",
         file=sys.stderr,
     )
@@ -592,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"albench {args.command}: error: {exc}", file=sys.stderr)
+        print(f"albench {args.command}: error: {masked(str(exc))}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -7,6 +7,7 @@ The command line turns every :class:`AlbenchError` into one line on stderr and e
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 __all__ = [
@@ -19,7 +20,16 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedPairError",
     "did_you_mean",
+    "masked",
 ]
+
+USERINFO = re.compile(r"([A-Za-z][\w+.-]*://)[^/@\s]+@")  # scheme://user:password@
+
+
+def masked(text: str) -> str:
+    """``text`` with the credentials of every URI in it (``scheme://user:password@``)
+    replaced by ``***``: no message, log line or report shows a tracking password."""
+    return USERINFO.sub(r"\1***@", text)
 
 
 class AlbenchError(Exception):

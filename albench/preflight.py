@@ -29,7 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from albench.errors import AlbenchError
+from albench.errors import AlbenchError, masked
 
 __all__ = [
     "ExperimentLock",
@@ -64,10 +64,26 @@ def artifact_root(uri: str) -> str | None:
     return (db.parent / "mlartifacts").as_uri() if db is not None else None
 
 
+# the URI schemes of MLflow's tracking stores (a database's "dialect+driver" counts as its
+# dialect): a server, a database, a file store
+STORE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks")
+
+
 def check_tracking_store(uri: str, create: bool = False) -> None:
     """Fail with one line unless ``uri`` is a store albench can write to; with ``create``, a
     missing sqlite database is created (atomically)."""
     db = sqlite_path(uri)
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+    if uri.startswith("sqlite:") and (db is None or db.name in ("", ":memory:")):
+        raise TrackingStoreError(
+            f"tracking URI {uri!r} is an in-memory database: every run and metric would be "
+            "lost when albench exits; use a file, e.g. MLFLOW_TRACKING_URI=sqlite:///mlflow.db"
+        )
+    if scheme and scheme not in STORE_SCHEMES:
+        raise TrackingStoreError(
+            f"tracking URI {masked(uri)!r} has the unknown scheme {scheme!r}; use one of "
+            f"{', '.join(STORE_SCHEMES)}, e.g. MLFLOW_TRACKING_URI=sqlite:///mlflow.db"
+        )
     if uri.startswith(("http://", "https://")):
         _check_server(uri)
     elif db is not None:

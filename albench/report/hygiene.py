@@ -19,6 +19,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from albench.errors import USERINFO as _USERINFO
+
 __all__ = ["PATH_NOTE", "show_path", "show_uri", "scrub"]
 
 PATH_NOTE = (
@@ -29,7 +31,6 @@ PATH_NOTE = (
 # tilde, a slash or a colon (so "eval/accuracy", "1/2", "../x" and "http://h/x" are left).
 _ABSOLUTE = re.compile(r"(?<![\w.~/:$-])/(?:[\w.+@%-]+/?)+")
 _FILE_URI = re.compile(r"\b(sqlite:///|file://)(/[^\s'\"<>]*)")
-_USERINFO = re.compile(r"(\w+://)[^/@\s]+@")
 
 
 def _under(path: Path, root: Path) -> bool:

@@ -86,6 +86,26 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
             {"MLFLOW_TRACKING_URI": db},
             "batch_size = 15 is odd",
         ),
+        "in-memory tracking store": (
+            quick,
+            {"MLFLOW_TRACKING_URI": "sqlite://"},
+            "is an in-memory database: every run and metric would be lost",
+        ),
+        "in-memory tracking store :memory:": (
+            quick,
+            {"MLFLOW_TRACKING_URI": "sqlite:///:memory:"},
+            "is an in-memory database",
+        ),
+        "unknown tracking URI scheme": (
+            quick,
+            {"MLFLOW_TRACKING_URI": "garbage://x"},
+            "has the unknown scheme 'garbage'",
+        ),
+        "password in an unreachable server URI": (
+            quick,
+            {"MLFLOW_TRACKING_URI": f"http://user:secret@127.0.0.1:{_free_port()}"},
+            "tracking server http://***@127.0.0.1:",
+        ),
         "unknown task": (
             ["run", "--tasks", "nosuch"],
             {"MLFLOW_TRACKING_URI": db},
@@ -131,6 +151,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path):
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert phrase in lines[0]
+    assert "secret" not in err  # no credential of a URI is ever shown
     assert _left(tmp_path) == []
 
 
