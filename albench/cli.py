@@ -179,7 +179,7 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     import dataclasses
     from pathlib import Path
 
-    from albench.config import load_benchmark
+    from albench.config import check_experiment_name, load_benchmark
     from albench.registry import STRATEGIES, TASKS
 
     for flag in ("jobs", "jobs_per_gpu"):
@@ -210,6 +210,8 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     for name in strategies or []:
         STRATEGIES.check(name)
     bench = load_benchmark(args.benchmark, overrides, tasks)
+    if args.experiment is not None:
+        check_experiment_name(args.experiment, "--experiment")
     bench = bench.select(tasks, strategies)
     if args.trials is not None:  # --trials applies to every task, over the tasks' own
         bench = dataclasses.replace(
@@ -547,7 +549,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     tracker = Tracker()
     names = list(dict.fromkeys(args.experiment or [default_experiment(tracker)]))
-    out = args.out or f"reports/{'-vs-'.join(names)}"
+    from albench.config import experiment_file_name
+
+    out = args.out or f"reports/{'-vs-'.join(map(experiment_file_name, names))}"
     command = ["albench", "report"]
     for name in names:
         command += ["--experiment", name]

@@ -49,7 +49,9 @@ __all__ = [
     "TrainConfig",
     "apply_overrides",
     "builtin_benchmarks",
+    "check_experiment_name",
     "config_hash",
+    "experiment_file_name",
     "load_benchmark",
 ]
 
@@ -436,6 +438,7 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
         strategy_params=strategy_params,
         tasks=tasks,
     )
+    check_experiment_name(bench.name, "benchmark.name")
     if not bench.strategies:
         bench = dataclasses.replace(bench, strategies=tuple(STRATEGIES.names()))
     for name in list(bench.strategies) + list(strategy_params):
@@ -578,6 +581,39 @@ def _add_default_schedules(raw: dict[str, Any], names: list[str], benchmark: str
         tables[name] = copy.deepcopy(dict(schedule))
         added.append(name)
     return added
+
+
+MAX_EXPERIMENT = 200  # characters of an experiment name (MLflow's own limit is larger)
+SAFE_FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a name that is a file name as is
+
+
+def check_experiment_name(name: Any, key: str) -> str:
+    """``name`` if it can name an MLflow experiment: text of 1 to 200 characters, not only
+    blanks, without control characters; else a ConfigError naming ``key``."""
+    ok = (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_EXPERIMENT
+        and name.strip() != ""
+        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
+    if not ok:
+        shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:50]}... ({len(name)} chars)"
+        raise ConfigError(
+            f"{key} = {shown} cannot name an experiment: give 1 to {MAX_EXPERIMENT} "
+            "printable characters, e.g. quick-s1"
+        )
+    return name
+
+
+def experiment_file_name(name: str) -> str:
+    """A file name for experiment ``name`` that stays in its folder: the name itself when it
+    is one already (letters, digits, '_', '.', '-', at most 64, no leading dot), else its
+    safe characters (at most 40) and a hash of the whole name, so that two names never share
+    one file and nothing albench writes lands outside its folder."""
+    if SAFE_FILE.fullmatch(name) and ".." not in name:
+        return name
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "experiment"
+    return f"{stem}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 def config_hash(obj: Any) -> str:

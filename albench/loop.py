@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Subset
 
 from albench import cpu
 from albench.checkpoint import JobState
-from albench.config import TaskConfig, config_hash
+from albench.config import TaskConfig, config_hash, experiment_file_name
 from albench.contracts import EMBEDDING, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
@@ -279,7 +279,7 @@ Reporter = Callable[[Progress], None]
 
 def checkpoint_path(state_dir: str | Path, job: Job) -> Path:
     """Where ``job`` keeps its state: one file per (experiment, config hash)."""
-    return Path(state_dir) / job.experiment / f"{job.config_hash()}.pt"
+    return Path(state_dir) / experiment_file_name(job.experiment) / f"{job.config_hash()}.pt"
 
 
 def run_job(

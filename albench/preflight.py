@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from albench.config import experiment_file_name
 from albench.errors import AlbenchError, masked
 
 __all__ = [
@@ -181,7 +182,8 @@ class ExperimentLock:
     """One runner per (state folder, experiment): a lock file with the holder's identity."""
 
     def __init__(self, state_dir: Path, experiment: str):
-        self.path = state_dir / f"{experiment}.lock"
+        self.experiment = experiment
+        self.path = state_dir / f"{experiment_file_name(experiment)}.lock"
         self.held = False
 
     def acquire(self, wait: bool = False, poll_s: float = 2.0) -> None:
@@ -201,7 +203,7 @@ class ExperimentLock:
                     else "another process"
                 )
                 raise LockHeldError(
-                    f"experiment {self.path.stem!r} is being run by {who} (lock {self.path}); "
+                    f"experiment {self.experiment!r} is being run by {who} (lock {self.path}); "
                     "wait for it to finish, pass --wait, or use another --experiment"
                 )
             time.sleep(poll_s)

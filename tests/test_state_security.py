@@ -113,3 +113,35 @@ def test_a_swapped_state_fails_its_job_before_any_run_is_created(tmp_path, mlflo
     with pytest.raises(ForeignStateError):
         run_job(mine, state_dir=tmp_path)
     assert Tracker(mlflow_uri).runs("test") == []
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/abs/path", "a/b", ".", ".."])
+def test_an_experiment_name_never_writes_outside_the_state_folder(name, tmp_path, albench_cli):
+    """Any experiment name maps to one safe file name in the state folder: the lock and the
+    states stay inside it, and a report's default folder inside reports/."""
+    from albench.config import experiment_file_name
+
+    work = tmp_path / "a" / "b" / "work"
+    work.mkdir(parents=True)
+    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
+    run = albench_cli("run", *args, "--no-progress", "--experiment", name, cwd=work)
+    assert run.returncode == 0, run.stderr
+    outside = [p for p in tmp_path.rglob("*") if not p.is_relative_to(work)]
+    assert sorted(outside) == [tmp_path / "a", tmp_path / "a" / "b"]  # only the test's own
+    assert not pathlib.Path("/abs").exists()
+    state = work / "albench-state"
+    assert sorted(p.name for p in state.iterdir()) == [experiment_file_name(name)]  # lock gone
+    report = albench_cli("report", "--experiment", name, cwd=work)
+    assert report.returncode == 0, report.stderr
+    assert (work / "reports" / experiment_file_name(name) / "index.html").is_file()
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a\tb", "x" * 201, "nul\x00"])
+def test_an_experiment_name_that_cannot_name_one_is_refused_in_one_line(name, tmp_path):
+    from albench.config import check_experiment_name
+    from albench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot name an experiment") as err:
+        check_experiment_name(name, "--experiment")
+    assert len(str(err.value)) < 200
