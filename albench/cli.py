@@ -188,10 +188,10 @@ def _jobs(args: argparse.Namespace, need_data: bool):
     overrides = list(args.overrides)
     if args.trials is not None:
         trials = args.trials.strip().lower()
-        if trials != "auto" and not (trials.isdigit() and int(trials) >= 1):
+        if trials != "auto" and not (trials.isdigit() and 1 <= int(trials) <= 1000):
             raise ConfigError(
-                f"--trials {args.trials} is invalid: give 1 or more trials, or 'auto' (rounds "
-                "until every comparison is decided)"
+                f"--trials {args.trials[:20]} is invalid: give 1 to 1000 trials, or 'auto' "
+                "(rounds until every comparison is decided)"
             )
         overrides.append(
             f'benchmark.trials="{trials}"' if trials == "auto" else f"benchmark.trials={trials}"

@@ -122,8 +122,13 @@ class TrainConfig:
         _check(
             self.optimizer in OPTIMIZERS, "train.optimizer", self.optimizer, " | ".join(OPTIMIZERS)
         )
-        _check(self.lr > 0, "train.lr", self.lr, "greater than 0")
-        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "0 or more")
+        _check(0 < self.lr < math.inf, "train.lr", self.lr, "a finite number > 0")
+        _check(0 <= self.momentum < 1, "train.momentum", self.momentum, "in [0, 1)")
+        _check(0 < self.lr_gamma <= 1, "train.lr_gamma", self.lr_gamma, "in (0, 1]")
+        _check(
+            0 <= self.weight_decay < math.inf, "train.weight_decay", self.weight_decay,
+            "a finite number >= 0",
+        )  # fmt: skip
         _check(self.stop_grad_epoch >= 0, "train.stop_grad_epoch", self.stop_grad_epoch, ">= 0")
         _check(self.eval_batch_size >= 1, "train.eval_batch_size", self.eval_batch_size, ">= 1")
         _check(self.num_workers >= 0, "train.num_workers", self.num_workers, ">= 0")
@@ -191,7 +196,10 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         _check_trials(self.trials, "--trials / benchmark.trials")
-        _check(self.max_trials >= 1, "--max-trials / benchmark.max_trials", self.max_trials, ">= 1")
+        _check(
+            1 <= self.max_trials <= MAX_TRIALS, "--max-trials / benchmark.max_trials",
+            self.max_trials, f"1 to {MAX_TRIALS}",
+        )  # fmt: skip
         _check(self.seed >= 0, "--seed / benchmark.seed", self.seed, "0 or more")
 
     def task(self, name: str) -> TaskConfig:
@@ -253,11 +261,14 @@ class BenchmarkConfig:
         return dataclasses.asdict(self)
 
 
+MAX_TRIALS = 1000  # trials per (task, strategy): more is a typo, not an experiment
+
+
 def _check_trials(trials: Any, key: str) -> None:
     ok = trials == AUTO or (
-        isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1
+        isinstance(trials, int) and not isinstance(trials, bool) and 1 <= trials <= MAX_TRIALS
     )
-    _check(ok, key, trials, 'at least 1, or "auto" (rounds of trials until decided)')
+    _check(ok, key, trials, f'1 to {MAX_TRIALS}, or "auto" (rounds of trials until decided)')
 
 
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:

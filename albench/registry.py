@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -313,11 +314,30 @@ class Registry:
                     f"{name!r} takes: {', '.join(params) or 'no parameters'}"
                 )
         resolved = {k: p.default for k, p in params.items() if p.default is not p.empty}
+        for key, value in kwargs.items():
+            _check_like_default(f"{where}.{key}", value, resolved.get(key))
         return resolved | dict(kwargs)
 
     def create(self, name: str, kwargs: dict[str, Any], where: str) -> Any:
         """Instantiate ``name`` with ``kwargs``, rejecting keys its constructor does not take."""
         return self.get(name)(**self.resolve_params(name, kwargs, where))
+
+
+def _check_like_default(key: str, value: Any, default: Any) -> None:
+    """A parameter given in a config must be of its default's kind (a bool, a whole number,
+    a finite number, a text); parameters without a plain default are left to their class."""
+    kinds = (
+        (bool, lambda v: isinstance(v, bool), "true or false"),
+        (int, lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+        (float, lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+         and math.isfinite(v), "a finite number"),
+        (str, lambda v: isinstance(v, str), "a text"),
+    )  # fmt: skip
+    for kind, ok, expected in kinds:
+        if isinstance(default, kind):
+            if not ok(value):
+                raise ConfigError(f"{key} = {value!r} is invalid: expected {expected}")
+            return
 
 
 def _first_line(doc: str | None) -> str:

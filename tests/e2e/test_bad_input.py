@@ -86,6 +86,23 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
             {"MLFLOW_TRACKING_URI": db},
             "batch_size = 15 is odd",
         ),
+        **{
+            f"--set {value}": ([*quick, "--set", value], {"MLFLOW_TRACKING_URI": db}, message)
+            for value, message in [
+                ("train.lr=inf", "train.lr = inf is invalid: expected a finite number > 0"),
+                ("train.lr=1e400", "train.lr = inf is invalid"),
+                ("train.momentum=nan", "train.momentum = nan is invalid: expected in [0, 1)"),
+                ("train.momentum=-5", "train.momentum = -5.0 is invalid"),
+                ("train.lr_gamma=nan", "train.lr_gamma = nan is invalid: expected in (0, 1]"),
+                ("strategies.learn_loss.margin=abc", "margin = 'abc' is invalid: expected a"),
+                ("strategies.learn_loss.margin=nan", "margin = nan is invalid: expected a finite"),
+            ]
+        },
+        "a billion trials": (
+            [*quick[:-2], "--trials", "1000000000"],
+            {"MLFLOW_TRACKING_URI": db},
+            "--trials 1000000000 is invalid: give 1 to 1000 trials",
+        ),
         "in-memory tracking store": (
             quick,
             {"MLFLOW_TRACKING_URI": "sqlite://"},
