@@ -105,7 +105,7 @@ def test_plan_shows_the_rounds_and_the_worst_case(mlflow_uri, capsys):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--trials", "some"], "--trials some is invalid: give 1 or more trials, or 'auto'"),
+        (["--trials", "some"], "--trials some is invalid: give 1 to 1000 trials, or 'auto'"),
         (["--trials", "0"], "--trials 0 is invalid"),
         (["--trials", "auto", "--max-trials", "0"], "--max-trials 0 is invalid: give 1 or more"),
         (["--max-trials", "10"], "--max-trials 10 applies to trials 'auto' only"),

@@ -66,7 +66,7 @@ BAD_INPUT = [
     (["--set", "benchmark.trails=3"], "did you mean 'trials'"),
     (["--trials", "0"], "--trials 0"),
     (["--set", "al.budget=1000"], "lower al.budget"),
-    (["--trials", "two"], "--trials two is invalid: give 1 or more trials, or 'auto'"),
+    (["--trials", "two"], "--trials two is invalid: give 1 to 1000 trials, or 'auto'"),
 ]
 
 
