@@ -257,10 +257,21 @@ def _alive(holder: dict) -> bool:
         return False
     if holder.get("host") != socket.gethostname():
         return True
+    return running(int(holder["pid"]))
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and, where /proc tells, is no zombie (a
+    killed process that its parent has not reaped still answers ``kill(pid, 0)``)."""
     try:
-        os.kill(int(holder["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # another user's process
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS), or it just went
+        return True
+    state = stat.rpartition(")")[2].split()[:1]  # the field after "(name)"
+    return state not in (["Z"], ["X"])

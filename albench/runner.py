@@ -457,14 +457,20 @@ def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, driv
 
 
 def _watch_driver(driver: int, interval: float = 1.0) -> None:
-    """Exit this process at once when the driver process is gone (it was killed)."""
+    """Exit this process at once when the driver process is gone: killed, or a zombie that
+    its parent has not reaped (``preflight.running``); a pid reused by another user's
+    process counts as gone too."""
+    from albench.preflight import running
+
     while True:
         time.sleep(interval)
         try:
             os.kill(driver, 0)
-        except ProcessLookupError:
+        except PermissionError:
             os._exit(70)
-        except PermissionError:  # the pid was reused by another user's process
+        except ProcessLookupError:
+            pass
+        if not running(driver):
             os._exit(70)
 
 

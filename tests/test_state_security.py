@@ -145,3 +145,39 @@ def test_an_experiment_name_that_cannot_name_one_is_refused_in_one_line(name, tm
     with pytest.raises(ConfigError, match="cannot name an experiment") as err:
         check_experiment_name(name, "--experiment")
     assert len(str(err.value)) < 200
+
+
+def test_a_zombie_is_not_running_and_a_worker_watching_it_exits(tmp_path):
+    """A killed driver that its parent has not reaped still answers kill(pid, 0); the
+    worker's watch must see it as gone and exit (code 70) instead of running on."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from albench.preflight import running
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.time() + 30
+    while time.time() < deadline and "Z" not in _state_of(child.pid):
+        time.sleep(0.05)
+    try:
+        os.kill(child.pid, 0)  # the zombie still answers the old liveness check
+        assert not running(child.pid)
+        assert running(os.getpid())
+        watch = subprocess.run(
+            [sys.executable, "-c",
+             f"from albench.runner import _watch_driver; _watch_driver({child.pid}, 0.05)"],
+            timeout=60,
+        )  # fmt: skip
+        assert watch.returncode == 70
+    finally:
+        child.wait()
+    assert not running(child.pid)
+
+
+def _state_of(pid: int) -> str:
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
