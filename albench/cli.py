@@ -360,7 +360,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     state_dir = planned_state_dir(args, uri)
     if state_dir.exists() and not state_dir.is_dir():
         raise AlbenchError(f"--state-dir {state_dir} is a file, not a folder; give a folder path")
-    lock = ExperimentLock(state_dir, experiment)
+    lock = ExperimentLock(uri, experiment)
     if not dry:  # the input is good: check the store, make the folder and the store, lock
         check_tracking_store(uri)
         check_folder(state_dir, "--state-dir", create=True)

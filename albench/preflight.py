@@ -19,6 +19,8 @@ Everything here fails with one line that names the path or URI, the cause and wh
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -27,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from albench.config import experiment_file_name
@@ -178,24 +181,44 @@ def check_folder(path: Path, what: str, create: bool) -> None:
         ) from None
 
 
-class ExperimentLock:
-    """One runner per (state folder, experiment): a lock file with the holder's identity."""
+def lock_dir_for(uri: str) -> Path:
+    """Where the run locks of tracking store ``uri`` live, whatever the state folder: beside
+    a sqlite database (``.albench-locks``), else in the user's cache folder (a server's
+    experiments are then locked per machine)."""
+    db = sqlite_path(uri)
+    if db is not None:
+        return db.resolve().parent / ".albench-locks"
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "albench" / "locks"
 
-    def __init__(self, state_dir: Path, experiment: str):
+
+class ExperimentLock:
+    """One runner per (tracking store, experiment): a lock file with the holder's identity,
+    in the store's lock folder (:func:`lock_dir_for`), named by the experiment and the
+    store, so two state folders cannot run one experiment of one store twice."""
+
+    def __init__(self, uri: str, experiment: str):
         self.experiment = experiment
-        self.path = state_dir / f"{experiment_file_name(experiment)}.lock"
+        store = hashlib.sha256(uri.encode()).hexdigest()[:8]
+        self.path = lock_dir_for(uri) / f"{experiment_file_name(experiment)}-{store}.lock"
         self.held = False
 
     def acquire(self, wait: bool = False, poll_s: float = 2.0) -> None:
-        """Take the lock; if a live process holds it, refuse (or wait with ``wait``)."""
+        """Take the lock; if a live process holds it, refuse (or wait with ``wait``). The
+        take-over of a stale lock (its holder is gone) happens under an exclusive lock of the
+        lock folder, so that of many processes taking it over at once, one gets it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            if self._try_create():
-                return
-            holder = self._holder()
-            unreadable_for = _age(self.path) if holder is None else 0.0
-            if (holder is not None and not _alive(holder)) or unreadable_for > 10:
-                self.path.unlink(missing_ok=True)  # a stale lock: its holder is gone
-                continue
+            with _folder_lock(self.path.parent):
+                if self._try_create():
+                    return
+                holder = self._holder()
+                unreadable_for = _age(self.path) if holder is None else 0.0
+                if (holder is not None and not _alive(holder)) or unreadable_for > 10:
+                    self.path.unlink(missing_ok=True)  # a stale lock: its holder is gone
+                    if self._try_create():
+                        return
+                    continue
             if not wait:
                 who = (
                     f"pid {holder['pid']} on {holder['host']} since {holder['since']}"
@@ -242,6 +265,23 @@ class ExperimentLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock of ``folder`` (flock of its descriptor), released by the
+    kernel if the process dies; a no-op where there is no flock."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def _age(path: Path) -> float:

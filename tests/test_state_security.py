@@ -181,3 +181,59 @@ def _state_of(pid: int) -> str:
         return pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
     except OSError:
         return ""
+
+
+def test_the_lock_is_per_store_and_experiment_whatever_the_state_folder(tmp_path):
+    """The same experiment of the same store, run with two --state-dir: the second runner
+    is refused (the lock lives with the store); another store or experiment is not."""
+    from albench.preflight import ExperimentLock, LockHeldError
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with ExperimentLock(uri, "quick") as first:
+        first.acquire()
+        with pytest.raises(LockHeldError, match="experiment 'quick' is being run by pid"):
+            ExperimentLock(uri, "quick").acquire()
+        other_store = ExperimentLock(f"sqlite:///{tmp_path / 'other' / 'mlflow.db'}", "quick")
+        (tmp_path / "other").mkdir()
+        other_store.acquire()
+        other_store.release()
+        ExperimentLock(uri, "quick-s1").acquire()
+
+
+TAKEOVER = """
+import sys, time
+from albench.preflight import ExperimentLock, LockHeldError
+lock = ExperimentLock(sys.argv[1], "race")
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all start together
+try:
+    lock.acquire()
+except LockHeldError:
+    sys.exit(3)
+time.sleep(1.0)  # hold it while the others try
+lock.release()
+"""
+
+
+def test_many_processes_taking_over_a_stale_lock_at_once_leave_one_holder(tmp_path):
+    """8 processes find a dead holder's lock at the same moment, 8 rounds: exactly one of
+    them holds the lock each round (without the folder lock, 4 rounds of 12 had two)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from albench.preflight import ExperimentLock
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    path = ExperimentLock(uri, "race").path
+    path.parent.mkdir(parents=True)
+    script = tmp_path / "takeover.py"
+    script.write_text(TAKEOVER)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for _ in range(8):
+        path.write_text(f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "since": "x"}}')
+        start = time.time() + 3.0
+        procs = [subprocess.Popen([sys.executable, str(script), uri, str(start)]) for _ in range(8)]
+        codes = [p.wait(timeout=120) for p in procs]
+        assert sorted(codes) == [0] + [3] * 7, codes

@@ -240,17 +240,17 @@ def test_f_a_second_runner_of_the_same_experiment_refuses(tmp_path, albench_cli)
 
 
 def test_f_a_stale_lock_is_taken_over(tmp_path, albench_cli):
-    state = tmp_path / "albench-state"
-    state.mkdir()
+    from albench.preflight import ExperimentLock
+
+    lock = ExperimentLock(_env(tmp_path)["MLFLOW_TRACKING_URI"], "quick").path
+    lock.parent.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (state / "quick.lock").write_text(
-        f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "since": "then"}}'
-    )
+    lock.write_text(f'{{"pid": {dead.pid}, "host": "{os.uname().nodename}", "since": "then"}}')
     out = albench_cli("run", *SMALL, *SHORT, "--strategies", "random", cwd=tmp_path,
                       env=_env(tmp_path))  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert not (state / "quick.lock").exists()
+    assert not lock.exists()
 
 
 # -- G: results do not depend on --jobs --------------------------------------------------------
