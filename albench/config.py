@@ -618,7 +618,7 @@ def check_experiment_name(name: Any, key: str) -> str:
 
 def experiment_file_name(name: str) -> str:
     """A file name for experiment ``name`` that stays in its folder: the name itself when it
-    is one already (letters, digits, '_', '.', '-', at most 64, no leading dot), else its
+    is one already (letters, numerals, '_', '.', '-', at most 64, no leading dot), else its
     safe characters (at most 40) and a hash of the whole name, so that two names never share
     one file and nothing albench writes lands outside its folder."""
     if SAFE_FILE.fullmatch(name) and ".." not in name:

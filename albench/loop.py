@@ -186,7 +186,7 @@ def check_facts(task: str, data: TaskData) -> None:
         if not isinstance(name, str) or not FACT_NAME.fullmatch(name):
             raise AlbenchError(
                 f"task {task!r} gives a pool fact named {name!r}; name facts with letters, "
-                "digits, '_', '-' and '.' (TaskData.facts)"
+                "numerals, '_', '-' and '.' (TaskData.facts)"
             )
         if np.shape(values) != (data.pool_size,):
             raise AlbenchError(
@@ -649,8 +649,8 @@ def near_share(picks: np.ndarray, labeled: np.ndarray, initial: int) -> float:
     to another pick or a labeled item than the 10th percentile of the nearest-neighbour
     distances within the first ``initial`` labeled rows (the random initial set, the same for
     every strategy of a trial). The threshold does not depend on what a strategy picked, so
-    strategies compare at the same cycle; random picks score about 0.1 in the first cycle and
-    more later (a larger labeled set has nearer neighbours)."""
+    strategies compare at the same cycle; uniformly drawn picks score about 0.1 in the first
+    cycle and more later (a larger labeled set has nearer neighbours)."""
     from scipy.spatial.distance import cdist
 
     start = labeled[:initial]

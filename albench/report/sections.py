@@ -516,7 +516,7 @@ def picks_section(ctx: TaskContext) -> list[Item]:
                 "copies), that carry a wrong label (honeypot), that are near-duplicates in "
                 "the model's embedding (near: closer to another pick or a labeled item than "
                 "the 10th percentile of the initial set's nearest-neighbour distances; "
-                "random's line is the chance level at each cycle), and the mean of each "
+                "a uniform draw's share is the chance level at each cycle), and the mean of each "
                 "fact the task records per item (e.g. objects per image).",
             )
         )  # fmt: skip
@@ -540,7 +540,7 @@ def picks_section(ctx: TaskContext) -> list[Item]:
         head = Heading(
             "class_mix", "Class mix of the picks",
             "Share of all of a strategy's picks (every cycle and trial) of each true class. "
-            "Compare with random's, which follows the pool's class shares.",
+            "A uniform draw follows the pool's class shares.",
         )  # fmt: skip
         items.append(ctx.table(mix, disp, head))
     overlap = stats.label_overlap(ctx.runs, ctx.data.picks)

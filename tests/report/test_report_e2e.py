@@ -35,7 +35,9 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 # Fig. 8: one figure per loss-predicting strategy (the model's own score beside entropy)
-FIGURES = ("curve", "rank_acc", "scatter_learn_loss", "scatter_learn_loss_mse", "aubc", "cost")
+FIGURES = (
+    "curve", "picks", "rank_acc", "scatter_learn_loss", "scatter_learn_loss_mse", "aubc", "cost",
+)  # fmt: skip
 LEARN_LOSS_RGB = (213, 94, 0)  # colorblind vermillion: learn_loss's with the built-ins' order
 
 
