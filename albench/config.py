@@ -261,6 +261,7 @@ class BenchmarkConfig:
         return dataclasses.asdict(self)
 
 
+MAX_BENCHMARK_BYTES = 1_000_000  # a benchmark file is a few kB; more is the wrong file
 MAX_TRIALS = 1000  # trials per (task, strategy): more is a typo, not an experiment
 
 
@@ -269,6 +270,13 @@ def _check_trials(trials: Any, key: str) -> None:
         isinstance(trials, int) and not isinstance(trials, bool) and 1 <= trials <= MAX_TRIALS
     )
     _check(ok, key, trials, f'1 to {MAX_TRIALS}, or "auto" (rounds of trials until decided)')
+
+
+def _table(value: Any, key: str) -> dict[str, Any]:
+    """``value`` if it is a TOML table, else a one-line ConfigError naming ``key``."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a table, got {value!r:.60}; write {key} = {{...}}")
+    return value
 
 
 def _check(ok: bool, key: str, value: Any, expected: str) -> None:
@@ -369,8 +377,10 @@ def _parse_tasks(raw: dict[str, Any]) -> tuple[TaskConfig, ...]:
                 f"{registered or name!r} has none; drop it or run a classification task"
             )
         train = build_dataclass(TrainConfig, table.pop("train", {}), f"tasks.{name}.train")
-        params = table.pop("params", {})
-        strategies = table.pop("strategies", {})
+        params = _table(table.pop("params", {}), f"tasks.{name}.params")
+        strategies = _table(table.pop("strategies", {}), f"tasks.{name}.strategies")
+        for strategy, hparams in strategies.items():
+            _table(hparams, f"tasks.{name}.strategies.{strategy}")
         trials = table.pop("trials", None)
         if trials is not None and (not isinstance(trials, int | str) or isinstance(trials, bool)):
             raise ConfigError(
@@ -440,8 +450,10 @@ def parse_benchmark(raw: dict[str, Any], where: str = "benchmark file") -> Bench
         raise ConfigError(f"{where} needs a [benchmark] table with a name")
     if not raw.get("tasks"):
         raise ConfigError(f"{where} has no [tasks.NAME] table; add at least one task")
-    strategy_params = raw.get("strategies", {})
-    tasks = _parse_tasks(raw["tasks"])
+    strategy_params = _table(raw.get("strategies", {}), "[strategies]")
+    for strategy, hparams in strategy_params.items():
+        _table(hparams, f"strategies.{strategy}")
+    tasks = _parse_tasks(_table(raw["tasks"], "[tasks]"))
     bench = build_dataclass(
         BenchmarkConfig,
         raw["benchmark"],
@@ -559,9 +571,18 @@ def load_benchmark(
     """
     path = resolve_benchmark(spec)
     try:
-        raw = tomllib.loads(path.read_text())
+        if path.stat().st_size > MAX_BENCHMARK_BYTES:
+            raise ConfigError(
+                f"{path}: {path.stat().st_size:,} bytes is too large for a benchmark file "
+                f"(at most {MAX_BENCHMARK_BYTES:,}); give the right file"
+            )
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (not UTF-8); give a .toml file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a benchmark file") from None
     defaulted = _add_default_schedules(raw, tasks or [], str(raw.get("benchmark", {}).get("name")))
     bench = parse_benchmark(apply_overrides(raw, overrides or []), str(path))
     return dataclasses.replace(bench, defaulted=tuple(defaulted))

@@ -371,9 +371,25 @@ def _import_string(kind: str, spec: str) -> type:
     cls = getattr(module, attr, None)
     if cls is None:
         raise unknown(f"class in module {module_name!r} for {kind}", attr, _classes_in(module))
+    _check_base(kind, spec, cls)
     if not getattr(cls, "name", None):
         cls.name = spec
     return cls
+
+
+BASES = {"task": "albench.contracts.Task", "strategy": "albench.contracts.Strategy"}
+
+
+def _check_base(kind: str, spec: str, cls: Any) -> None:
+    """A ``package.module:Class`` must name a subclass of the contract's base class (checked
+    by name: the registry does not import torch)."""
+    base = BASES.get(kind)
+    mro = getattr(cls, "__mro__", ()) if isinstance(cls, type) else ()
+    if base and not any(f"{b.__module__}.{b.__qualname__}" == base for b in mro):
+        raise UnknownNameError(
+            f"{kind} {spec!r} is not a {base.rpartition('.')[2]} class (it is a "
+            f"{type(cls).__name__}); give a class deriving from {base}"
+        )
 
 
 def _classes_in(module: Any) -> list[str]:

@@ -35,7 +35,48 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
     (tmp / "plugins" / "broken_plugin.py").write_text(BROKEN_PLUGIN)
     db = f"sqlite:///{tmp / 'work' / 'mlflow.db'}"
     quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
+    head = '[benchmark]\nname = "b"\nstrategies = ["random"]\n'
+    files = {
+        "params = 5": head + "[tasks.digits]\nparams = 5\n",
+        "[strategies] random = 5": head + "[strategies]\nrandom = 5\n[tasks.digits]\n",
+        "tasks.digits.strategies = 5": head + "[tasks.digits]\nstrategies = 5\n",
+        "deeply nested array": head + "x = " + "[" * 3000 + "]" * 3000 + "\n",
+        "benchmark name with a NUL": head.replace('"b"', '"a\\u0000b"') + "[tasks.digits]\n",
+        "empty benchmark name": head.replace('"b"', '""') + "[tasks.digits]\n",
+    }
+    for i, text in enumerate(files.values()):
+        (tmp / "plugins" / f"bench{i}.toml").write_text(text)
+    (tmp / "plugins" / "binary.toml").write_bytes(bytes(range(256)) * 8)
+    messages = {
+        "params = 5": "tasks.digits.params must be a table, got 5",
+        "[strategies] random = 5": "strategies.random must be a table, got 5",
+        "tasks.digits.strategies = 5": "tasks.digits.strategies must be a table, got 5",
+        "deeply nested array": "nested too deeply to be a benchmark file",
+        "benchmark name with a NUL": "benchmark.name = 'a\\x00b' cannot name an experiment",
+        "empty benchmark name": "benchmark.name = '' cannot name an experiment",
+    }
     return {
+        **{
+            f"benchmark file: {name}": (
+                ["run", "--benchmark", str(tmp / "plugins" / f"bench{i}.toml")],
+                {"MLFLOW_TRACKING_URI": db},
+                messages[name],
+            )
+            for i, name in enumerate(files)
+        },
+        "benchmark file: binary": (
+            ["run", "--benchmark", str(tmp / "plugins" / "binary.toml")],
+            {"MLFLOW_TRACKING_URI": db},
+            "not a text file (not UTF-8)",
+        ),
+        **{
+            f"--strategies {spec}": (
+                [*quick, "--strategies", spec],
+                {"MLFLOW_TRACKING_URI": db},
+                f"strategy {spec!r} is not a Strategy class",
+            )
+            for spec in ("os:system", "math:pi", "collections:OrderedDict")
+        },
         "tracking server not listening": (
             quick,
             {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_free_port()}"},
