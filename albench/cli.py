@@ -409,6 +409,12 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         os.environ.setdefault(f"MLFLOW_HTTP_REQUEST_{key}", value)
     tracker.experiment_id(experiment)  # created by the driver, before any worker starts
     todo = [p.job for p in planned if p.state != "finished"]
+    from albench.checkpoint import JobState
+    from albench.loop import checkpoint_path
+
+    for p in planned:  # a kill after a job's run FINISHED can leave its state behind
+        if p.state == "finished":
+            JobState.remove(checkpoint_path(state_dir, p.job))
     n_jobs = args.jobs or (1 if device != "cpu" else max(1, min(_usable_cores(), len(todo))))
     schedule = Schedule(args.backend, n_jobs, gpus, args.jobs_per_gpu, args.address)
     where = (

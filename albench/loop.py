@@ -33,7 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 from albench import cpu
-from albench.checkpoint import JobState
+from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
 from albench.config import TaskConfig, config_hash, experiment_file_name
 from albench.contracts import EMBEDDING, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
@@ -299,7 +299,13 @@ def run_job(
         cpu.settle()
     cycles = _Cycles(job, Tracker(job.tracking_uri), report)
     path = checkpoint_path(state_dir, job) if state_dir is not None else None
-    state = JobState.load(path, job.config_hash()) if path is not None else None
+    try:
+        state = JobState.load(path, job.config_hash()) if path is not None else None
+    except (CorruptStateError, ForeignStateError) as exc:  # its run must not stay RUNNING
+        run_id = cycles.tracker.unfinished_run(job.experiment, job.config_hash())
+        if run_id is not None:
+            cycles.mark(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+        raise
     state = cycles.resume(state) if state is not None else cycles.start(path)
     started = time.perf_counter()
     try:

@@ -68,6 +68,7 @@ def artifact_root(uri: str) -> str | None:
     return (db.parent / "mlartifacts").as_uri() if db is not None else None
 
 
+STALE_CREATION_S = 600  # a store creation takes seconds: a file this old was left by a kill
 # the URI schemes of MLflow's tracking stores (a database's "dialect+driver" counts as its
 # dialect): a server, a database, a file store
 STORE_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks")
@@ -146,6 +147,9 @@ def _create_sqlite(db: Path, artifacts: str) -> None:
 
     for name in ("alembic", "mlflow"):  # schema-creation chatter
         logging.getLogger(name).setLevel(logging.WARNING)
+    for stale in db.parent.glob(f".{db.name}.*.creating*"):  # left by a kill while creating
+        if _age(stale) > STALE_CREATION_S:  # (a younger one may be another process's, now)
+            stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{db.name}.", suffix=".creating", dir=db.parent)
     os.close(fd)
     os.unlink(tmp)  # sqlite creates it

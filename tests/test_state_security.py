@@ -237,3 +237,73 @@ def test_many_processes_taking_over_a_stale_lock_at_once_leave_one_holder(tmp_pa
         procs = [subprocess.Popen([sys.executable, str(script), uri, str(start)]) for _ in range(8)]
         codes = [p.wait(timeout=120) for p in procs]
         assert sorted(codes) == [0] + [3] * 7, codes
+
+
+def test_a_job_whose_states_are_both_corrupt_fails_its_run_instead_of_leaving_it_running(
+    tmp_path, mlflow_uri
+):
+    """A run left RUNNING by a killed process, and both its saved states corrupt: the rerun
+    refuses the job in one line and marks that run FAILED with the reason."""
+    from albench.loop import checkpoint_path, run_job
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_job
+
+    job = tiny_job("random", uri=mlflow_uri)
+    tracker = Tracker(mlflow_uri)
+    run_id = tracker.start_run(
+        tracker.experiment_id(job.experiment), job.run_name,
+        {"albench.config_hash": job.config_hash()}, {},
+    )  # fmt: skip
+    path = checkpoint_path(tmp_path, job)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"garbage")
+    path.with_name(path.name + ".prev").write_bytes(b"")
+    with pytest.raises(CorruptStateError):
+        run_job(job, state_dir=tmp_path)
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert "CorruptStateError" in run.data.tags["albench.error"]
+
+
+def test_a_finished_job_s_leftover_state_is_removed_by_the_next_run(tmp_path, albench_cli):
+    """A kill between a job's FINISHED and the removal of its state leaves the file; the
+    next run skips the job and removes it."""
+    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
+    import subprocess
+    import sys
+
+    assert albench_cli("run", *args, "--no-progress", cwd=tmp_path).returncode == 0
+    state = tmp_path / "albench-state" / "quick"
+    code = (
+        "import sys; from albench.cli import build_parser, _jobs; "
+        "a = build_parser().parse_args(['run', *sys.argv[1:]]); "
+        "print(_jobs(a, False)[0][0].config_hash())"
+    )
+    hashed = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True
+    ).stdout.strip()
+    leftover = state / f"{hashed}.pt"
+    leftover.write_bytes(b"left by a kill")
+    leftover.with_name(leftover.name + ".prev").write_bytes(b"left by a kill")
+    again = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
+    assert again.returncode == 0 and "1 finished already" in again.stderr, again.stderr
+    assert not leftover.exists() and not leftover.with_name(leftover.name + ".prev").exists()
+
+
+def test_files_left_by_a_kill_while_creating_the_store_are_removed(tmp_path):
+    """A kill during the creation of a sqlite store leaves `.mlflow.db.*.creating` files;
+    the next creation removes those older than a creation can take, and no younger one."""
+    import os
+    import time
+
+    from albench.preflight import check_tracking_store
+
+    old = tmp_path / ".mlflow.db.abc123.creating"
+    young = tmp_path / ".mlflow.db.def456.creating"
+    for f in (old, young):
+        f.write_bytes(b"half a database")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    check_tracking_store(f"sqlite:///{tmp_path / 'mlflow.db'}", create=True)
+    assert (tmp_path / "mlflow.db").is_file()
+    assert not old.exists() and young.exists()
