@@ -20,6 +20,7 @@ Everything here fails with one line that names the path or URI, the cause and wh
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -154,7 +155,15 @@ def _create_sqlite(db: Path, artifacts: str) -> None:
     os.close(fd)
     os.unlink(tmp)  # sqlite creates it
     try:
-        store = SqlAlchemyStore(f"sqlite:///{tmp}", artifacts)
+        try:
+            store = SqlAlchemyStore(f"sqlite:///{tmp}", artifacts)
+        except Exception as exc:
+            if disk_full(exc):
+                raise TrackingStoreError(
+                    f"cannot create the tracking database {db}: the disk is full; free space "
+                    "or choose another MLFLOW_TRACKING_URI"
+                ) from None
+            raise
         store.engine.dispose()
         if db.exists():  # another process made it meanwhile: keep theirs
             return
@@ -286,6 +295,15 @@ def _folder_lock(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError, or sqlite's error as MLflow and SQLAlchemy wrap it) says
+    that the disk is full."""
+    text = str(exc)
+    return getattr(exc, "errno", None) == errno.ENOSPC or any(
+        s in text for s in ("database or disk is full", "No space left on device")
+    )
 
 
 def _age(path: Path) -> float:

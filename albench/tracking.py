@@ -27,7 +27,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_TRACKING_URI", "Tracker", "store_exists", "tracking_uri"]
+from albench.errors import AlbenchError
+from albench.preflight import disk_full
+
+__all__ = ["DEFAULT_TRACKING_URI", "StoreFullError", "Tracker", "store_exists", "tracking_uri"]
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 T = TypeVar("T")
@@ -62,12 +65,21 @@ def store_exists(uri: str) -> bool:
     return True
 
 
+class StoreFullError(AlbenchError):
+    """The disk under the tracking store is full: one line, the run resumes after a rerun."""
+
+
 def _retry(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.05) -> T:
     """Call ``fn``; on a locked sqlite database wait 50 ms, 100 ms, ... (jittered) and retry."""
     for attempt in range(attempts):
         try:
             return fn()
         except Exception as exc:  # MLflow wraps sqlite's OperationalError in its own types
+            if disk_full(exc):
+                raise StoreFullError(
+                    "the tracking store's disk is full (database or disk is full); free space "
+                    "and rerun the command: every job resumes from its saved state"
+                ) from None
             if "database is locked" not in str(exc) or attempt == attempts - 1:
                 raise
             time.sleep(base_delay * 2**attempt * (1 + random.random()))
@@ -99,6 +111,9 @@ class Tracker:
 
         for name in ("alembic", "mlflow"):  # schema-creation chatter on a new sqlite file
             logging.getLogger(name).setLevel(logging.WARNING)
+        # MLflow prints every database error with its traceback before raising it; albench
+        # reports what it raises in one line (a full disk: StoreFullError), so not twice
+        logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
         self.uri = tracking_uri(uri)
         self.client = MlflowClient(tracking_uri=self.uri)
 

@@ -307,3 +307,48 @@ def test_files_left_by_a_kill_while_creating_the_store_are_removed(tmp_path):
     check_tracking_store(f"sqlite:///{tmp_path / 'mlflow.db'}", create=True)
     assert (tmp_path / "mlflow.db").is_file()
     assert not old.exists() and young.exists()
+
+
+def test_a_full_disk_under_the_store_is_one_line_when_logging():
+    """sqlite's "database or disk is full", however MLflow wraps it, becomes one line that
+    says so and how to go on (the job's state is saved: a rerun resumes it)."""
+    from albench.tracking import StoreFullError, _retry
+
+    def full():
+        raise RuntimeError(
+            "(raised as a result of Query-invoked autoflush; ...)\n"
+            "(sqlite3.OperationalError) database or disk is full\n[SQL: INSERT INTO metrics]"
+        )
+
+    with pytest.raises(StoreFullError) as err:
+        _retry(full)
+    assert len(str(err.value).splitlines()) == 1 and "disk is full" in str(err.value)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 300 kB file system (tmpfs), too small for a new MLflow database; skipped where
+    mounting one is not allowed."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount)], capture_output=True
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_when_creating_the_store_is_one_line_and_leaves_nothing(
+    full_disk, tmp_path, albench_cli
+):
+    env = {**__import__("os").environ, "MLFLOW_TRACKING_URI": f"sqlite:///{full_disk}/mlflow.db"}
+    out = albench_cli("run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1",
+                      "--state-dir", str(tmp_path / "state"), cwd=tmp_path, env=env)  # fmt: skip
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert "cannot create the tracking database" in lines[0] and "the disk is full" in lines[0]
+    assert list(full_disk.iterdir()) == []  # no half-made database, no temporary file
