@@ -37,6 +37,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
     quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
     head = '[benchmark]\nname = "b"\nstrategies = ["random"]\n'
     files = {
+        "al = 5": head + "[tasks.digits]\nal = 5\n",
+        "deeply nested inline tables": head + "x = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n",
+        "too large": "# " + "x" * 1_100_000 + "\n",
+        "no [benchmark] table": "[tasks.digits]\n",
+        "no task table": '[benchmark]\nname = "b"\n',
         "params = 5": head + "[tasks.digits]\nparams = 5\n",
         "[strategies] random = 5": head + "[strategies]\nrandom = 5\n[tasks.digits]\n",
         "tasks.digits.strategies = 5": head + "[tasks.digits]\nstrategies = 5\n",
@@ -48,6 +53,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
         (tmp / "plugins" / f"bench{i}.toml").write_text(text)
     (tmp / "plugins" / "binary.toml").write_bytes(bytes(range(256)) * 8)
     messages = {
+        "al = 5": "[tasks.digits.al] must be a table, got 5",
+        "deeply nested inline tables": "nested too deeply to be a benchmark file",
+        "too large": "is too large for a benchmark file (at most 1,000,000)",
+        "no [benchmark] table": "needs a [benchmark] table with a name",
+        "no task table": "has no [tasks.NAME] table; add at least one task",
         "params = 5": "tasks.digits.params must be a table, got 5",
         "[strategies] random = 5": "strategies.random must be a table, got 5",
         "tasks.digits.strategies = 5": "tasks.digits.strategies must be a table, got 5",
@@ -139,6 +149,78 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
                 ("strategies.learn_loss.margin=nan", "margin = nan is invalid: expected a finite"),
             ]
         },
+        **{
+            f"--set {value}": ([*quick, "--set", value], {"MLFLOW_TRACKING_URI": db}, message)
+            for value, message in [
+                ("train.lr=0", "train.lr = 0.0 is invalid: expected a finite number > 0"),
+                ("train.lr=-1", "train.lr = -1.0 is invalid"),
+                ("train.momentum=1", "train.momentum = 1.0 is invalid: expected in [0, 1)"),
+                ("train.weight_decay=inf", "train.weight_decay = inf is invalid"),
+                ("train.lr_gamma=0", "train.lr_gamma = 0.0 is invalid: expected in (0, 1]"),
+                ("train.lr_gamma=2", "train.lr_gamma = 2.0 is invalid"),
+                ("train.epochs=0", "train.epochs = 0 is invalid: expected at least 1"),
+                ("train.batch_size=1", "train.batch_size = 1 is invalid: expected at least 2"),
+                ("train.optimizer=adamw", "train.optimizer = 'adamw' is invalid"),
+                ("al.cycles=0", "al.cycles = 0 is invalid: expected at least 1"),
+                ("al.budget=0", "al.budget = 0 is invalid"),
+                ("al.initial=0", "al.initial = 0 is invalid"),
+                ("al.subset=-1", "al.subset = -1 is invalid"),
+                ("al.balanced_initial=yes", "balanced_initial = 'yes' has the wrong type"),
+                ("tasks.digits.params.copies=0", "tasks.digits.params.copies = 0 is invalid"),
+                ("tasks.digits.params.honeypot=1.5", "params.honeypot = 1.5 is invalid"),
+                ("strategies.learn_loss.weight=true", "learn_loss.weight = True is invalid"),
+                ("strategies.learn_loss.nosuch=1", "unknown key strategies.learn_loss.nosuch"),
+            ]
+        },
+        "balanced_initial on a task without classes": (
+            [
+                "run",
+                "--benchmark",
+                "quick",
+                "--tasks",
+                "shapes",
+                "--trials",
+                "1",
+                "--set",
+                "al.balanced_initial=true",
+            ],
+            {"MLFLOW_TRACKING_URI": db},
+            "al.balanced_initial = true needs a task with classes",
+        ),  # fmt: skip
+        **{
+            f"{' '.join(extra)}": (
+                ["run", "--benchmark", "quick", "--tasks", "digits", *extra],
+                {"MLFLOW_TRACKING_URI": db},
+                message,
+            )
+            for extra, message in [
+                (("--trials", "0"), "--trials 0 is invalid: give 1 to 1000 trials"),
+                (("--trials", "-3"), "--trials -3 is invalid"),
+                (("--trials", "auto", "--max-trials", "0"), "--max-trials 0 is invalid"),
+                (("--trials", "auto", "--max-trials", "5000"), "max_trials = 5000 is invalid"),
+                (("--trials", "1", "--seed", "-1"), "benchmark.seed = -1 is invalid"),
+                (("--trials", "1", "--jobs", "0"), "--jobs 0: give 1 or more"),
+                (("--trials", "1", "--experiment", ""), "--experiment = '' cannot name an"),
+                (("--trials", "1", "--experiment", "x" * 300), "(300 chars) cannot name an"),
+                (("--trials", "1", "--experiment", "a\tb"), "cannot name an experiment"),
+                (("--trials", "1", "--strategies", "nosuch"), "unknown strategy 'nosuch'"),
+            ]
+        },
+        "a table name that is not in the benchmark": (
+            ["run", "--benchmark", "scenarios", "--tasks", "digits_lo", "--trials", "1"],
+            {"MLFLOW_TRACKING_URI": db},
+            "unknown task 'digits_lo' (did you mean 'digits_low'?)",
+        ),
+        "unknown benchmark": (
+            ["run", "--benchmark", "nosuch"],
+            {"MLFLOW_TRACKING_URI": db},
+            "unknown benchmark 'nosuch'",
+        ),
+        "missing benchmark file": (
+            ["run", "--benchmark", str(tmp / "plugins" / "missing.toml")],
+            {"MLFLOW_TRACKING_URI": db},
+            "does not exist; give an existing .toml path",
+        ),
         "a billion trials": (
             [*quick[:-2], "--trials", "1000000000"],
             {"MLFLOW_TRACKING_URI": db},
