@@ -296,9 +296,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path):
 
 
 if __name__ == "__main__":
-    print(f"{'case':40s} {'rc':>3s} {'wall':>6s}  message")
+    print(f"{'case':45s} {'rc':>3s} {'lines':>5s} {'wall':>6s}  message")
     for case in CASE_NAMES:
         with tempfile.TemporaryDirectory() as d:
             case_args, case_env, _ = _cases(Path(d))[case]
             rc, message, wall = run_case(Path(d), case_args, case_env)
-            print(f"{case:40s} {rc:3d} {wall:5.1f}s  {message.strip()[:150]}")
+            lines = len(message.strip().splitlines())
+            print(f"{case:45s} {rc:3d} {lines:5d} {wall:5.1f}s  {message.strip()[:110]}")
