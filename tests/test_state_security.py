@@ -46,28 +46,37 @@ def test_a_crafted_state_that_would_run_code_is_refused_and_runs_nothing(tmp_pat
     assert not marker.exists()
 
 
-def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(tmp_path, albench_cli):
-    """`albench plan` and `albench run` over a state folder holding the crafted file in
-    place of the job's own state: the plan says the state is corrupt, the run fails the job
-    in one line; no code ran."""
+def _job_hash(args: list[str], cwd: pathlib.Path) -> str:
+    """The config hash of the one job ``albench run ARGS`` would run from ``cwd`` (in a
+    subprocess: the command line's own resolution, CPU pins included)."""
     import subprocess
     import sys
 
-    marker = tmp_path / "pwned"
-    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
-            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
     code = (
         "import sys; from albench.cli import build_parser, _jobs; "
         "a = build_parser().parse_args(['run', *sys.argv[1:]]); "
         "print(_jobs(a, False)[0][0].config_hash())"
     )
-    hashed = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True
     )
-    assert hashed.returncode == 0, hashed.stderr
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(tmp_path, albench_cli):
+    """`albench plan` and `albench run` over a state folder holding the crafted file in
+    place of the job's own state: the plan says the state is corrupt, the run fails the job
+    in one line; no code ran."""
+
+    marker = tmp_path / "pwned"
+    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
     state_dir = tmp_path / "albench-state" / "quick"
     state_dir.mkdir(parents=True)
-    _forge(state_dir / f"{hashed.stdout.strip()}.pt", {"version": 3, "labeled": _Payload(marker)})
+    _forge(
+        state_dir / f"{_job_hash(args, tmp_path)}.pt", {"version": 3, "labeled": _Payload(marker)}
+    )
     assert "corrupt saved state" in albench_cli("plan", *args, cwd=tmp_path).stdout
     run = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
     assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
@@ -270,20 +279,10 @@ def test_a_finished_job_s_leftover_state_is_removed_by_the_next_run(tmp_path, al
     next run skips the job and removes it."""
     args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
             "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
-    import subprocess
-    import sys
 
     assert albench_cli("run", *args, "--no-progress", cwd=tmp_path).returncode == 0
     state = tmp_path / "albench-state" / "quick"
-    code = (
-        "import sys; from albench.cli import build_parser, _jobs; "
-        "a = build_parser().parse_args(['run', *sys.argv[1:]]); "
-        "print(_jobs(a, False)[0][0].config_hash())"
-    )
-    hashed = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True
-    ).stdout.strip()
-    leftover = state / f"{hashed}.pt"
+    leftover = state / f"{_job_hash(args, tmp_path)}.pt"
     leftover.write_bytes(b"left by a kill")
     leftover.with_name(leftover.name + ".prev").write_bytes(b"left by a kill")
     again = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
