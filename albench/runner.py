@@ -466,11 +466,9 @@ def _watch_driver(driver: int, interval: float = 1.0) -> None:
         time.sleep(interval)
         try:
             os.kill(driver, 0)
-        except PermissionError:
+        except (ProcessLookupError, PermissionError):  # gone, or its pid is another user's
             os._exit(70)
-        except ProcessLookupError:
-            pass
-        if not running(driver):
+        if not running(driver):  # a zombie
             os._exit(70)
 
 
