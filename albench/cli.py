@@ -311,7 +311,7 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
     """Preflight: every task's data and budget, every strategy's parameters, before any run;
     the (pool, test) sizes per task (declared sizes when planning without the data)."""
     from albench.errors import DatasetMissingError
-    from albench.loop import prepare
+    from albench.loop import check_budget, prepare
     from albench.registry import STRATEGIES, TASKS, check_pair
 
     sizes: dict[str, tuple[int, int]] = {}
@@ -324,6 +324,7 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
                 hint = TASKS.get(job.task.registered).sizes
                 if need_data or hint is None:
                     raise
+                check_budget(job.task.name, job.task.al, hint[0])  # the declared pool
                 sizes[job.task.name] = hint
         # the task's parameters may change what it provides (checked per job, before any run)
         where = f"tasks.{job.task.name}.params"
@@ -363,8 +364,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     lock = ExperimentLock(uri, experiment)
     if not dry:  # the input is good: check the store, make the folder and the store, lock
         check_tracking_store(uri)
+        made = not state_dir.exists()
         check_folder(state_dir, "--state-dir", create=True)
-        check_tracking_store(uri, create=True)
+        try:
+            check_tracking_store(uri, create=True)
+        except AlbenchError:
+            if made and not any(state_dir.iterdir()):
+                state_dir.rmdir()  # made for this run alone, and still empty
+            raise
         lock.acquire(wait=args.wait)  # before reading what is finished: no job runs twice
     elif uri.startswith(("http://", "https://")):
         check_tracking_store(uri)  # a health request: read-only

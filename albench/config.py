@@ -287,7 +287,7 @@ def _check(ok: bool, key: str, value: Any, expected: str) -> None:
 # --------------------------------------------------------------------------- strict loading
 
 
-def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
+def type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     """Whether ``value`` (from TOML) fits the annotation ``tp``; returns the converted value."""
     origin = typing.get_origin(tp)
     if tp is bool:
@@ -303,20 +303,28 @@ def _type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
         (item, _) = typing.get_args(tp)
         if not isinstance(value, list | tuple):
             return False, value
-        pairs = [_type_ok(v, item) for v in value]
+        pairs = [type_ok(v, item) for v in value]
         return all(ok for ok, _ in pairs), tuple(v for _, v in pairs)
     if origin is dict:
         return isinstance(value, dict), value
+    if origin is typing.Literal:
+        return any(type(value) is type(c) and value == c for c in typing.get_args(tp)), value
     if origin in (types.UnionType, typing.Union):
         for arg in typing.get_args(tp):
-            ok, v = _type_ok(value, arg) if arg is not type(None) else (value is None, None)
+            ok, v = type_ok(value, arg) if arg is not type(None) else (value is None, None)
             if ok:
                 return True, v
         return False, value
     raise TypeError(f"unsupported config annotation {tp!r}")
 
 
-def _type_name(tp: Any) -> str:
+def type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is typing.Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        return " or ".join(type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "nothing (None)"
     if typing.get_origin(tp) is tuple:
         return f"a list of {typing.get_args(tp)[0].__name__}"
     if typing.get_origin(tp) is dict:
@@ -337,10 +345,10 @@ def build_dataclass(cls: type, data: dict[str, Any], where: str, **extra: Any) -
                 f"unknown key {where}.{key}{did_you_mean(key, fields)}; "
                 f"valid keys in [{where}]: {', '.join(sorted(fields))}"
             )
-        ok, converted = _type_ok(value, hints[key])
+        ok, converted = type_ok(value, hints[key])
         if not ok:
             raise ConfigError(
-                f"{where}.{key} = {value!r} has the wrong type: expected {_type_name(hints[key])}"
+                f"{where}.{key} = {value!r} has the wrong type: expected {type_name(hints[key])}"
             )
         kwargs[key] = converted
     return cls(**kwargs)
@@ -584,6 +592,8 @@ def load_benchmark(
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a benchmark file") from None
     defaulted = _add_default_schedules(raw, tasks or [], str(raw.get("benchmark", {}).get("name")))
+    if tasks and isinstance(raw.get("tasks"), dict):  # overrides and checks for these alone
+        raw["tasks"] = {name: t for name, t in raw["tasks"].items() if name in tasks}
     bench = parse_benchmark(apply_overrides(raw, overrides or []), str(path))
     return dataclasses.replace(bench, defaulted=tuple(defaulted))
 

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Subset
 
 from albench import cpu
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
-from albench.config import TaskConfig, config_hash, experiment_file_name
+from albench.config import ALConfig, TaskConfig, config_hash, experiment_file_name
 from albench.contracts import EMBEDDING, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
@@ -142,6 +142,16 @@ class JobResult:
     error: str = ""
 
 
+def check_budget(task: str, al: ALConfig, pool_size: int) -> None:
+    """Refuse a schedule that needs more labels than ``task``'s pool holds."""
+    if al.labels_needed > pool_size:
+        raise BudgetTooLargeError(
+            f"task {task!r}: al.initial + al.budget x (al.cycles - 1) = "
+            f"{al.initial} + {al.budget} x {al.cycles - 1} = {al.labels_needed} labels, but the "
+            f"pool has {pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
+        )
+
+
 def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
     """Build the task and strategy and load the data; raise on any bad input, before MLflow."""
     where = f"tasks.{job.task.name}.params"
@@ -152,12 +162,7 @@ def prepare(job: Job) -> tuple[Task, Strategy, TaskData]:
     check_pair(job.task.registered, task.provides, job.strategy, type(strategy).requires)
     data = task.datasets(job.data_root, job.download)
     al = job.task.al
-    if al.labels_needed > data.pool_size:
-        raise BudgetTooLargeError(
-            f"task {job.task.name!r}: al.initial + al.budget x (al.cycles - 1) = "
-            f"{al.initial} + {al.budget} x {al.cycles - 1} = {al.labels_needed} labels, but the "
-            f"pool has {data.pool_size}; lower al.budget or al.cycles (e.g. --set al.cycles=N)"
-        )
+    check_budget(job.task.name, al, data.pool_size)
     check_facts(job.task.name, data)
     if al.balanced_initial:
         if "class" not in data.facts:

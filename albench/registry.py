@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -314,13 +315,42 @@ class Registry:
                     f"{name!r} takes: {', '.join(params) or 'no parameters'}"
                 )
         resolved = {k: p.default for k, p in params.items() if p.default is not p.empty}
+        hints = _annotations(cls.__init__)
         for key, value in kwargs.items():
-            _check_like_default(f"{where}.{key}", value, resolved.get(key))
+            if not _check_annotation(f"{where}.{key}", value, hints.get(key)):
+                _check_like_default(f"{where}.{key}", value, resolved.get(key))
         return resolved | dict(kwargs)
 
     def create(self, name: str, kwargs: dict[str, Any], where: str) -> Any:
         """Instantiate ``name`` with ``kwargs``, rejecting keys its constructor does not take."""
         return self.get(name)(**self.resolve_params(name, kwargs, where))
+
+
+def _annotations(function: Callable[..., Any]) -> dict[str, Any]:
+    """``function``'s resolved parameter annotations; none when a plug-in's cannot be
+    resolved (its parameters are then checked against their defaults alone)."""
+    try:
+        return typing.get_type_hints(function)
+    except Exception:
+        return {}
+
+
+def _check_annotation(key: str, value: Any, hint: Any) -> bool:
+    """Check a config value against its constructor annotation (bool, int, float, str,
+    ``Literal``, unions and tuples of those); False when there is none albench can judge."""
+    from albench.config import type_name, type_ok
+
+    if hint is None or hint is Any:
+        return False
+    try:
+        ok, _ = type_ok(value, hint)
+    except TypeError:  # an annotation a TOML value cannot be judged against (a Sequence, a class)
+        return False
+    if ok and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} = {value!r} is invalid: expected a finite number")
+    if not ok:
+        raise ConfigError(f"{key} = {value!r} is invalid: expected {type_name(hint)}")
+    return True
 
 
 def _check_like_default(key: str, value: Any, default: Any) -> None:

@@ -431,10 +431,16 @@ class _Worker:
         self.restart()
 
     def restart(self) -> None:
+        if getattr(self, "_lifeline", None) is not None:
+            self._lifeline.close()  # the dead worker's
         self.inbox = self.ctx.Queue()
-        args = (self.inbox, self.events, self.state_dir, self.gpu, os.getpid())
+        # the worker's lifeline: this process alone holds its sending end, so the worker reads
+        # end-of-file the moment the driver exits, killed or not, reaped or a zombie
+        lifeline, self._lifeline = self.ctx.Pipe(duplex=False)
+        args = (self.inbox, self.events, self.state_dir, self.gpu, lifeline)
         self.proc = self.ctx.Process(target=_serve, args=args, daemon=True)
         self.proc.start()
+        lifeline.close()
 
     def give(self, job: Job) -> None:
         self.job = job
@@ -445,31 +451,27 @@ class _Worker:
         self.proc.join(timeout=10)
         if self.proc.is_alive():
             self.proc.kill()
+        self._lifeline.close()
 
 
-def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, driver: int):
+def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, lifeline: Any):
     """A worker process: run the jobs it is given, one at a time, until told to stop."""
-    threading.Thread(target=_watch_driver, args=(driver,), daemon=True).start()
+    threading.Thread(target=_watch_driver, args=(lifeline,), daemon=True).start()
     slots = SlotPool([gpu], 1) if gpu is not None else None
     for job in iter(inbox.get, None):
         res = execute(job, state_dir, slots, events)
         events.put(("result", job.run_name, res))
 
 
-def _watch_driver(driver: int, interval: float = 1.0) -> None:
-    """Exit this process at once when the driver process is gone: killed, or a zombie that
-    its parent has not reaped (``preflight.running``); a pid reused by another user's
-    process counts as gone too."""
-    from albench.preflight import running
-
-    while True:
-        time.sleep(interval)
-        try:
-            os.kill(driver, 0)
-        except (ProcessLookupError, PermissionError):  # gone, or its pid is another user's
-            os._exit(70)
-        if not running(driver):  # a zombie
-            os._exit(70)
+def _watch_driver(lifeline: Any) -> None:
+    """Exit this process at once when the driver is gone: the driver holds the only sending
+    end of ``lifeline`` and never sends, so a read returns only at end-of-file, when the
+    driver's process has ended (killed, or a zombie its parent has not reaped)."""
+    try:
+        lifeline.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(70)
 
 
 def _drain(events: Any, board: ProgressBoard, done: dict[str, JobResult], timeout: float):

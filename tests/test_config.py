@@ -93,6 +93,15 @@ def test_overrides_apply_to_all_tasks_or_one():
     assert parsed.task("digits").train.lr_milestones == (2, 4)
 
 
+def test_an_override_for_every_task_is_checked_on_the_selected_tasks_alone():
+    # balanced_initial suits digits; shapes and stickmen, also in quick, have no classes
+    bench = load_benchmark("quick", ["al.balanced_initial=true"], ["digits"])
+    assert [t.name for t in bench.tasks] == ["digits"]
+    assert bench.task("digits").al.balanced_initial
+    with pytest.raises(ConfigError, match=r"^tasks\.shapes\.al\.balanced_initial .* 'shapes'"):
+        load_benchmark("quick", ["al.balanced_initial=true"], ["shapes"])
+
+
 def test_override_errors():
     with pytest.raises(ConfigError, match="section.key=value"):
         apply_overrides(MINIMAL, ["epochs"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from typing import Literal
 
 import pytest
 
@@ -94,6 +97,42 @@ def test_resolve_params_fills_in_code_defaults():
         STRATEGIES.create("learn_loss", {"margn": 1.0}, "strategies.learn_loss")
     with pytest.raises(ConfigError, match="no parameters"):
         STRATEGIES.create("random", {"x": 1}, "strategies.random")
+
+
+class Annotated(Strategy):
+    """A plug-in whose parameters are checked against their annotations."""
+
+    def __init__(
+        self,
+        k: int | None = None,
+        mode: Literal["near", "far"] = "near",
+        rate: float = 0.5,
+        shape: Sequence[int] = (1,),
+    ):
+        self.k, self.mode, self.rate, self.shape = k, mode, rate, shape
+
+    def select(self, scan, budget, rng):
+        return scan.candidates[:budget]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("k", "three", "expected int or nothing"),  # default None: only the annotation knows
+        ("k", 2.5, "expected int or nothing"),
+        ("k", True, "expected int or nothing"),
+        ("mode", "middle", "expected one of 'near', 'far'"),
+        ("rate", float("nan"), "expected a finite number"),
+        ("rate", "fast", "expected float"),
+    ],
+)
+def test_plugin_parameters_are_checked_against_their_annotations(key, value, expected):
+    reg = Registry("strategy", {}, "requires")
+    reg.register("annotated")(Annotated)
+    with pytest.raises(ConfigError, match=re.escape(f"s.{key} = {value!r} is invalid: {expected}")):
+        reg.resolve_params("annotated", {key: value}, "s")
+    good = {"k": 3, "mode": "far", "rate": 1, "shape": [2, 3]}  # a Sequence is left to the class
+    assert reg.resolve_params("annotated", good, "s") == good
 
 
 def test_double_registration_fails():

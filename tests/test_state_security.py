@@ -156,33 +156,51 @@ def test_an_experiment_name_that_cannot_name_one_is_refused_in_one_line(name, tm
     assert len(str(err.value)) < 200
 
 
-def test_a_zombie_is_not_running_and_a_worker_watching_it_exits(tmp_path):
-    """A killed driver that its parent has not reaped still answers kill(pid, 0); the
-    worker's watch must see it as gone and exit (code 70) instead of running on."""
+DRIVER = """
+import multiprocessing, sys, time
+from albench.runner import _watch_driver
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("forkserver")
+    lifeline, keep = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_watch_driver, args=(lifeline,))
+    worker.start()
+    lifeline.close()
+    print(worker.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_worker_exits_when_its_driver_is_killed_even_as_an_unreaped_zombie(tmp_path):
+    """A killed driver that its parent has not reaped still answers kill(pid, 0), the old
+    liveness check; its workers (children of the forkserver, not of the driver) must exit
+    all the same, as soon as it is gone."""
     import os
+    import signal
     import subprocess
     import sys
     import time
 
     from albench.preflight import running
 
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    deadline = time.time() + 30
-    while time.time() < deadline and "Z" not in _state_of(child.pid):
-        time.sleep(0.05)
+    (tmp_path / "driver.py").write_text(DRIVER)
+    driver = subprocess.Popen([sys.executable, "driver.py"], cwd=tmp_path, stdout=subprocess.PIPE)
     try:
-        os.kill(child.pid, 0)  # the zombie still answers the old liveness check
-        assert not running(child.pid)
-        assert running(os.getpid())
-        watch = subprocess.run(
-            [sys.executable, "-c",
-             f"from albench.runner import _watch_driver; _watch_driver({child.pid}, 0.05)"],
-            timeout=60,
-        )  # fmt: skip
-        assert watch.returncode == 70
+        worker = int(driver.stdout.readline())
+        time.sleep(0.5)
+        assert running(worker)  # the worker waits while its driver lives
+        os.kill(driver.pid, signal.SIGKILL)  # and this test does not reap it yet
+        deadline = time.time() + 30
+        while time.time() < deadline and "Z" not in _state_of(driver.pid):
+            time.sleep(0.05)
+        os.kill(driver.pid, 0)  # the zombie still answers the old liveness check
+        assert not running(driver.pid)
+        while time.time() < deadline and running(worker):
+            time.sleep(0.05)
+        assert not running(worker)
     finally:
-        child.wait()
-    assert not running(child.pid)
+        driver.kill()
+        driver.wait()
 
 
 def _state_of(pid: int) -> str:
@@ -351,3 +369,4 @@ def test_a_full_disk_when_creating_the_store_is_one_line_and_leaves_nothing(
     assert out.returncode == 2 and len(lines) == 1, out.stderr
     assert "cannot create the tracking database" in lines[0] and "the disk is full" in lines[0]
     assert list(full_disk.iterdir()) == []  # no half-made database, no temporary file
+    assert not (tmp_path / "state").exists()  # nor the state folder made for it

@@ -185,7 +185,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
                 "al.balanced_initial=true",
             ],
             {"MLFLOW_TRACKING_URI": db},
-            "al.balanced_initial = true needs a task with classes",
+            "tasks.shapes.al.balanced_initial = true needs a task with classes, and task 'shapes'",
         ),  # fmt: skip
         **{
             f"{' '.join(extra)}": (
@@ -210,6 +210,11 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
             ["run", "--benchmark", "scenarios", "--tasks", "digits_lo", "--trials", "1"],
             {"MLFLOW_TRACKING_URI": db},
             "unknown task 'digits_lo' (did you mean 'digits_low'?)",
+        ),
+        "plan: a budget larger than the declared pool": (
+            ["plan", "--benchmark", "paper", "--tasks", "cifar10", "--set", "al.budget=20000"],
+            {"MLFLOW_TRACKING_URI": db},
+            "= 181000 labels, but the pool has 50000; lower al.budget",
         ),
         "unknown benchmark": (
             ["run", "--benchmark", "nosuch"],
