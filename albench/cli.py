@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
+from albench import signals
 from albench.errors import AlbenchError, ConfigError, masked
 
 __all__ = ["main"]
@@ -316,19 +317,21 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
 
     sizes: dict[str, tuple[int, int]] = {}
     for job in jobs:
-        if job.task.name not in sizes:
+        # the task's parameters may change what it provides (checked per job, before any run)
+        where = f"tasks.{job.task.name}.params"
+        task = TASKS.create(job.task.registered, dict(job.task.params), where)
+        if job.task.name not in sizes and not need_data and task.sizes is not None:
+            check_budget(job.task.name, job.task.al, task.sizes[0])  # a plan reads no data:
+            sizes[job.task.name] = task.sizes  # it generates none either
+        elif job.task.name not in sizes:
             try:
                 _, _, data = prepare(job)
                 sizes[job.task.name] = (data.pool_size, len(data.test))
             except DatasetMissingError:
-                hint = TASKS.get(job.task.registered).sizes
-                if need_data or hint is None:
+                if need_data or task.sizes is None:
                     raise
-                check_budget(job.task.name, job.task.al, hint[0])  # the declared pool
-                sizes[job.task.name] = hint
-        # the task's parameters may change what it provides (checked per job, before any run)
-        where = f"tasks.{job.task.name}.params"
-        task = TASKS.create(job.task.registered, dict(job.task.params), where)
+                check_budget(job.task.name, job.task.al, task.sizes[0])  # the declared pool
+                sizes[job.task.name] = task.sizes
         strategy = STRATEGIES.create(
             job.strategy, dict(job.strategy_params), f"strategies.{job.strategy}"
         )
@@ -346,12 +349,9 @@ def _sizes(jobs: list, need_data: bool) -> dict[str, tuple[int, int]]:
 def cmd_run(args: argparse.Namespace) -> int:
     dry = args.command == "plan" or args.dry_run
     if args.backend == "ray" and not dry:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise AlbenchError(
-                "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
-            ) from None
+        from albench.cluster import check_address
+
+        check_address(args.address)  # in seconds, before anything is created
     jobs, sizes, device, gpus = _jobs(args, need_data=not dry)
     from albench.preflight import ExperimentLock, check_folder, check_tracking_store
     from albench.tracking import tracking_uri
@@ -398,9 +398,40 @@ def _plan_and_run(args: argparse.Namespace, jobs: list, resolved: tuple, state_d
         }
     planned = plan_jobs(jobs, sizes, state_dir, finished)
     if dry:
-        print(format_plan(planned, gpu=bool(gpus)))
+        todo = [p for p in planned if p.state != "finished"]
+        if args.backend == "ray":
+            slots = _cluster_slots(args, jobs, bool(gpus))
+        else:
+            slots = _local_slots(args, device, gpus, len(todo))
+        print(format_plan(planned, gpu=bool(gpus), slots=slots))
         return 0
     return _run(args, tracker, planned, (device, gpus))
+
+
+def _local_slots(args: argparse.Namespace, device: str, gpus: list | None, todo: int) -> int:
+    """How many jobs run at once on this machine: GPUs x --jobs-per-gpu, else --jobs, else
+    one per usable core (capped by the jobs)."""
+    if gpus:
+        return len(gpus) * args.jobs_per_gpu
+    return args.jobs or (1 if device != "cpu" else max(1, min(_usable_cores(), todo)))
+
+
+def _cluster_slots(args: argparse.Namespace, jobs: list, gpu: bool) -> int:
+    """Connect to the Ray cluster (read-only), print its nodes, and return how many jobs it
+    runs at once: per node, its CPUs / train.threads, or its GPUs x --jobs-per-gpu."""
+    from albench import cluster
+
+    ray = cluster.connect(args.address)
+    try:
+        alive = cluster.nodes(ray)
+    finally:
+        ray.shutdown()
+    threads = max(j.task.train.threads for j in jobs)
+    per_node = [int(n.gpus * args.jobs_per_gpu) if gpu else int(n.cpus // threads) for n in alive]
+    print(f"Ray cluster{' at ' + args.address if args.address else ''}: {len(alive)} node(s)")
+    for node, slots in zip(alive, per_node, strict=True):
+        print(f"  {node.label:32s} {node.cpus:5g} CPUs {node.gpus:3g} GPUs  {slots} slot(s)")
+    return max(1, sum(per_node))
 
 
 def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> int:
@@ -422,7 +453,7 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
     for p in planned:  # a kill after a job's run FINISHED can leave its state behind
         if p.state == "finished":
             JobState.remove(checkpoint_path(state_dir, p.job))
-    n_jobs = args.jobs or (1 if device != "cpu" else max(1, min(_usable_cores(), len(todo))))
+    n_jobs = _local_slots(args, device, None, len(todo))
     schedule = Schedule(args.backend, n_jobs, gpus, args.jobs_per_gpu, args.address)
     where = (
         f"Ray{' at ' + args.address if args.address else ''}"
@@ -441,17 +472,19 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
     board = ProgressBoard(tty=None if not args.no_progress else False)
     started = time.perf_counter()
     try:
-        results = _in_rounds(
-            tracker, jobs, todo, lambda batch: run_jobs(batch, str(state_dir), schedule, board)
-        )
+        with signals.on_terminate():
+            results = _in_rounds(
+                tracker, jobs, todo, lambda b: run_jobs(b, str(state_dir), schedule, board)
+            )
     except KeyboardInterrupt:
-        _mark_killed(tracker, experiment, todo)
+        how = "SIGTERM" if signals.terminated() else "Ctrl-C"
+        _mark_killed(tracker, experiment, todo, f"interrupted ({how})")
         print(
-            "albench: interrupted; unfinished runs are KILLED and resume on the next run "
-            "of the same command",
+            f"albench: interrupted ({how}); unfinished runs are KILLED and resume on the next "
+            "run of the same command",
             file=sys.stderr,
         )
-        return 130
+        return signals.EXIT_TERMINATED if signals.terminated() else signals.EXIT_INTERRUPTED
     failed = [(j, r) for j, r in results if r.status != "FINISHED"]
     for job, res in failed:
         reason = res.error.strip().splitlines()[0] if res.error.strip() else ""
@@ -511,12 +544,13 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _mark_killed(tracker, experiment: str, jobs: list) -> None:
-    """Runs of these jobs still RUNNING after Ctrl-C (a worker died mid-way) become KILLED."""
+def _mark_killed(tracker, experiment: str, jobs: list, reason: str) -> None:
+    """Runs of these jobs still RUNNING after Ctrl-C or SIGTERM (a worker died mid-way, or had
+    no time to mark its own) become KILLED."""
     hashes = {j.config_hash() for j in jobs}
     for run in tracker.runs(experiment):
         if run.info.status == "RUNNING" and run.data.tags.get("albench.config_hash") in hashes:
-            tracker.end_run(run.info.run_id, "KILLED", "interrupted (Ctrl-C)")
+            tracker.end_run(run.info.run_id, "KILLED", reason)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -609,7 +643,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"albench {args.command}: error: {masked(str(exc))}", file=sys.stderr)
+        for line in masked(str(exc)).splitlines() or [""]:  # one line per problem
+            print(f"albench {args.command}: error: {line}", file=sys.stderr)
         return exc.exit_code
 
 

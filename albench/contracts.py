@@ -45,6 +45,7 @@ __all__ = [
     "AGGREGATIONS",
     "CAPABILITIES",
     "CLASS_LOGITS",
+    "CycleWork",
     "DETECTIONS",
     "DeviceData",
     "EMBEDDING",
@@ -59,6 +60,7 @@ __all__ = [
     "MC_DROPOUT",
     "Metric",
     "Scan",
+    "SelectionCost",
     "StepOutput",
     "Strategy",
     "TAPS",
@@ -364,6 +366,29 @@ def to_device(batch: Any, device: torch.device) -> Any:
 # ------------------------------------------------------------------------------ strategy side
 
 
+@dataclass(frozen=True)
+class CycleWork:
+    """One cycle of a job as a plan sees it: what a strategy's selection is priced from."""
+
+    labeled: int  # items the cycle's model was trained on
+    candidates: int  # items its selection scores (S_M, or the whole unlabeled pool)
+    budget: int  # items it picks
+    epochs: int  # training epochs of one cycle
+    test: int  # items of the test split
+    generative_size: int  # the task's side for a generative model (Task.generative_size)
+
+
+@dataclass(frozen=True)
+class SelectionCost:
+    """Work a strategy's ``select`` adds to one cycle, in the task model's image passes (what
+    a plan prices with the task's throughput) and in images through a generative model's
+    training step (a VAE and its discriminator at ``Task.generative_size``)."""
+
+    train: float = 0.0  # task-model training image passes (e.g. a probe's training)
+    infer: float = 0.0  # task-model inference image passes (e.g. per-sample gradients)
+    generative: float = 0.0  # images through one generative training step (VAE + D)
+
+
 @dataclass
 class Scan:
     """What a scan of the candidates produced, in scan order.
@@ -448,6 +473,12 @@ class Strategy(ABC):
     @abstractmethod
     def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:
         """``budget`` distinct pool indices out of ``scan.candidates``."""
+
+    def selection_cost(self, cycle: CycleWork) -> SelectionCost:
+        """The work ``select`` adds to a cycle beyond the scan every strategy gets, for a plan's
+        estimate (``albench plan``): probes trained, passes of the scan repeated, a model of the
+        strategy's own trained. Default: none (ranking the scan's scores is free)."""
+        return SelectionCost()
 
     def get_params(self) -> dict[str, Any]:
         """The hyper-parameters given to ``__init__`` (logged as run params)."""

@@ -52,6 +52,7 @@ __all__ = [
     "mkl_branch",
     "pin",
     "pinned",
+    "require_pins",
     "settle",
 ]
 
@@ -92,6 +93,22 @@ def pin() -> bool:
     they are."""
     os.environ.update(PINS)
     return not {"torch", "numpy"} & set(sys.modules)
+
+
+def require_pins(job: str) -> None:
+    """Fail before a job in the reproducible CPU mode trains in a process that started without
+    the pins (a worker of a Ray cluster started by hand, say): its numbers would differ from
+    the same job's elsewhere while its configuration hash says they are the same job."""
+    from albench.errors import AlbenchError
+
+    missing = sorted(k for k, v in PINS.items() if os.environ.get(k) != v)
+    if missing:
+        raise AlbenchError(
+            f"job {job} runs in the reproducible CPU mode, but its process started without "
+            f"{', '.join(missing)}; albench puts them in its workers' environment (and Ray's "
+            "runtime environment): start the job through albench, or set "
+            "train.reproducible_cpu=false"
+        )
 
 
 _SQRT_KERNELS: list = []  # the torch.library registration, kept alive once made

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Subset
 
 from albench import cpu
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
+from albench.cluster import where_am_i
 from albench.config import ALConfig, TaskConfig, config_hash, experiment_file_name
 from albench.contracts import EMBEDDING, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
@@ -301,6 +302,7 @@ def run_job(
     from albench.tracking import Tracker
 
     if job.task.train.reproducible_cpu:
+        cpu.require_pins(job.run_name)
         cpu.settle()
     cycles = _Cycles(job, Tracker(job.tracking_uri), report)
     path = checkpoint_path(state_dir, job) if state_dir is not None else None
@@ -360,7 +362,10 @@ class _Cycles:
         )
         self.initial = self.learner.state() if self.al.reinit_model else None
         self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
-        self.worker_tags = {"albench.host": socket.gethostname(), "albench.pid": os.getpid()}
+        self.worker_tags = {
+            "albench.host": socket.gethostname(),
+            "albench.pid": os.getpid(),
+        } | where_am_i()
         self.dedupe = False  # True for an adopted run: it may hold some of the rows already
         self.ahead: _Ahead | None = None  # a look-ahead probe's training, kept for the next cycle
 

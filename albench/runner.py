@@ -5,11 +5,11 @@ Jobs are independent (task, strategy, trial) values (:class:`albench.loop.Job`).
 MLflow experiment; (3) runs them longest first:
 
 - in-process, one after another, for ``--jobs 1`` without GPUs;
-- locally with joblib's loky backend, one worker per slot: ``--gpus`` x ``--jobs-per-gpu``
+- locally in worker processes of its own, one per slot: ``--gpus`` x ``--jobs-per-gpu``
   slots on GPUs (each job takes a GPU id from a shared queue holding every id k times and
   gives it back when it ends, failed or not), or ``--jobs N`` CPU processes;
-- on Ray with joblib's Ray backend and ``ray_remote_args={"num_gpus": 1/k}`` (Ray assigns and
-  isolates the GPUs itself).
+- on Ray, each job one Ray task asking for ``1/k`` GPU (albench/cluster.py: Ray assigns and
+  isolates the GPUs, retries a job whose worker dies).
 
 A job that raises fails alone: its run is FAILED with the reason and the others go on.
 Re-running the same command skips FINISHED jobs (same experiment and config hash), resumes
@@ -25,6 +25,7 @@ GPU figures with measured ones. Inference passes count 1/3 of a training pass (f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -38,7 +39,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
-from albench.errors import AlbenchError
 from albench.loop import Job, JobResult, Progress, checkpoint_path, run_job
 
 __all__ = [
@@ -53,6 +53,12 @@ __all__ = [
 ]
 
 INFERENCE_COST = 1 / 3  # an inference pass costs a third of a training pass
+# images/s through one training step of a generative model of reference size (VAAL's VAE and
+# D on 32x32 images, first convolution 16 channels): one CPU job, one thread, on the 2-core
+# machine (benchmarks/plan_accuracy.py measures it), and a GPU figure (not yet measured: the
+# VAE's convolutions at the task models' GPU/CPU speed ratio, about 10)
+GENERATIVE_CPU_THROUGHPUT = 2000.0
+GENERATIVE_THROUGHPUT = 20_000.0
 
 
 def measured_throughput(path: Path | None = None) -> dict[str, float]:
@@ -66,28 +72,39 @@ def measured_throughput(path: Path | None = None) -> dict[str, float]:
 @dataclass(frozen=True)
 class PlannedJob:
     job: Job
-    train_passes: int  # images through a training step, all cycles
-    infer_passes: int  # images through inference (test evaluation + scans), all cycles
+    train_passes: float  # images through a training step, all cycles
+    infer_passes: float  # images through inference (test evaluation + scans), all cycles
     est_seconds: float  # on one GPU
     est_cpu_seconds: float | None  # on a 2-core CPU, for tasks that declare a CPU figure
     state: str  # "new", "resume at cycle N", "finished"
 
 
-def image_passes(
-    job: Job, pool_size: int, test_size: int, scan_labeled: bool, needs_scan: bool
-) -> tuple[int, int]:
-    """(training, inference) image passes of one job over all its cycles."""
+def image_passes(job: Job, pool_size: int, test_size: int, strategy: Any, side: int = 32):
+    """(training image passes, inference image passes, generative images) of one job over all
+    its cycles: its training, its test evaluations, its scans, the embedding pass of the
+    pick diagnostics, and what ``strategy.selection_cost`` declares (``side``: the task's
+    ``generative_size``)."""
+    from albench.contracts import CycleWork
+
     al, epochs = job.task.al, job.task.train.epochs
-    train = infer = 0
+    train = infer = generative = 0.0
     for cycle in range(al.cycles):
         labeled = al.initial + cycle * al.budget
         train += epochs * labeled
         infer += test_size
-        if cycle < al.cycles - 1 and needs_scan:
-            unlabeled = pool_size - labeled
-            infer += min(al.subset, unlabeled) if al.subset > 0 else unlabeled
-            infer += labeled if scan_labeled else 0
-    return train, infer
+        if cycle == al.cycles - 1:
+            break
+        unlabeled = pool_size - labeled
+        candidates = min(al.subset, unlabeled) if al.subset > 0 else unlabeled
+        if strategy.needs_scan:
+            infer += candidates + (labeled if strategy.scan_labeled else 0)
+        infer += labeled + al.budget  # the picks' embedding pass (picks/near_share)
+        cost = strategy.selection_cost(
+            CycleWork(labeled, candidates, al.budget, epochs, test_size, side)
+        )
+        train, infer = train + cost.train, infer + cost.infer
+        generative += cost.generative
+    return train, infer, generative
 
 
 def plan_jobs(
@@ -101,12 +118,16 @@ def plan_jobs(
     measured = measured_throughput()
     planned = []
     for job in jobs:
-        cls, task = STRATEGIES.get(job.strategy), TASKS.get(job.task.registered)
+        task = TASKS.get(job.task.registered)
+        strategy = STRATEGIES.create(job.strategy, dict(job.strategy_params), job.strategy)
         pool, test = sizes[job.task.name]
-        train, infer = image_passes(job, pool, test, cls.scan_labeled, cls.needs_scan)
+        train, infer, generative = image_passes(job, pool, test, strategy, task.generative_size)
         passes = train + INFERENCE_COST * infer
-        seconds = passes / measured.get(job.task.registered, task.throughput)
-        cpu = passes / task.cpu_throughput if task.cpu_throughput else None
+        gpu_rate = measured.get(job.task.registered, task.throughput)
+        seconds = passes / gpu_rate + generative / GENERATIVE_THROUGHPUT
+        cpu = None
+        if task.cpu_throughput:
+            cpu = passes / task.cpu_throughput + generative / GENERATIVE_CPU_THROUGHPUT
         state = "new"
         if job.config_hash() in finished:
             state = "finished"
@@ -122,27 +143,40 @@ def plan_jobs(
     return sorted(planned, key=lambda p: -p.est_seconds)
 
 
-def format_plan(planned: list[PlannedJob], gpu: bool = True) -> str:
-    """The plan as a table; without a GPU it adds a 2-core CPU estimate where one exists."""
+def makespan(seconds: list[float], slots: int) -> float:
+    """The wall time of jobs taking ``seconds`` each, handed longest first to ``slots``
+    workers, each taking the next job as soon as it is free (how the runners hand them)."""
+    import heapq
+
+    free = [0.0] * max(1, slots)
+    for t in sorted(seconds, reverse=True):
+        heapq.heapreplace(free, free[0] + t)
+    return max(free)
+
+
+def format_plan(planned: list[PlannedJob], gpu: bool = True, slots: int | None = None) -> str:
+    """The plan as a table; without a GPU it adds a 2-core CPU estimate where one exists.
+    With ``slots`` (parallel workers) it also estimates the wall time."""
     head = f"{'job':40s} {'train passes':>13s} {'infer passes':>13s} {'est. 1 GPU':>10s}"
     lines = [head + ("" if gpu else f" {'est. CPU':>9s}") + "  state"]
     for p in planned:
         cpu = "" if gpu else f" {_duration(p.est_cpu_seconds) if p.est_cpu_seconds else '-':>9s}"
         lines.append(
-            f"{p.job.run_name:40s} {p.train_passes:13,d} {p.infer_passes:13,d} "
+            f"{p.job.run_name:40s} {p.train_passes:13,.0f} {p.infer_passes:13,.0f} "
             f"{_duration(p.est_seconds):>10s}{cpu}  {p.state}"
         )
     todo = [p for p in planned if p.state != "finished"]
     total = _duration(sum(p.est_seconds for p in todo))
     summary = f"{len(todo)} of {len(planned)} jobs to run, about {total} on one GPU"
     cpu_times = [p.est_cpu_seconds for p in todo]
-    if not gpu and todo and all(t is not None for t in cpu_times):
-        summary += (
-            f"; no GPU is visible: about {_duration(sum(cpu_times))} of 2-core CPU job time "
-            "(divide by --jobs for the wall time)"
-        )
+    on_cpu = not gpu and todo and all(t is not None for t in cpu_times)
+    if on_cpu:
+        summary += f"; no GPU is visible: about {_duration(sum(cpu_times))} of 2-core CPU job time"
     elif not gpu:
         summary += " (no GPU is visible: the estimate is for one GPU)"
+    if slots and todo:
+        times = cpu_times if on_cpu else [p.est_seconds for p in todo]
+        summary += f"; about {_duration(makespan(times, slots))} of wall time on {slots} slot(s)"
     return "\n".join(lines + [summary, *_rounds_lines(todo, gpu)])
 
 
@@ -212,7 +246,7 @@ class SlotPool:
 class Schedule:
     """How jobs are spread: a backend and its slots."""
 
-    backend: str = "local"  # "local" (joblib/loky or in-process) | "ray"
+    backend: str = "local"  # "local" (worker processes or in-process) | "ray"
     n_jobs: int = 1  # CPU-only: worker processes
     gpus: list[int] | None = None  # GPU ids of the slot pool; None: CPU jobs
     jobs_per_gpu: int = 1  # k jobs packed on each GPU
@@ -378,8 +412,9 @@ def _run_workers(jobs, state_dir, schedule: Schedule, board) -> list:
     pool for every job in it. Here the driver knows which job each worker holds: a dead worker
     fails that job alone (FAILED with the exit signal, in the summary and in MLflow), a fresh
     worker takes its place, and the rest go on. Workers are forked from a forkserver that has
-    imported the job code once, and they watch the driver: when it dies they exit within a
-    second, so no orphan keeps logging (a rerun resumes or adopts their runs).
+    imported the job code once, and each holds a pipe only the driver writes to: when the
+    driver's process ends they read end-of-file and exit, so no orphan keeps logging (a rerun
+    resumes or adopts their runs).
     """
     import multiprocessing
 
@@ -403,7 +438,7 @@ def _run_workers(jobs, state_dir, schedule: Schedule, board) -> list:
                     _drain(events, board, done, timeout=0.5)  # its last words, if any
                 if w.job.run_name in done or w.proc.exitcode is not None:
                     job = w.job
-                    res = done.pop(job.run_name, None) or _died(job, w.proc.exitcode)
+                    res = done.pop(job.run_name, None) or _died(job, _exit_cause(w.proc.exitcode))
                     w.job = None
                     if w.proc.exitcode is not None:
                         w.restart()
@@ -412,14 +447,33 @@ def _run_workers(jobs, state_dir, schedule: Schedule, board) -> list:
                     if res.status == "KILLED":
                         raise KeyboardInterrupt
     except KeyboardInterrupt:
-        for w in workers:  # they got the SIGINT too: let them mark their runs KILLED
-            w.proc.join(timeout=30)
-            if w.proc.is_alive():
-                w.proc.kill()
+        _stop_interrupted(workers)
         raise
     for w in workers:
         w.stop()
     return results
+
+
+STOP_WAIT_S = 4.0  # after Ctrl-C or SIGTERM: the time workers get to mark their runs KILLED
+
+
+def _stop_interrupted(workers: list[_Worker]) -> None:
+    """After Ctrl-C (the terminal sent every worker SIGINT too) or SIGTERM (passed on here, in
+    case it reached the driver alone): each worker marks its run KILLED and stops; one still
+    alive after :data:`STOP_WAIT_S` is killed (the driver marks its run)."""
+    import signal
+
+    from albench import signals
+
+    for w in workers:
+        if signals.terminated() and w.proc.is_alive():
+            os.kill(w.proc.pid, signal.SIGTERM)
+        w.inbox.put(None)  # once its job is marked, take no other
+    deadline = time.monotonic() + STOP_WAIT_S
+    for w in workers:
+        w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        if w.proc.is_alive():
+            w.proc.kill()
 
 
 class _Worker:
@@ -456,11 +510,19 @@ class _Worker:
 
 def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, lifeline: Any):
     """A worker process: run the jobs it is given, one at a time, until told to stop."""
+    from albench import signals
+
     threading.Thread(target=_watch_driver, args=(lifeline,), daemon=True).start()
+    signals.interrupt_on_terminate()
     slots = SlotPool([gpu], 1) if gpu is not None else None
-    for job in iter(inbox.get, None):
-        res = execute(job, state_dir, slots, events)
-        events.put(("result", job.run_name, res))
+    try:
+        for job in iter(inbox.get, None):
+            res = execute(job, state_dir, slots, events)
+            events.put(("result", job.run_name, res))
+            if res.status == "KILLED":
+                return
+    except KeyboardInterrupt:  # while waiting for a job: nothing to mark
+        return
 
 
 def _watch_driver(lifeline: Any) -> None:
@@ -488,15 +550,16 @@ def _drain(events: Any, board: ProgressBoard, done: dict[str, JobResult], timeou
             _dispatch(board, event)
 
 
-def _died(job: Job, exitcode: int) -> JobResult:
-    """The result of a job whose process died without reporting; its run is marked FAILED."""
+def _exit_cause(exitcode: int) -> str:
     import signal
 
-    cause = (
-        f"worker process killed by signal {signal.Signals(-exitcode).name}"
-        if exitcode < 0
-        else f"worker process exited with code {exitcode}"
-    )
+    if exitcode < 0:
+        return f"worker process killed by signal {signal.Signals(-exitcode).name}"
+    return f"worker process exited with code {exitcode}"
+
+
+def _died(job: Job, cause: str) -> JobResult:
+    """The result of a job whose process died without reporting; its run is marked FAILED."""
     try:
         from albench.tracking import Tracker
 
@@ -509,31 +572,69 @@ def _died(job: Job, exitcode: int) -> JobResult:
     return JobResult(run_id or "", "FAILED", float("nan"), 0.0, cause)
 
 
-def _execute_tagged(job, state_dir, slots, events) -> tuple[Job, JobResult]:
-    return job, execute(job, state_dir, slots, events)
+def _ray_job(job: Job, state_dir: str | None, events: Any) -> JobResult:
+    """One job in a Ray task (Ray sets the GPUs it may see, and retries it on a lost worker)."""
+    return execute(job, state_dir, None, _QuietEvents(events))
+
+
+class _QuietEvents:
+    """Progress events posted to the driver's :class:`~albench.cluster.Inbox` actor without
+    waiting; a lost inbox never fails the job it reports on."""
+
+    def __init__(self, inbox: Any):
+        self.inbox = inbox
+
+    def put(self, event: tuple) -> None:
+        try:
+            self.inbox.put.remote(event)
+        except Exception:  # the driver is gone: the job goes on
+            pass
 
 
 def _run_ray(jobs, state_dir, schedule: Schedule, board) -> list:
-    try:
-        import ray
-        from ray.util.joblib import register_ray
-    except ImportError:
-        raise AlbenchError(
-            "--backend ray needs Ray: pip install 'albench[ray]' (or pip install ray)"
-        ) from None
-    from joblib import Parallel, delayed, parallel_config
+    """Each job a Ray task (albench/cluster.py): retried from its state when its worker or
+    node dies, its CPU settings in its runtime environment, its progress on the board."""
+    from albench import cluster
 
-    gpus, jobs_per_gpu, address = schedule.gpus, schedule.jobs_per_gpu, schedule.address
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    register_ray()
-    remote_args = {"num_gpus": 1 / jobs_per_gpu} if gpus else {}
-    if gpus:
-        jobs = [dataclasses.replace(j, device="cuda") for j in jobs]  # Ray sets the visible GPU
-    with parallel_config(backend="ray", ray_remote_args=remote_args):
-        results = Parallel(n_jobs=-1)(
-            delayed(_execute_tagged)(job, state_dir, None, None) for job in jobs
-        )
-    for job, res in results:
-        board.finished(job.run_name, res)
+    ray = cluster.connect(schedule.address)
+    # a Ray worker runs in a folder of its own: every path it is given is absolute
+    state_dir = str(Path(state_dir).resolve()) if state_dir is not None else None
+    folders = {"--data-root": str(Path(jobs[0].data_root).resolve())}
+    if state_dir is not None:
+        folders["--state-dir"] = state_dir
+    from albench.tracking import tracking_uri
+
+    cluster.check_contract(ray, jobs, folders, tracking_uri(jobs[0].tracking_uri))
+
+    inbox = ray.remote(num_cpus=0)(cluster.Inbox).remote()
+
+    def drain() -> None:
+        for event in ray.get(inbox.take.remote()):
+            _dispatch(board, event)
+
+    threads = max(j.task.train.threads for j in jobs)
+    options = {
+        "num_cpus": threads,
+        "max_retries": cluster.RETRIES,
+        "retry_exceptions": False,
+        "scheduling_strategy": "SPREAD",  # over the nodes: no node does all the work
+        "runtime_env": {"env_vars": cluster.job_environment(jobs)},
+    }
+    if schedule.gpus:
+        options["num_gpus"] = 1 / schedule.jobs_per_gpu
+    results = []
+    try:
+        for job, res in cluster.run_tasks(ray, jobs, options, _ray_job, (state_dir, inbox), drain):
+            if isinstance(res, BaseException):
+                first = (str(res).strip().splitlines() or [""])[0]
+                cause = f"Ray lost the job after {cluster.RETRIES} retries: {type(res).__name__}"
+                res = _died(job, f"{cause}: {first}")
+            board.finished(job.run_name, res)
+            results.append((job, res))
+            if res.status == "KILLED":
+                raise KeyboardInterrupt
+    finally:
+        with contextlib.suppress(Exception):  # an interrupted driver: what came in is shown
+            drain()
+        ray.kill(inbox)
     return results

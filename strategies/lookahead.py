@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from albench.contracts import Scan, Strategy
+from albench.contracts import CycleWork, Scan, SelectionCost, Strategy
 from albench.errors import ConfigError
 
 __all__ = ["LookaheadOracleStrategy", "greedy_groups"]
@@ -70,6 +70,14 @@ class LookaheadOracleStrategy(Strategy):
                 )
         self.groups = groups  # greedy steps per cycle (the K picks in this many groups)
         self.tries = tries  # random groups scored per step (1: random sampling)
+
+    def selection_cost(self, cycle: CycleWork) -> SelectionCost:
+        """``groups`` x ``tries`` probes, each one cycle's training on the labeled set and the
+        picks so far plus a test evaluation; the next cycle reuses the winner's weights, so
+        one probe's training is not extra."""
+        probes = min(self.groups, cycle.budget) * self.tries
+        train = (probes - 1) * cycle.epochs * (cycle.labeled + cycle.budget)
+        return SelectionCost(train=train, infer=probes * cycle.test)
 
     def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:
         if scan.probe is None:

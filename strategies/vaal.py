@@ -72,7 +72,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from albench.contracts import IMAGES, LOSS, TAPS, Scan, Strategy, Task
+from albench.contracts import IMAGES, LOSS, TAPS, CycleWork, Scan, SelectionCost, Strategy, Task
 from albench.errors import ConfigError
 from albench.strategies.learn_loss import LearnLossStrategy
 
@@ -405,6 +405,16 @@ class _Adversarial:
 
     def collect_inputs(self, batch: Any, task: Task) -> dict[str, Tensor]:
         return {"image": task.generative_images(batch).float()}  # (B, C, S, S) in [0, 1]
+
+    def selection_cost(self, cycle: CycleWork) -> SelectionCost:
+        """The VAE's and D's training: every iteration a labeled and an unlabeled batch
+        through each VAE and each D step, in images of the reference network (32x32, first
+        convolution 16 channels): a convolution's work grows with the side squared and with
+        the channels squared (each layer's input and output double with ``width``)."""
+        steps = self.schedule().iterations(cycle.labeled, cycle.candidates)
+        images = steps * 2 * self.batch_size * (self.vae_steps + self.adversary_steps)
+        scale = (cycle.generative_size / 32) ** 2 * (self.width / 16) ** 2
+        return SelectionCost(generative=images * scale)
 
     def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:
         return least_labeled(fit_and_score(scan, self, rng), scan.candidates, budget)

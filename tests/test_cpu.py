@@ -105,3 +105,31 @@ def test_the_pins_revision_is_part_of_a_pinned_jobs_configuration():
     assert job(True).config()["cpu_pins"] == cpu.REVISION
     assert job(False).config()["cpu_pins"] == 0
     assert job(True).config_hash() != job(False).config_hash()
+
+
+def test_a_pinned_job_in_a_process_started_without_the_pins_fails_before_any_run(
+    monkeypatch, mlflow_uri
+):
+    """A Ray worker started by hand, say: the job's hash says reproducible CPU mode, its
+    process would compute other numbers. It fails in one line naming what is missing, and no
+    MLflow run is created."""
+    import dataclasses
+
+    from albench.errors import AlbenchError
+    from albench.loop import run_job
+    from albench.tracking import Tracker
+    from tests.conftest import tiny_job
+
+    job = tiny_job("random", uri=mlflow_uri)
+    job = dataclasses.replace(
+        job,
+        task=dataclasses.replace(
+            job.task, train=dataclasses.replace(job.task.train, reproducible_cpu=True)
+        ),
+    )
+    for key, value in cpu.PINS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MKL_CBWR")
+    with pytest.raises(AlbenchError, match=r"started without MKL_CBWR; albench puts them"):
+        run_job(job)
+    assert Tracker(mlflow_uri).runs("test") == []

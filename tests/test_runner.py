@@ -42,15 +42,29 @@ def test_slot_pool_never_overbooks_a_gpu_and_failures_return_their_slot(monkeypa
     assert left == [0, 0, 1, 1] and slots.queue.empty()  # every slot came back
 
 
-def test_image_passes_count_training_and_inference():
+def test_image_passes_count_training_inference_and_what_the_strategy_declares():
+    from albench.registry import STRATEGIES
+
     job = tiny_job("coreset")  # initial 20, +20, 3 cycles, subset 100, 2 epochs
-    train, infer = image_passes(
-        job, pool_size=1300, test_size=497, scan_labeled=True, needs_scan=True
-    )
-    assert train == 2 * (20 + 40 + 60)
-    assert infer == 3 * 497 + (100 + 20) + (100 + 40)
-    _, infer_random = image_passes(job, 1300, 497, scan_labeled=False, needs_scan=False)
-    assert infer_random == 3 * 497
+    coreset = STRATEGIES.create("coreset", {}, "s")
+    train, infer, generative = image_passes(job, pool_size=1300, test_size=497, strategy=coreset)
+    assert train == 2 * (20 + 40 + 60) and generative == 0
+    embedding = (20 + 20) + (40 + 20)  # the picks' diagnostics: labeled + picks, per selection
+    assert infer == 3 * 497 + (100 + 20) + (100 + 40) + embedding  # coreset scans labeled too
+    random = STRATEGIES.create("random", {}, "s")
+    _, infer_random, _ = image_passes(job, 1300, 497, random)
+    assert infer_random == 3 * 497 + embedding  # no scan
+    lookahead = STRATEGIES.create("lookahead_oracle", {"groups": 2, "tries": 3}, "s")
+    train_la, infer_la, _ = image_passes(tiny_job("lookahead_oracle"), 1300, 497, lookahead)
+    # 2 x 3 probes a selection, each a cycle's training on labeled + picks (one is reused)
+    assert train_la == train + 5 * 2 * ((20 + 20) + (40 + 20))
+    assert infer_la == infer_random + 6 * 497 * 2  # and a test evaluation each
+    vaal = STRATEGIES.create("vaal", {"width": 32, "epochs": 2, "batch_size": 10}, "s")
+    _, _, generative = image_passes(tiny_job("vaal"), 1300, 497, vaal, side=16)
+    # (|L| + M) x epochs / batch iterations of 2 VAE + 1 D steps on 2 batches, at (16/32)^2
+    # the reference side's work and (32/16)^2 its channels'
+    iterations = (20 + 100) * 2 // 10 + (40 + 100) * 2 // 10
+    assert generative == iterations * 2 * 10 * 3 * (16 / 32) ** 2 * (32 / 16) ** 2
 
 
 def test_plan_orders_longest_first_and_marks_finished(tmp_path):

@@ -145,6 +145,8 @@ class DigitsTask(ClassificationTask):
         self.imbalance = float(imbalance)  # long-tailed pool, balanced accuracy
         if self.imbalance > 1:
             self.metric, self.metric_label = "balanced_accuracy", "balanced accuracy"
+        # what a plan reads without loading the data (a long tail's size is known once drawn)
+        self.sizes = ((1797 - test_size) * copies, test_size) if self.imbalance == 1 else None
 
     def expectations(self, al: ALConfig | None = None) -> tuple[Expectation, ...]:
         """The known answers of the scenarios switched on (module docstring) and of the

@@ -277,3 +277,48 @@ def test_a_tracking_server_killed_mid_run_loses_and_duplicates_nothing(tmp_path,
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("how", "code"), [("SIGINT to the group", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_stops_two_workers_at_once_and_the_rerun_resumes(
+    how, code, tmp_path, albench_cli
+):
+    """Ctrl-C reaches the driver and its workers (the terminal signals the process group);
+    SIGTERM from ``timeout`` reaches the driver alone, Slurm's or Kubernetes' every process.
+    Either way each worker marks its run KILLED and stops, the command exits 130 or 143 (no
+    worker is left waiting for another job: that took a minute), and the same command
+    resumes both runs."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    args = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "random,learn_loss", "--no-progress", "--jobs", "2", "--set", "al.cycles=3",
+            "--set", "train.epochs=40"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "albench", *args],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_interruptible,
+        start_new_session=True,  # its own process group, as a shell job has
+    )
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((tmp_path / "albench-state").rglob("*.pt"))) == 2:
+            break
+        time.sleep(0.2)
+    if how == "SIGTERM":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)  # a hang guard, not a timing
+    assert proc.returncode == code, err
+    assert f"interrupted ({'Ctrl-C' if code == 130 else 'SIGTERM'})" in err
+    assert "Traceback" not in err
+    _, runs = _runs(uri)
+    assert [r.info.status for r in runs] == ["KILLED", "KILLED"]
+    again = albench_cli(*args, env=env, cwd=tmp_path, timeout=900)
+    assert again.returncode == 0, again.stderr
+    _, runs = _runs(uri)
+    assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
+    assert all("albench.resumed_at_cycle" in r.data.tags for r in runs)
