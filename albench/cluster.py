@@ -310,12 +310,11 @@ def check_contract(ray: Any, jobs: list, folders: dict[str, str], uri: str) -> l
 # ------------------------------------------------------------------------------ running
 
 
-def run_tasks(ray: Any, jobs: list, options: dict[str, Any], run_one, args: tuple, events):
-    """Submit ``run_one(job, *args)`` for every job as a Ray task with ``options``; yield
-    ``(job, result or exception)`` as each ends, calling ``events()`` in between. On
-    KeyboardInterrupt the running tasks are cancelled (they mark their runs KILLED) and the
-    interrupt goes on."""
-    remote = ray.remote(run_one).options(**options)
+def run_tasks(ray: Any, jobs: list, remote: Any, args: tuple, events):
+    """Submit ``remote`` (a Ray remote function with its options) for every job, with
+    ``args`` after the job; yield ``(job, result or exception)`` as each ends, calling
+    ``events()`` in between. On KeyboardInterrupt the running tasks are cancelled (they mark
+    their runs KILLED) and the interrupt goes on."""
     pending = {remote.remote(job, *args): job for job in jobs}
     try:
         while pending:

@@ -15,6 +15,7 @@ so a strategy's extra module or extra random draws cannot shift another stream.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -373,29 +374,33 @@ class _Cycles:
     def start(self, path: Path | None) -> JobState:
         """A new MLflow run with tags, params, config and the initial labeled set."""
         job, task, strategy = self.job, self.task, self.strategy
-        tags = {
-            "albench.task": job.task.name,
-            "albench.task_registered": job.task.registered,
-            "albench.strategy": job.strategy,
-            "albench.trial": job.trial,
-            "albench.seed": job.trial_seed,
-            "albench.benchmark": job.benchmark,
-            "albench.config_hash": job.config_hash(),
-            "albench.git_sha": git_sha(),
-            "albench.metric": task.metric,
-            "albench.metric_label": task.metric_label or task.metric,
-            "albench.metric_low": task.metric_range[0],
-            "albench.metric_high": task.metric_range[1],
-            "albench.strategy_label": strategy.display_name or job.strategy,
-            "albench.strategy_baseline": str(strategy.baseline).lower(),
-            "albench.strategy_oracle": str(strategy.oracle).lower(),
-            "albench.strategy_lookahead": str(strategy.lookahead).lower(),
-            "albench.equivalence_margin": (
-                job.equivalence_margin
-                if job.equivalence_margin is not None
-                else task.equivalence_margin
-            ),
-        } | self.worker_tags
+        tags = (
+            {
+                "albench.task": job.task.name,
+                "albench.task_registered": job.task.registered,
+                "albench.strategy": job.strategy,
+                "albench.trial": job.trial,
+                "albench.seed": job.trial_seed,
+                "albench.benchmark": job.benchmark,
+                "albench.config_hash": job.config_hash(),
+                "albench.git_sha": git_sha(),
+                "albench.metric": task.metric,
+                "albench.metric_label": task.metric_label or task.metric,
+                "albench.metric_low": task.metric_range[0],
+                "albench.metric_high": task.metric_range[1],
+                "albench.strategy_label": strategy.display_name or job.strategy,
+                "albench.strategy_baseline": str(strategy.baseline).lower(),
+                "albench.strategy_oracle": str(strategy.oracle).lower(),
+                "albench.strategy_lookahead": str(strategy.lookahead).lower(),
+                "albench.equivalence_margin": (
+                    job.equivalence_margin
+                    if job.equivalence_margin is not None
+                    else task.equivalence_margin
+                ),
+            }
+            | self.worker_tags
+            | self._mlflow_fields()
+        )
         if job.max_trials is not None:
             tags["albench.max_trials"] = job.max_trials
         params = flatten(job.config()) | {
@@ -419,6 +424,7 @@ class _Cycles:
         else:
             experiment_id = tracker.experiment_id(job.experiment)
             run_id = tracker.start_run(experiment_id, job.run_name, tags, params)
+            tracker.log_datasets(run_id, self._datasets())
         rng = np.random.default_rng(derive_seed(job.trial_seed, Stream.INITIAL))
         if self.al.balanced_initial:
             labeled = balanced_draw(self.data.facts["class"], self.al.initial, rng)
@@ -456,6 +462,39 @@ class _Cycles:
         self.dedupe = True
         self.log(state)
         return state
+
+    def _mlflow_fields(self) -> dict[str, str]:
+        """The tags MLflow's own UI reads: the run's kind (a job, beside the report's run), its
+        description, its source and commit."""
+        job = self.job
+        return {
+            "albench.kind": "job",
+            "mlflow.note.content": (
+                f"Task `{job.task.name}`, strategy `{job.strategy}`, trial {job.trial} (seed "
+                f"{job.trial_seed}) of benchmark `{job.benchmark}`: "
+                f"{self.al.cycles} cycles from {self.al.initial} labels, +{self.al.budget} each; "
+                f"`curve/{self.task.metric}` is the {self.task.metric} against the labeled count."
+            ),
+            "mlflow.source.name": "albench",
+            "mlflow.source.type": "LOCAL",
+            "mlflow.source.git.commit": git_sha(),
+        }
+
+    def _datasets(self) -> list[tuple[str, str, str]]:
+        """(context, name, digest) of the pool and test split this job ran on: the digest
+        names the split by its definition (task, parameters, data path, size)."""
+        import hashlib
+
+        job = self.job
+        out = []
+        for context, size in (("pool", self.data.pool_size), ("test", len(self.data.test))):
+            name = f"{job.task.name}/{context}"
+            definition = json.dumps(
+                [job.task.registered, dict(job.task.params), self.loaders.path, context, size],
+                sort_keys=True, default=str,
+            )  # fmt: skip
+            out.append((context, name, hashlib.sha256(definition.encode()).hexdigest()[:16]))
+        return out
 
     def mark(self, run_id: str, status: str, reason: str) -> None:
         """End the run as KILLED or FAILED if the store lets us (it may be why we stopped:
@@ -499,6 +538,8 @@ class _Cycles:
         result = self.learner.evaluate(self.loaders.eval("test", np.arange(len(self.data.test))))
         rows += [(f"eval/{self.task.metric}", result.metric, cycle)]
         rows += [("labeled", len(state.labeled), cycle)]
+        # the same metric with the labeled count as its step: MLflow charts it as the curve
+        rows += [(f"curve/{self.task.metric}", result.metric, len(state.labeled))]
         for name, score in result.scores.items():
             for stat, value in score_quality(score, result.loss).items():
                 rows.append((f"eval/{stat}/{name}", value, cycle))
@@ -511,12 +552,21 @@ class _Cycles:
             rows += [(k, v, cycle) for k, v in facts.items()]
             labeled = np.concatenate([labeled, picked])
             artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
+            artifacts[f"selected/cycle_{cycle:02d}.csv"] = self._picks_table(cycle, picked)
         self._progress(cycle, self.cfg.epochs, result.metric)
         model, aux = self.learner.state()
         return JobState(
             state.run_id, state.config_hash, labeled, cycle, result.metric, model, aux, rows,
             artifacts,
         )  # fmt: skip
+
+    def _picks_table(self, cycle: int, picked: np.ndarray) -> dict[str, Any]:
+        """The picks as MLflow can show them: cycle, pool index, and every fact the task
+        states per pool item (its true class, for one), in pick order."""
+        table: dict[str, Any] = {"cycle": np.full(len(picked), cycle), "index": picked}
+        for name, values in self.data.facts.items():
+            table[name] = np.asarray(values)[picked]
+        return table
 
     def _crowding(self, picked: np.ndarray, labeled: np.ndarray) -> dict[str, float]:
         """``picks/near_share`` (:func:`near_share`) in the embedding of the model that picked,

@@ -624,7 +624,8 @@ def _run_ray(jobs, state_dir, schedule: Schedule, board) -> list:
         options["num_gpus"] = 1 / schedule.jobs_per_gpu
     results = []
     try:
-        for job, res in cluster.run_tasks(ray, jobs, options, _ray_job, (state_dir, inbox), drain):
+        remote = ray.remote(_ray_job).options(**options)
+        for job, res in cluster.run_tasks(ray, jobs, remote, (state_dir, inbox), drain):
             if isinstance(res, BaseException):
                 first = (str(res).strip().splitlines() or [""])[0]
                 cause = f"Ray lost the job after {cluster.RETRIES} retries: {type(res).__name__}"

@@ -127,7 +127,30 @@ class Tracker:
         from albench.preflight import artifact_root
 
         location = artifact_root(self.uri)  # sqlite: beside the database, not in the cwd
-        return _retry(lambda: self.client.create_experiment(name, artifact_location=location))
+        tags = {
+            # MLflow 3's UI opens a model-development experiment on its runs (not on traces)
+            "mlflow.experimentKind": "custom_model_development",
+            "mlflow.note.content": (
+                "albench active-learning runs: one run per (task, strategy, trial), tag "
+                "`albench.kind` = job; `albench report` adds a run of kind report."
+            ),
+        }
+        return _retry(
+            lambda: self.client.create_experiment(name, artifact_location=location, tags=tags)
+        )
+
+    def log_datasets(self, run_id: str, datasets: Iterable[tuple[str, str, str]]) -> None:
+        """Log (context, name, digest) as the run's MLflow datasets (its Datasets column)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(name=name, digest=digest, source_type="local", source=name),
+                tags=[InputTag(key="mlflow.data.context", value=context)],
+            )
+            for context, name, digest in datasets
+        ]
+        _retry(lambda: self.client.log_inputs(run_id, datasets=inputs))
 
     def experiment_names(self) -> list[str]:
         return sorted(e.name for e in _retry(lambda: self.client.search_experiments()))

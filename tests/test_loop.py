@@ -78,6 +78,49 @@ def test_run_layout_in_mlflow(mlflow_uri, tmp_path):
     initial = np.load(_artifact(tracker, res.run_id, "selected/initial.npy", tmp_path))
     everything = np.concatenate([initial, *picked])
     assert len(everything) == len(np.unique(everything)) == 60
+    table = pd.read_csv(_artifact(tracker, res.run_id, "selected/cycle_01.csv", tmp_path))
+    assert list(table["index"]) == list(picked[1]) and set(table.cycle) == {1}
+    assert table["class"].between(0, 9).all()  # the task's facts: digits states the class
+    # what MLflow's own UI reads
+    assert (
+        tags["albench.kind"] == "job"
+        and tags["mlflow.source.git.commit"] == tags["albench.git_sha"]
+    )
+    assert "strategy `learn_loss`, trial 0" in tags["mlflow.note.content"]
+    curve = tracker.metric_history(res.run_id, "curve/accuracy")
+    assert [s for s, _ in curve] == [20, 40, 60]  # the labeled count as the step
+    assert [v for _, v in curve] == [
+        v for _, v in tracker.metric_history(res.run_id, "eval/accuracy")
+    ]
+    inputs = {d.tags[0].value: d.dataset for d in run.inputs.dataset_inputs}
+    assert set(inputs) == {"pool", "test"} and inputs["test"].name == "digits/test"
+    assert len(inputs["pool"].digest) == 16
+    experiment = tracker.client.get_experiment_by_name("test")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_readmes_run_filters_select_what_they_say(mlflow_uri):
+    """Every filter in the README's "Browsing results" runs in MLflow's search and finds the
+    job runs (a report run would be left out by the kind filter)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Browsing results", 1)[1].split("```text", 1)[1].split("```", 1)[0]
+    filters = [line.split("#", 1)[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(filters) >= 3
+    tracker = Tracker()
+    experiment = tracker.experiment_id("test")
+    run_job(tiny_job("learn_loss"))
+    report = tracker.client.create_run(experiment, tags={"albench.kind": "report"})
+    tracker.client.set_terminated(report.info.run_id)
+    for text in filters:
+        found = tracker.client.search_runs([experiment], filter_string=text)
+        assert all(r.data.tags.get("albench.kind") == "job" for r in found), text
+        if "!= 'FINISHED'" in text:
+            assert found == []
+        elif re.search(r"'(digits|learn_loss|job)'", text):
+            assert len(found) == 1, text
 
 
 def test_same_job_twice_is_bit_identical(mlflow_uri, tmp_path):

@@ -207,10 +207,11 @@ INTERVAL_RULE = (
     "confidence interval."
 )
 DEGENERATE_RULE = (
-    "A scorer is degenerate on a run when the central 90 % of its test-set values (5th to "
-    f"95th percentile) span at most {stats.DEGENERATE_SPREAD:.1%} of their magnitude, or it "
-    "takes a single value; flagged when it is so on more than half of the trials. Its "
-    "order of the test samples is then rounding noise."
+    "A scorer is degenerate on a run when its order of the test samples is rounding noise: "
+    "it takes a single value, or the central 90 % of its test-set values (5th to 95th "
+    f"percentile) span at most {stats.DEGENERATE_ULPS} units in the last place of a float32 "
+    "at their magnitude; flagged when it is so on more than half of the trials. A spread "
+    "that is small next to a large offset is no flag: the order is what a scorer gives."
 )
 
 
@@ -804,7 +805,7 @@ def _scatter_figure(ctx: TaskContext, run_id: str, scorers: tuple[str, ...]) -> 
         spread = stats.score_spread(scores[sc].to_numpy(float))
         why = ""
         if spread["degenerate"]:
-            why = f"90 % of the test set within {spread['relative']:.3%}"
+            why = f"90 % of the test set within {spread['ulps']:.0f} float32 steps"
         panels.append(figs.ScatterPanel(sc, points, n, pearson, spearman, why))
     labeled = float(rows[rows.cycle == cycle].labeled.iloc[0])
     model = figs.ScatterModel(ctx.task, str(run.strategy), ctx.trial, cycle, labeled)

@@ -22,10 +22,11 @@ drawn by :mod:`albench.report.figures`. Conventions:
 - label efficiency: the first *measured* budget at which a strategy's mean curve reaches a
   reference strategy's final mean (the first baseline); the linear interpolation between
   cycles is given beside it, labelled as an interpolation;
-- a scorer is *degenerate* on a run when its values barely vary over the test set
-  (:func:`score_spread`): the central 90 % of its values (5th to 95th percentile) span at
-  most :data:`DEGENERATE_SPREAD` (0.1 %) of their magnitude, or it takes a single value;
-  its ranking of the test samples is then rounding noise.
+- a scorer is *degenerate* on a run when its order of the test set is rounding noise
+  (:func:`score_spread`): it takes a single value, or the central 90 % of its values (5th to
+  95th percentile) span at most :data:`DEGENERATE_ULPS` units in the last place of float32
+  (the scores' dtype) at their magnitude. Small next to its magnitude is not degenerate: an
+  offset (an entropy of 5.54 nats varying in its fourth digit) leaves the order intact.
 
 Strategies are never named here: which ones are baselines, and the order rows come in, are
 arguments (the report takes them from the runs' tags and the strategy registry,
@@ -48,7 +49,7 @@ from albench import verdicts
 
 __all__ = [
     "ALPHA",
-    "DEGENERATE_SPREAD",
+    "DEGENERATE_ULPS",
     "MIN_CI_TRIALS",
     "NON_SCORE_COLUMNS",
     "aubc",
@@ -84,7 +85,7 @@ CONFIDENCE = 0.95
 MIN_CI_TRIALS = 5  # below this, an interval is the range of the values, not a CI
 TIME_KEYS = ("time/train_s", "time/scan_s", "time/select_s")
 NON_SCORE_COLUMNS = ("index", "loss")  # the other columns of a test_scores CSV are scores
-DEGENERATE_SPREAD = 1e-3  # 5-95 % spread <= 0.1 % of the magnitude: a degenerate scorer
+DEGENERATE_ULPS = 16  # 5-95 % spread <= 16 float32 last-place units: rounding noise
 SPREAD_QUANTILES = (0.05, 0.95)
 PAPER_TOLERANCE = 0.01  # absolute floor of the paper check for a number given exactly
 PAPER_TOLERANCE_APPROX = 0.05  # ... for one the paper gives as approximate ("about")
@@ -667,26 +668,31 @@ def score_spread(values: Sequence[float]) -> dict[str, float | bool]:
     """How much a score varies over the test set, and whether it is degenerate.
 
     spread = 95th - 5th percentile of the values (NaNs dropped), magnitude = the larger
-    absolute value of the two percentiles, relative = spread / magnitude. Degenerate: a
-    single distinct value, or spread <= :data:`DEGENERATE_SPREAD` x magnitude (the central
-    90 % of the test samples lie within 0.1 % of each other: e.g. an uncertainty of
-    5.539-5.543 nats, near-uniform heatmaps).
+    absolute value of the two percentiles, relative = spread / magnitude, ulps = spread in
+    units of the last place of a float32 at that magnitude (the scores are computed in
+    float32). Degenerate: a single distinct value, or ulps <= :data:`DEGENERATE_ULPS`: the
+    central 90 % of the test samples differ only in their last bits, so their order is
+    rounding noise. An uncertainty of 5.539-5.543 nats spans about 8,000 such units: its
+    order is real, however small the spread next to its offset.
     """
     v = np.asarray(values, float)
     v = v[~np.isnan(v)]
     if len(v) == 0:
         nan = math.nan
-        return {"n": 0, "q05": nan, "q95": nan, "spread": nan, "relative": nan, "degenerate": False}
+        return {"n": 0, "q05": nan, "q95": nan, "spread": nan, "relative": nan, "ulps": nan,
+                "degenerate": False}  # fmt: skip
     q05, q95 = (float(q) for q in np.quantile(v, SPREAD_QUANTILES))
     spread, magnitude = q95 - q05, max(abs(q05), abs(q95))
     relative = spread / magnitude if magnitude > 0 else (0.0 if spread == 0 else math.inf)
-    degenerate = len(np.unique(v)) < 2 or spread <= DEGENERATE_SPREAD * magnitude
+    ulps = spread / float(np.spacing(np.float32(magnitude)))
+    degenerate = len(np.unique(v)) < 2 or ulps <= DEGENERATE_ULPS
     return {
         "n": len(v),
         "q05": q05,
         "q95": q95,
         "spread": spread,
         "relative": relative,
+        "ulps": ulps,
         "degenerate": bool(degenerate),
     }
 
@@ -709,7 +715,7 @@ def scorer_spreads(
                 | spread
             )
     cols = ["task", "strategy", "trial", "scorer", "n", "q05", "q95", "spread", "relative"]
-    return pd.DataFrame(out, columns=[*cols, "degenerate"])
+    return pd.DataFrame(out, columns=[*cols, "ulps", "degenerate"])
 
 
 def degenerate_table(spreads: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:

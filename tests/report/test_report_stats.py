@@ -257,11 +257,18 @@ def test_scatter_points_sample_highlight_and_correlations():
     assert len(small) == 100 == n_small and small.top.sum() == 20
 
 
-def test_a_near_constant_scorer_is_degenerate():
+def test_a_scorer_is_degenerate_when_its_order_is_rounding_noise_not_when_offset():
     rng = np.random.default_rng(0)
-    flat = 5.539 + 0.004 * rng.uniform(size=300)  # entropy of near-uniform heatmaps
+    # stickmen's entropy: about 5.54 nats, varying in the fourth digit, a real order
+    offset = (5.539 + 0.004 * rng.uniform(size=300)).astype(np.float32)
+    spread = stats.score_spread(offset)
+    assert not spread["degenerate"] and spread["relative"] < 1e-3 and spread["ulps"] > 5000
+    # values that differ only in their last bits: 5.54 plus 0 to 3 float32 steps
+    step = float(np.spacing(np.float32(5.54)))
+    flat = np.float32(5.54) + step * rng.integers(0, 4, size=300)
+    assert len(np.unique(flat)) == 4
     spread = stats.score_spread(flat)
-    assert spread["degenerate"] and spread["relative"] < stats.DEGENERATE_SPREAD
+    assert spread["degenerate"] and spread["ulps"] <= stats.DEGENERATE_ULPS
     assert stats.score_spread(np.full(50, 0.0))["degenerate"]  # a constant, even at 0
     assert stats.score_spread([1.0, 1.0, np.nan])["degenerate"]
     healthy = stats.score_spread(rng.exponential(size=300))
