@@ -6,8 +6,9 @@ scatter plots, the ``test_scores/cycle_NN.csv`` artifacts. Nothing is read from 
 side channel, so a report can be made on any machine that reaches the tracking store.
 
 The tidy frame has one row per (run, metric, cycle) logged with step = cycle: every
-``eval/*`` and ``time/*`` metric (``train/loss/*`` is logged per epoch, not per cycle, and
-``labeled`` becomes the ``labeled`` column of every row of its cycle). Columns::
+``eval/*`` and ``time/*`` metric (``train/loss/*`` is logged per epoch, not per cycle,
+``curve/*`` against the labeled count, for MLflow's own charts; ``labeled`` becomes the
+``labeled`` column of every row of its cycle). Columns::
 
     task, strategy, trial, cycle, labeled, metric, value, run_id
 
@@ -76,6 +77,8 @@ FRAME_COLUMNS = ["task", "strategy", "trial", "cycle", "labeled", "metric", "val
 REPORT_RUN_NAME = "report"
 REPORT_KIND_TAG = "albench.kind"  # = "report" on the report's own run; job runs lack it
 PER_EPOCH_PREFIX = "train/loss/"  # logged with step = global epoch, not cycle
+CURVE_PREFIX = "curve/"  # the metric again with step = labeled count, for MLflow's charts
+NOT_PER_CYCLE = (PER_EPOCH_PREFIX, CURVE_PREFIX)
 LABEL_TAG = "albench.strategy_label"  # a strategy's display name
 BASELINE_TAG = "albench.strategy_baseline"  # "true": the others are compared with it
 ORACLE_TAG = "albench.strategy_oracle"  # "true": knows what a real run cannot; never a baseline
@@ -240,7 +243,7 @@ def tidy_frame(
     for run, key, hist in histories:
         if key == "labeled":
             labeled.update({(run.run_id, int(s)): float(v) for s, v in hist})
-        elif not key.startswith(PER_EPOCH_PREFIX):
+        elif not key.startswith(NOT_PER_CYCLE):
             rows += [
                 (run.task, run.strategy, run.trial, int(s), key, float(v), run.run_id)
                 for s, v in hist
@@ -327,7 +330,7 @@ def load_experiment(
         (r, key, tracker.metric_history(r.run_id, key))
         for r in runs
         for key in r.metric_keys
-        if not key.startswith(PER_EPOCH_PREFIX)
+        if not key.startswith(NOT_PER_CYCLE)
     ]
     frame = tidy_frame(histories)
     run_table = pd.DataFrame(
@@ -580,7 +583,10 @@ def load_picks(tracker: Any, data: ExperimentData) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for run_id in sorted(data.runs.run_id):
-        files = [f for f in tracker.artifact_files(run_id, "selected") if "/cycle_" in f]
+        files = [
+            f for f in tracker.artifact_files(run_id, "selected")
+            if "/cycle_" in f and f.endswith(".npy")
+        ]  # fmt: skip
         if not files:
             continue
         with tempfile.TemporaryDirectory() as tmp:

@@ -249,6 +249,18 @@ def _band_lines(
     return ys
 
 
+def _budget_axis(ax, labeled: Iterable[float]) -> None:
+    """The x-axis of a curve against labeled samples: its label, and ticks at the measured
+    budgets (every k-th when there are more than 12, the first and the last kept)."""
+    ax.set_xlabel(X_LABEL)
+    ticks = sorted({float(x) for x in labeled if np.isfinite(x)})
+    if not ticks:
+        return
+    step = math.ceil(len(ticks) / 12)
+    shown = ticks[::step] if ticks[::step][-1] == ticks[-1] else [*ticks[::step], ticks[-1]]
+    ax.set_xticks(shown, [f"{t:g}" for t in shown])
+
+
 def curve_figure(
     summary: pd.DataFrame, task: str, metric: MetricInfo, styles: Mapping[str, Style]
 ) -> Figure:
@@ -257,7 +269,7 @@ def curve_figure(
     ax = fig.add_subplot()
     ys = _band_lines(ax, summary, styles, (metric.low, metric.high))
     _clip_y(ax, (metric.low, metric.high), ys)
-    ax.set_xlabel(X_LABEL)
+    _budget_axis(ax, summary.labeled)
     ax.set_ylabel(f"test {metric.label}")
     ax.set_title(f"{task}: {metric.label} vs labeled samples (mean ± 1 std over trials)")
     _legend_below(fig, [ax], styles=styles)
@@ -283,7 +295,7 @@ def picks_figure(picks: pd.DataFrame, task: str, styles: Mapping[str, Style]) ->
             ax.set_title(f"{task}: share of the picks, {what}")
         else:
             ax.set_title(f"{task}: mean over the picks, {kind.removeprefix('picks/mean/')}")
-        ax.set_xlabel(X_LABEL)
+        _budget_axis(ax, picks.labeled)
     for ax in axes[len(kinds) :]:
         ax.set_visible(False)
     _legend_below(fig, axes[: len(kinds)], ncols=4, styles=styles)
@@ -312,7 +324,7 @@ def rank_acc_figure(
             ax.set_title(f"{title}\n{flags[scorer]}", color=DEGENERATE_COLOUR)
         else:
             ax.set_title(title)
-        ax.set_xlabel(X_LABEL)
+        _budget_axis(ax, summary.labeled)
     _clip_y(axes[0], (0.0, 1.0), ys)  # shared y: one range for every panel
     axes[0].set_ylabel("ranking accuracy (fraction of test pairs)")
     _legend_below(fig, axes, ncols=4, styles=styles)
@@ -430,7 +442,14 @@ def aubc_figure(
         pad = 0.08 * (max(v) - min(v)) if max(v) > min(v) else 0.02 * (hi - lo)
         ax.set_xlim(max(lo, min(v) - pad), min(hi, max(v) + pad))
     ax.set_xlabel(f"normalised AUBC: mean {metric.label} over the budget")
-    ax.set_title(f"{task}: AUBC, mean and interval over trials")
+    methods = set(t.ci_method)
+    if methods == {"range"}:
+        whiskers = "dotted: min-max range of the trials (fewer than 5: no interval)"
+    elif "range" in methods:
+        whiskers = "solid: 95 % t-interval; dotted: min-max range (fewer than 5 trials)"
+    else:
+        whiskers = "whiskers: 95 % t-interval of the mean"
+    ax.set_title(f"{task}: AUBC, mean over trials\n{whiskers}", fontsize="small")
     return fig
 
 
@@ -446,7 +465,7 @@ def cost_figure(cost: pd.DataFrame, task: str, styles: Mapping[str, Style]) -> F
             st = styles[strat]
             ax.plot(s.labeled, s[part], label=st.label, **st.line())
         ax.set_title(f"{task}: {names[part]} time")
-        ax.set_xlabel(X_LABEL)
+        _budget_axis(ax, cost.labeled)
         ax.set_ylim(bottom=0)
     axes[0].set_ylabel("seconds per cycle (s, mean over trials)")
     _legend_below(fig, axes, ncols=5, styles=styles)
@@ -493,7 +512,7 @@ def compare_curve_figure(
                 ys += list(lo) + list(hi)
         oracle = " (oracle)" if st.oracle else ""
         ax.set_title(f"{st.label}{oracle}", color=st.colour)
-        ax.set_xlabel(X_LABEL)
+        _budget_axis(ax, summary.labeled)
     for ax in axes[len(strategies) :]:
         ax.set_visible(False)
     _clip_y(axes[0], (metric.low, metric.high), ys)

@@ -40,13 +40,15 @@ def _under(path: Path, root: Path) -> bool:
         return False
 
 
-def show_path(path: str | Path, out: str | Path) -> str:
-    """``path`` as the report shows it (module docstring); ``out`` is the report's folder."""
+def show_path(path: str | Path, out: str | Path | None) -> str:
+    """``path`` as the report shows it (module docstring); ``out`` is the report's folder
+    (None: never relative to it, as in the command line the report records)."""
     p = Path(os.path.abspath(path))
-    o = Path(os.path.abspath(out))
-    common = Path(os.path.commonpath([p, o]))
-    if common != Path(common.anchor):
-        return os.path.relpath(p, o)
+    if out is not None:
+        o = Path(os.path.abspath(out))
+        common = Path(os.path.commonpath([p, o]))
+        if common != Path(common.anchor):
+            return os.path.relpath(p, o)
     for root, name in ((Path.home(), "~"), (Path(tempfile.gettempdir()), "$TMPDIR")):
         root = Path(os.path.abspath(root))
         if _under(p, root):
@@ -68,8 +70,9 @@ def show_uri(uri: str, out: str | Path) -> str:
     return _USERINFO.sub(r"\1", uri)
 
 
-def scrub(text: str, out: str | Path) -> str:
-    """``text`` with every absolute local path and local URI shown as :func:`show_path`."""
+def scrub(text: str, out: str | Path | None) -> str:
+    """``text`` with every absolute local path and local URI shown as :func:`show_path`
+    (``out`` None: the command line as run, its ``--out /abs/dir`` not turned into ``.``)."""
     text = _FILE_URI.sub(lambda m: m.group(1) + show_path(m.group(2), out), text)
     text = _ABSOLUTE.sub(lambda m: show_path(m.group(0), out), text)
     return _USERINFO.sub(r"\1", text)

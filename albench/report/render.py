@@ -201,7 +201,7 @@ def _made(exps: list[ExperimentData], command: str, out: Path) -> list[tuple[str
         (f"{e.experiment}:" if len(exps) > 1 else "") + n for e in exps for n in e.runs.name
     )
     return [
-        ("command", scrub(command, out) or "albench.report.make_report(...)"),
+        ("command", scrub(command, None) or "albench.report.make_report(...)"),
         ("experiment" if len(exps) == 1 else "experiments", f"{where} ({PATH_NOTE})"),
         ("runs", f"{len(runs)}: {names}"),
         ("left out", f"{left} (see left_out.csv)"),
@@ -371,7 +371,7 @@ def log_report(
     on stdout when a run ends on a tracking server, are suppressed."""
     tags = {REPORT_KIND_TAG: "report", "albench.git_sha": git_sha()}
     if command:
-        tags["albench.report.command"] = scrub(command, out)
+        tags["albench.report.command"] = scrub(command, None)
     if len(experiments) > 1:
         tags["albench.report.experiments"] = ",".join(experiments)
     run_id = tracker.start_run(

@@ -26,7 +26,7 @@ drawn by :mod:`albench.report.figures`. Conventions:
   (:func:`score_spread`): it takes a single value, or the central 90 % of its values (5th to
   95th percentile) span at most :data:`DEGENERATE_ULPS` units in the last place of float32
   (the scores' dtype) at their magnitude. Small next to its magnitude is not degenerate: an
-  offset (an entropy of 5.54 nats varying in its fourth digit) leaves the order intact.
+  offset (an uncertainty of 5.54 nats varying in its fourth digit) leaves the order intact.
 
 Strategies are never named here: which ones are baselines, and the order rows come in, are
 arguments (the report takes them from the runs' tags and the strategy registry,
