@@ -138,34 +138,50 @@ def connect(address: str | None) -> Any:
     if ray.is_initialized():
         return ray
     check_address(address)
-    with _stderr_aside():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level="ERROR",
-        )
+    try:
+        with _stderr_aside():
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
+    except Exception as exc:  # Ray's own errors are many lines: one line, and the fix
+        raise ClusterError(_connect_failure(address, exc)) from exc
     from albench import signals
 
     signals.reclaim()  # Ray's core replaces the SIGTERM handler: albench's comes back
     return ray
 
 
+def _connect_failure(address: str | None, exc: Exception) -> str:
+    """The one line for a cluster that answers but will not take this driver."""
+    where = f"--address {masked(address)}" if address else "the Ray cluster"
+    text = str(exc).strip()
+    first = masked(text.splitlines()[-1] if text else type(exc).__name__)
+    if "AuthToken" in text or "Authentication" in type(exc).__name__ + text:
+        return (
+            f"{where}: the cluster requires its token (Ray's token authentication); on this "
+            "machine export RAY_AUTH_MODE=token and give the cluster's token in "
+            "~/.ray/auth_token or RAY_AUTH_TOKEN (ray get-auth-token on the head)"
+        )
+    return f"{where}: cannot connect to the Ray cluster ({type(exc).__name__}: {first:.200})"
+
+
 @contextlib.contextmanager
 def _stderr_aside() -> Iterator[None]:
-    """Keep what Ray's C++ core writes to the process's stderr while it connects (how it found
-    its address, ...) off albench's output; shown after all if connecting fails."""
+    """Keep what Ray's C++ core writes to the process's stderr while it connects (how it
+    found its address, its connection retries) off albench's output: the driver says in one
+    line what went wrong (ALBENCH_DEBUG=1 shows Ray's own lines)."""
+    if os.environ.get("ALBENCH_DEBUG"):
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as aside:
         os.dup2(aside.fileno(), 2)
         try:
             yield
-        except BaseException:
-            os.dup2(saved, 2)
-            aside.seek(0)
-            sys.stderr.write(aside.read().decode(errors="replace"))
-            raise
         finally:
             os.dup2(saved, 2)
             os.close(saved)

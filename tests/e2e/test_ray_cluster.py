@@ -171,3 +171,34 @@ def test_the_address_check_does_not_import_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_cluster_that_refuses_the_driver_is_one_line_with_the_fix(monkeypatch, capfd):
+    """Ray 2.60's `ray start --head` turns token authentication on: a driver without the
+    token gets 20 s of C++ warnings and a 40-line traceback from Ray; albench says why in one
+    line (and keeps Ray's lines off the output)."""
+    import types
+
+    from albench import cluster
+
+    class AuthenticationError(Exception):
+        pass
+
+    def refuse(**_):
+        os.write(2, b"[W gcs_client.cc:210] Failed to get cluster ID from GCS server\n")
+        raise AuthenticationError(
+            "RPC error: InvalidAuthToken: Authentication token is missing or incorrect."
+        )
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=refuse)
+    monkeypatch.setattr(cluster, "_ray", lambda: fake)
+    monkeypatch.setattr(cluster, "check_address", lambda address: None)
+    monkeypatch.delenv("ALBENCH_DEBUG", raising=False)
+    with pytest.raises(cluster.ClusterError) as err:
+        cluster.connect("127.0.0.1:6379")
+    assert len(str(err.value).splitlines()) == 1
+    assert "export RAY_AUTH_MODE=token" in str(err.value)
+    assert "gcs_client" not in capfd.readouterr().err
+    fake.init = lambda **_: (_ for _ in ()).throw(RuntimeError("Failed to connect to GCS.\nx"))
+    with pytest.raises(cluster.ClusterError, match=r"cannot connect to the Ray cluster \("):
+        cluster.connect("127.0.0.1:6379")
