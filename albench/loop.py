@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from albench import cpu
+from albench import cpu, signals
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
 from albench.cluster import where_am_i
 from albench.config import ALConfig, TaskConfig, config_hash, experiment_file_name
@@ -323,7 +323,8 @@ def run_job(
                 state.save(path)
             cycles.log(state)
     except KeyboardInterrupt:
-        cycles.mark(state.run_id, "KILLED", "interrupted (Ctrl-C)")
+        how = "SIGTERM" if signals.terminated() else "Ctrl-C, or the driver's cancel"
+        cycles.mark(state.run_id, "KILLED", f"interrupted ({how})")
         raise
     except BaseException as exc:
         cycles.mark(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
