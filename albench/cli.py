@@ -146,9 +146,15 @@ def _resolve_device(requested: str, tasks: list, explicit_cpu: bool) -> str:
 
 
 def _resolve_gpus(spec: str, device: str) -> list[int] | None:
-    """GPU ids for the slot pool, or None for CPU jobs."""
-    if device == "cpu" or spec == "none":
+    """GPU ids for the slot pool, or None for CPU jobs. GPU ids asked for on a machine
+    that runs on the CPU are an error (never a silent CPU run)."""
+    if spec == "none" or (device == "cpu" and spec == "auto"):
         return None
+    if device == "cpu":
+        raise ConfigError(
+            f"--gpus {spec}: the jobs run on the CPU here (no CUDA device is visible, or "
+            "--device cpu); drop --gpus or run where the GPUs are"
+        )
     import torch
 
     count = torch.cuda.device_count()

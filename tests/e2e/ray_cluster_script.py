@@ -91,18 +91,7 @@ def main(out: Path) -> None:
                            "runs": runs(uri, "quick")}  # fmt: skip
 
         work = out / "killed"
-        work.mkdir()
-        uri = f"sqlite:///{work / 'mlflow.db'}"
-        args = ["run", *SMALL[:-4], "--strategies", "random,learn_loss", "--set",
-                "al.cycles=3", "--set", "train.epochs=12", "--backend", "ray", "--address",
-                address]  # fmt: skip
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "albench", *args],
-            env=os.environ | {"MLFLOW_TRACKING_URI": uri},
-            cwd=work,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        uri, _, driver = two_jobs(work, address, epochs=12)
         killed, before, deadline = None, {}, time.time() + 600
         while killed is None and time.time() < deadline and driver.poll() is None:
             states = list((work / "albench-state").rglob("*.pt"))
@@ -129,13 +118,14 @@ def main(out: Path) -> None:
         (out / "cluster.json").write_text(json.dumps(result))
 
 
-def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
-    """``sig`` to the driver alone (a cluster's workers are not in the terminal's process
-    group) once both jobs have saved a state; then the same command again."""
+def two_jobs(work: Path, address: str, epochs: int) -> tuple[str, list[str], subprocess.Popen]:
+    """``albench run`` of two digits jobs (3 cycles of ``epochs``) on the cluster, started in
+    ``work`` with a store of its own: (its tracking URI, its arguments, the driver)."""
     work.mkdir()
     uri = f"sqlite:///{work / 'mlflow.db'}"
     args = ["run", *SMALL[:-4], "--strategies", "random,learn_loss", "--set", "al.cycles=3",
-            "--set", "train.epochs=30", "--backend", "ray", "--address", address]  # fmt: skip
+            "--set", f"train.epochs={epochs}", "--backend", "ray",
+            "--address", address]  # fmt: skip
     driver = subprocess.Popen(
         [sys.executable, "-m", "albench", *args],
         env=os.environ | {"MLFLOW_TRACKING_URI": uri},
@@ -143,6 +133,13 @@ def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
         stderr=subprocess.PIPE,
         text=True,
     )
+    return uri, args, driver
+
+
+def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
+    """``sig`` to the driver alone (a cluster's workers are not in the terminal's process
+    group) once both jobs have saved a state; then the same command again."""
+    uri, args, driver = two_jobs(work, address, epochs=60)
     deadline = time.time() + 600
     while time.time() < deadline and driver.poll() is None:
         if len(list((work / "albench-state").rglob("*.pt"))) == 2:

@@ -147,6 +147,13 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
                 ("train.lr_gamma=nan", "train.lr_gamma = nan is invalid: expected in (0, 1]"),
                 ("strategies.learn_loss.margin=abc", "margin = 'abc' is invalid: expected a"),
                 ("strategies.learn_loss.margin=nan", "margin = nan is invalid: expected a finite"),
+                ("strategies.learn_loss.hidden=1.5", "hidden = 1.5 is invalid: expected int"),
+                ("tasks.digits.params.test_size=abc", "test_size = 'abc' is invalid: expected int"),
+                ("al.budget=100000", "= 500040 labels, but the pool has 1300"),
+                ("train.threads=0", "train.threads = 0 is invalid: expected 1 or more"),
+                ("tasks.digits.params.head_dropout=2", "head_dropout = 2 is invalid"),
+                ("train.lr=abc", "train.lr = 'abc' has the wrong type: expected float"),
+                ("al.cycles=1.5", "al.cycles = 1.5 has the wrong type: expected int"),
             ]
         },
         **{
@@ -204,6 +211,36 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], dict[str, str], str]]:
                 (("--trials", "1", "--experiment", "x" * 300), "(300 chars) cannot name an"),
                 (("--trials", "1", "--experiment", "a\tb"), "cannot name an experiment"),
                 (("--trials", "1", "--strategies", "nosuch"), "unknown strategy 'nosuch'"),
+                (
+                    ("--trials", "1", "--strategies", "nosuchmodule:Thing"),
+                    "cannot import module 'nosuchmodule'",
+                ),
+                (
+                    ("--trials", "1", "--strategies", "albench.contracts:Task"),
+                    "is not a Strategy class",
+                ),
+                (("--trials", "1", "--jobs-per-gpu", "0"), "--jobs-per-gpu 0: give 1 or more"),
+                (("--trials", "1", "--device", "cuda"), "--device cuda: no CUDA device"),
+                (
+                    ("--trials", "1", "--device", "cpu", "--gpus", "0"),
+                    "--gpus 0: the jobs run on the CPU here",
+                ),
+                (
+                    ("--trials", "1", "--strategies", "vaal", "--set", "strategies.vaal.kl=nope"),
+                    "kl = 'nope': expected one of sum, mean",
+                ),
+                (
+                    ("--trials", "1", "--backend", "ray", "--address", "127.0.0.1:1"),
+                    "--address 127.0.0.1:1: no Ray cluster answers at 127.0.0.1:1",
+                ),
+                (
+                    ("--trials", "1", "--backend", "ray", "--address", "ray://127.0.0.1:1"),
+                    "no Ray cluster answers at 127.0.0.1:1",
+                ),
+                (
+                    ("--trials", "1", "--backend", "ray", "--address", "somehost:abc"),
+                    "--address somehost:abc is not HOST:PORT",
+                ),
             ]
         },
         "a table name that is not in the benchmark": (
