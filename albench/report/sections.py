@@ -370,21 +370,82 @@ def _oracles_note(ctx: TaskContext) -> list[str]:
     return notes
 
 
+def _test_items(ctx: TaskContext) -> int | None:
+    """How many items the task's test split has (its runs' test_scores CSVs), if known."""
+    sizes = {len(ctx.data.test_scores[r]) for r in ctx.runs.run_id
+             if ctx.data.test_scores.get(r) is not None}  # fmt: skip
+    return max(sizes) if sizes else None
+
+
+def _highest(ctx: TaskContext, au: pd.DataFrame) -> str:
+    """The highest mean AUBC (picked and tested on the same quantity as the verdicts), or a
+    tie when the next differs by less than one test item's share of the metric."""
+    best, label = au.iloc[0], ctx.metric.label
+    n_test = _test_items(ctx)
+    step = 1 / n_test if n_test else 0.0
+    tied = [r for r in au.iloc[1:].itertuples() if best.aubc - r.aubc < step]
+    last = ctx.last.set_index("strategy")
+    at_last = ""
+    if best.strategy in last.index:
+        row = last.loc[best.strategy]
+        at_last = f"; at the last cycle {_pm(row['mean'], row['std'])}"
+    head = (
+        f"Highest mean AUBC (the mean {label} over the budget, "
+        f"{_num(best.labeled_from)}-{_num(best.labeled_to)} labels): "
+        f"{ctx.label(best.strategy)}, {_num(best.aubc)} ({best.n} trials{at_last})"
+    )
+    if tied:
+        names = _and([f"{ctx.label(r.strategy)} ({_num(r.aubc)})" for r in tied])
+        return (
+            f"{head}, a tie with {names}: they differ by less than one test item "
+            f"(1/{n_test} = {step:.4f} of {label})."
+        )
+    versus = _best_vs_baselines(ctx, best.strategy)
+    return f"{head}. {versus}".strip()
+
+
+def _rank_acc_interval(ctx: TaskContext, strategy: str, scorer: str) -> tuple[float, float, str]:
+    """The interval (:func:`stats.mean_ci`) of a scorer's last-cycle ranking accuracy over
+    the strategy's trials."""
+    f = ctx.frame
+    mine = f[(f.strategy == strategy) & (f.metric == f"eval/rank_acc/{scorer}")]
+    if mine.empty:
+        return math.nan, math.nan, ""
+    values = mine[mine.cycle == mine.cycle.max()].value.to_numpy(float)
+    return stats.mean_ci(values)
+
+
+PLATEAU_LIMIT = 0.1  # |train/plateau| above this: the loss still moved over the last epochs
+
+
+def _plateau_note(ctx: TaskContext) -> str:
+    """A warning when most cycles of the task ended before training reached a plateau."""
+    f = ctx.frame
+    values = f[f.metric == "train/plateau"].value.abs()
+    if values.empty:
+        return ""
+    share = float((values > PLATEAU_LIMIT).mean())
+    if share <= 0.5:
+        return ""
+    return (
+        f"Training had not reached a plateau: on {share:.0%} of the cycles the training loss "
+        f"still moved by more than {PLATEAU_LIMIT:.0%} over the last 20 % of the epochs "
+        "(|`train/plateau`|), so these curves compare models still learning; more epochs "
+        "per cycle would compare them at convergence."
+    )
+
+
 def summary_section(ctx: TaskContext) -> list[Item]:
     """What the task's numbers say, in words: the highest last-cycle mean and whether the
     paired tests back it, the best loss ranking, the degenerate scorers. A degenerate
     scorer, and a strategy selecting by one, is left out of these statements."""
     notes: list[str] = []
-    last = ctx.last[~ctx.last.strategy.isin(ctx.blind_selectors)]
-    if len(last):
-        b = last.loc[last["mean"].idxmax()]
-        note = (
-            f"Highest mean {ctx.metric.label} at the last cycle: {ctx.label(b.strategy)} "
-            f"({_pm(b['mean'], b['std'])}, {b.n} trials, {_num(b.labeled)} labels)."
-        )
-        versus = _best_vs_baselines(ctx, b.strategy)
-        notes.append(f"{note} {versus}".strip())
-    notes += [n for n in (_tally(ctx), _rounds_note(ctx)) if n]
+    au = stats.aubc_table(ctx.rows, ctx.order)
+    au = au[(au.task == ctx.task) & ~au.strategy.isin(ctx.blind_selectors)]
+    au = au[~au.strategy.map(lambda s: ctx.info(s).oracle)]  # an oracle is never a winner
+    if len(au):
+        notes.append(_highest(ctx, au.sort_values("aubc", ascending=False)))
+    notes += [n for n in (_tally(ctx), _rounds_note(ctx), _plateau_note(ctx)) if n]
     notes += _oracles_note(ctx)
     rank = stats.rank_acc_summary(ctx.frame, ctx.order)
     if len(rank):
@@ -393,10 +454,19 @@ def summary_section(ctx: TaskContext) -> list[Item]:
         rl = rl[[pair not in ctx.degenerate_pairs for pair in pairs]]
         if len(rl):
             r = rl.loc[rl["mean"].idxmax()]
-            notes.append(
-                f"Best ranking of the test losses at the last cycle: `{r.scorer}` of "
-                f"{ctx.label(r.strategy)}, ranking accuracy {_pm(r['mean'], r['std'])}."
+            note = (
+                f"Best ranking of the test losses at the last cycle: the score `{r.scorer}` "
+                f"of {ctx.label(r.strategy)}'s model, ranking accuracy "
+                f"{_pm(r['mean'], r['std'])}"
             )
+            lo, hi, method = _rank_acc_interval(ctx, r.strategy, r.scorer)
+            if lo <= figs.CHANCE <= hi:
+                note += (
+                    f": at chance, {figs.CHANCE} lies within its "
+                    f"{'range over trials' if method == 'range' else '95 % interval'} "
+                    f"[{lo:.3f}, {hi:.3f}]"
+                )
+            notes.append(note + ".")
     d = ctx.degenerate[ctx.degenerate.degenerate]
     if len(d):
         who = "; ".join(

@@ -421,3 +421,56 @@ def test_scenario_check_decides_each_expectation_in_its_own_family():
     assert table.verdict.tolist()[:3] == ["better", "equivalent", "worse"]
     assert table.expected.tolist() == ["better"] * 4 and set(table.source) == {"S"}
     assert table.n.tolist()[:3] == [8, 8, 8]
+
+
+def _summary_context(frame: pd.DataFrame, n_test: int = 497):
+    """What the summary's rules read of a task's context, for two strategies."""
+    from types import SimpleNamespace
+
+    from albench.report.data import StrategyInfo
+
+    runs = pd.DataFrame({"run_id": ["r0"], "strategy": ["a"], "trial": [0]})
+    empty = pd.DataFrame(columns=["quantity", "strategy", "baseline"])
+    return SimpleNamespace(
+        task="toy", frame=frame, runs=runs, order=[],
+        data=SimpleNamespace(test_scores={"r0": pd.DataFrame({"loss": np.zeros(n_test)})}),
+        metric=SimpleNamespace(label="accuracy"),
+        last=pd.DataFrame({"strategy": ["a", "b"], "mean": [0.9839, 0.9832], "std": [0.01, 0.01]}),
+        info=lambda s: StrategyInfo(s, s), label=lambda s: s, verdicts=empty,
+    )  # fmt: skip
+
+
+def test_the_summary_calls_a_difference_below_one_test_item_a_tie():
+    from albench.report.sections import _highest
+
+    ctx = _summary_context(pd.DataFrame(columns=["strategy", "metric", "cycle", "value"]))
+    au = pd.DataFrame({"strategy": ["a", "b"], "aubc": [0.9839, 0.9832], "n": [3, 3],
+                       "labeled_from": [40, 40], "labeled_to": [240, 240]})  # fmt: skip
+    said = _highest(ctx, au)  # 0.0007 apart: less than 1/497 = 0.0020
+    assert "a tie with b (0.9832): they differ by less than one test item (1/497" in said
+    au.loc[1, "aubc"] = 0.97
+    assert "tie" not in _highest(ctx, au)
+
+
+def test_the_summary_says_at_chance_for_a_ranking_accuracy_within_noise_of_one_half():
+    from albench.report.sections import _rank_acc_interval
+
+    def frame(values):
+        return pd.DataFrame({"strategy": "a", "metric": "eval/rank_acc/entropy", "cycle": 5,
+                             "value": values})  # fmt: skip
+
+    lo, hi, method = _rank_acc_interval(_summary_context(frame([0.51, 0.55, 0.49])), "a", "entropy")
+    assert method == "range" and lo <= 0.5 <= hi  # shapes' 0.527 +- 0.020 over 3 trials
+    lo, hi, _ = _rank_acc_interval(_summary_context(frame([0.65, 0.70, 0.73])), "a", "entropy")
+    assert lo > 0.5
+
+
+def test_the_summary_warns_when_most_cycles_had_not_reached_a_plateau():
+    from albench.report.sections import _plateau_note
+
+    def frame(values):
+        return pd.DataFrame({"strategy": "a", "metric": "train/plateau", "cycle": 0,
+                             "value": values})  # fmt: skip
+
+    assert "on 75% of the cycles" in _plateau_note(_summary_context(frame([-0.3, 0.2, -0.15, 0.0])))
+    assert _plateau_note(_summary_context(frame([-0.05, 0.02, -0.3]))) == ""

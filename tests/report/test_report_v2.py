@@ -311,9 +311,13 @@ def test_a_near_constant_scorer_is_flagged_and_kept_out_of_winner_statements(rep
     summary = flat[flat.index("<h3>Summary</h3>") : flat.index("</ul>")]
     # entropy ranks best (0.9) and its strategy has the best PCKh: both left out
     assert (
-        "Best ranking of the test losses at the last cycle: <code>predicted_loss</code>" in summary
+        "Best ranking of the test losses at the last cycle: the score <code>predicted_loss</code>"
+        in summary
     )
-    assert "Highest mean PCKh@0.5 at the last cycle: learning loss" in summary
+    assert (
+        "Highest mean AUBC (the mean PCKh@0.5 over the budget, 100-300 labels): learning loss"
+        in (summary)
+    )
     assert "Degenerate scorers, left out of these statements: <code>entropy</code>" in summary
     assert "degenerate (3 of 3 trials)" in flat  # the ranking table's flag
 
