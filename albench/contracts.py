@@ -269,6 +269,7 @@ class Task(ABC):
     sizes: ClassVar[tuple[int, int] | None] = None  # (pool, test) for planning without data
     throughput: ClassVar[float] = 1000.0  # training images/s on one GPU (estimates only)
     cpu_throughput: ClassVar[float | None] = None  # the same on a 2-core CPU, if sensible
+    inference_cost: ClassVar[float] = 1 / 3  # an inference pass, in training passes
     default_schedule: ClassVar[Mapping[str, Any] | None] = None
     """A benchmark table (``{"al": {...}, "train": {...}, "params": {...}}``) used when a
     benchmark file has no ``[tasks.NAME]`` table for this task; None: the task needs one."""

@@ -52,13 +52,16 @@ __all__ = [
     "run_jobs",
 ]
 
-INFERENCE_COST = 1 / 3  # an inference pass costs a third of a training pass
 # images/s through one training step of a generative model of reference size (VAAL's VAE and
 # D on 32x32 images, first convolution 16 channels): one CPU job, one thread, on the 2-core
 # machine (benchmarks/plan_accuracy.py measures it), and a GPU figure (not yet measured: the
 # VAE's convolutions at the task models' GPU/CPU speed ratio, about 10)
-GENERATIVE_CPU_THROUGHPUT = 2000.0
-GENERATIVE_THROUGHPUT = 20_000.0
+GENERATIVE_CPU_THROUGHPUT = 600.0
+# seconds every CPU job spends beside its image passes: building the model and its data
+# loaders, creating its MLflow run, logging every cycle's metrics and artifacts, saving its
+# states (benchmarks/plan_accuracy.py prints what the measured jobs imply)
+JOB_OVERHEAD_S = 0.7
+GENERATIVE_THROUGHPUT = 6000.0
 
 
 def measured_throughput(path: Path | None = None) -> dict[str, float]:
@@ -107,6 +110,21 @@ def image_passes(job: Job, pool_size: int, test_size: int, strategy: Any, side: 
     return train, infer, generative
 
 
+def estimate(task: Any, work: tuple[float, float, float], measured: dict[str, float]):
+    """(seconds on one GPU, seconds of a 2-core CPU job or None) of a job of ``task`` (its
+    class) doing ``work`` = :func:`image_passes`: training passes at the task's throughput,
+    inference passes at ``task.inference_cost`` of a training pass, the generative images at
+    the generative throughput, and :data:`JOB_OVERHEAD_S`."""
+    train, infer, generative = work
+    passes = train + task.inference_cost * infer
+    gpu_rate = measured.get(task.name, task.throughput)
+    seconds = passes / gpu_rate + generative / GENERATIVE_THROUGHPUT
+    if not task.cpu_throughput:
+        return seconds, None
+    cpu = passes / task.cpu_throughput + generative / GENERATIVE_CPU_THROUGHPUT
+    return seconds, cpu + JOB_OVERHEAD_S
+
+
 def plan_jobs(
     jobs: list[Job], sizes: dict[str, tuple[int, int]], state_dir: Path | None, finished: set[str]
 ) -> list[PlannedJob]:
@@ -122,12 +140,7 @@ def plan_jobs(
         strategy = STRATEGIES.create(job.strategy, dict(job.strategy_params), job.strategy)
         pool, test = sizes[job.task.name]
         train, infer, generative = image_passes(job, pool, test, strategy, task.generative_size)
-        passes = train + INFERENCE_COST * infer
-        gpu_rate = measured.get(job.task.registered, task.throughput)
-        seconds = passes / gpu_rate + generative / GENERATIVE_THROUGHPUT
-        cpu = None
-        if task.cpu_throughput:
-            cpu = passes / task.cpu_throughput + generative / GENERATIVE_CPU_THROUGHPUT
+        seconds, cpu = estimate(task, (train, infer, generative), measured)
         state = "new"
         if job.config_hash() in finished:
             state = "finished"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,8 @@ def main() -> int:
 
     from albench.cli import _jobs, build_parser
     from albench.registry import STRATEGIES, TASKS
-    from albench.runner import GENERATIVE_CPU_THROUGHPUT, INFERENCE_COST, image_passes, plan_jobs
+    from albench.runner import GENERATIVE_CPU_THROUGHPUT as GENERATIVE
+    from albench.runner import JOB_OVERHEAD_S, estimate, image_passes, plan_jobs
     from albench.tracking import Tracker
 
     parsed = build_parser().parse_args(["plan", *common])
@@ -57,7 +59,7 @@ def main() -> int:
     planned = {p.job.run_name: p for p in plan_jobs(jobs, sizes, None, set())}
     runs = {r.info.run_name: r for r in Tracker(store).runs(jobs[0].experiment)}
     print(f"{'job':36s} {'estimate':>9s} {'measured':>9s} {'ratio':>6s}")
-    outside, implied = [], []
+    outside, implied, overheads = [], [], []
     for name, p in sorted(planned.items()):
         run = runs.get(name)
         if run is None or run.info.status != "FINISHED":
@@ -74,12 +76,18 @@ def main() -> int:
         strategy = STRATEGIES.create(job.strategy, dict(job.strategy_params), job.strategy)
         pool, test = sizes[job.task.name]
         train, infer, generative = image_passes(job, pool, test, strategy, task.generative_size)
+        passes_s = estimate(task, (train, infer, 0.0), {})[1] - JOB_OVERHEAD_S
         if generative:  # the seconds left for the generative model: its implied throughput
-            rest = measured - (train + INFERENCE_COST * infer) / task.cpu_throughput
+            rest = measured - passes_s - JOB_OVERHEAD_S
             implied.append((name, generative / rest if rest > 0 else float("inf")))
+        else:
+            overheads.append(measured - passes_s)
     for name, rate in implied:
-        print(f"{name}: {rate:,.0f} generative images/s implied "
-              f"(albench assumes {GENERATIVE_CPU_THROUGHPUT:,.0f})")  # fmt: skip
+        print(f"{name}: {rate:,.0f} generative images/s implied (albench: {GENERATIVE:,.0f})")
+    if overheads:
+        median = statistics.median(overheads)
+        print(f"seconds beside the image passes, median of the other jobs: {median:.1f} "
+              f"(albench: {JOB_OVERHEAD_S:.1f})")  # fmt: skip
     print(f"{len(planned) - len(outside)} of {len(planned)} jobs within a factor of 2")
     return 1 if outside else 0
 

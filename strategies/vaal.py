@@ -408,12 +408,15 @@ class _Adversarial:
 
     def selection_cost(self, cycle: CycleWork) -> SelectionCost:
         """The VAE's and D's training: every iteration a labeled and an unlabeled batch
-        through each VAE and each D step, in images of the reference network (32x32, first
-        convolution 16 channels): a convolution's work grows with the side squared and with
-        the channels squared (each layer's input and output double with ``width``)."""
+        through each VAE step, and through each D step (a D step, the VAE's encoder without
+        its gradient and a small MLP, costs about 0.3 of a VAE step), in images of the
+        reference network (32x32, first convolution 16 channels). The work grows with the
+        channels squared (each layer's input and output double with ``width``) and, as
+        measured on the twins (benchmarks/plan_accuracy.py), about linearly with the side:
+        the small images' fixed costs per step do not shrink with them."""
         steps = self.schedule().iterations(cycle.labeled, cycle.candidates)
-        images = steps * 2 * self.batch_size * (self.vae_steps + self.adversary_steps)
-        scale = (cycle.generative_size / 32) ** 2 * (self.width / 16) ** 2
+        images = steps * 2 * self.batch_size * (self.vae_steps + 0.3 * self.adversary_steps)
+        scale = (cycle.generative_size / 32) * (self.width / 16) ** 2
         return SelectionCost(generative=images * scale)
 
     def select(self, scan: Scan, budget: int, rng: np.random.Generator) -> np.ndarray:

@@ -320,7 +320,10 @@ class ShapesTask(DetectionTask):
     generative_size = 32  # CPU twin: images shrunk to VAAL's own 32x32 network (voc: 64)
     sizes = (1000, 250)  # default (pool, test); an instance has its own
     throughput = 2000.0  # training images/s on one GPU (estimate)
-    cpu_throughput = 570.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
+    # training images/s of one CPU job, 1 thread, in the reproducible CPU mode, and what an
+    # inference pass costs: SSD's box decoding and NMS (speed/cpu_throughput.py --kernels albench)
+    cpu_throughput = 354.0
+    inference_cost = 1 / 1.2
     default_schedule = {  # as benchmarks/quick.toml: 64 -> 256 labels in 4 cycles
         "al": {"initial": 64, "budget": 64, "cycles": 4, "subset": 0},
         "train": {

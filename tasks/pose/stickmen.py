@@ -288,7 +288,10 @@ class StickmenTask(PoseTask):
     generative_size = 32  # CPU twin: figures shrunk to VAAL's own 32x32 network (mpii: 64)
     sizes = (1000, 300)  # (pool_size, test_size) defaults, for planning
     throughput = 2000.0  # training images/s on one GPU (estimate)
-    cpu_throughput = 340.0  # training images/s, one CPU job, 1 thread (speed/cpu_throughput.py)
+    # training images/s of one CPU job, 1 thread, in the reproducible CPU mode, and what an
+    # inference pass costs (benchmarks/speed/cpu_throughput.py --kernels albench)
+    cpu_throughput = 199.0
+    inference_cost = 1 / 3.6
     default_schedule = {  # as benchmarks/quick.toml: 64 -> 256 labels in 4 cycles
         "al": {"initial": 64, "budget": 64, "cycles": 4, "subset": 300},
         "train": {
