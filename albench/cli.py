@@ -170,6 +170,26 @@ def _resolve_gpus(spec: str, device: str) -> list[int] | None:
     return ids
 
 
+def _cluster_device(args: argparse.Namespace, tasks: list, planning: bool):
+    """(device, GPU slots) of jobs on a Ray cluster: CUDA when its nodes declare GPUs (the
+    driver may have none), each job asking Ray for 1/--jobs-per-gpu of one."""
+    if args.device == "cpu" or args.gpus == "none":
+        return "cpu", None
+    if args.gpus != "auto":
+        raise ConfigError(
+            f"--gpus {args.gpus}: GPU ids choose this machine's GPUs; on Ray give --gpus auto "
+            "(Ray assigns each job its GPU) or none"
+        )
+    from albench import cluster
+
+    gpus = int(sum(node.gpus for node in cluster.nodes(cluster.connect(args.address))))
+    if gpus:
+        return "cuda", list(range(gpus))
+    if args.device == "cuda":
+        raise AlbenchError("--device cuda: the Ray cluster's nodes declare no GPU")
+    return _resolve_device("cpu", tasks, planning), None
+
+
 def _check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
     """Refuse a (task, strategy) pair whose requirements the task does not meet (no import
     for built-ins: their capabilities are in the registry's tables)."""
@@ -242,8 +262,11 @@ def _jobs(args: argparse.Namespace, need_data: bool):
 
     task_classes = [TASKS.get(t.registered) for t in bench.tasks]
     planning = not need_data  # plan / --dry-run: no GPU needed to list the jobs
-    device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)
-    gpus = _resolve_gpus(args.gpus, device)
+    if args.backend == "ray":  # the cluster's GPUs, not this machine's
+        device, gpus = _cluster_device(args, task_classes, planning)
+    else:
+        device = _resolve_device(args.device, task_classes, args.device == "cpu" or planning)
+        gpus = _resolve_gpus(args.gpus, device)
     base = {"device": device, "tracking_uri": tracking_uri()}
     jobs = [
         _job(args, bench, (task, strategy, trial), base)
