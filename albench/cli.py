@@ -523,7 +523,20 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         f"{time.perf_counter() - started:.0f}s ({len(jobs) - len(todo)} skipped as finished)",
         file=sys.stderr,
     )
+    print(f"albench: the runs: {_runs_page(tracker, experiment)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _runs_page(tracker, experiment: str) -> str:
+    """Where MLflow's UI shows the experiment's runs table (MLflow 3 opens its GenAI pages
+    unless the URL asks for the model-training view)."""
+    page = f"#/experiments/{tracker.experiment_id(experiment)}?workflowType=machine_learning"
+    if tracker.uri.startswith(("http://", "https://")):
+        return f"{masked(tracker.uri.rstrip('/'))}/{page}"
+    return (
+        f"mlflow ui --backend-store-uri {tracker.uri} --host 127.0.0.1, then open "
+        f"http://127.0.0.1:5000/{page}"
+    )
 
 
 def _auto(jobs: list) -> bool:
