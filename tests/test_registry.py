@@ -118,12 +118,12 @@ class Annotated(Strategy):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("k", "three", "expected int or nothing"),  # default None: only the annotation knows
-        ("k", 2.5, "expected int or nothing"),
-        ("k", True, "expected int or nothing"),
+        ("k", "three", "expected a whole number or nothing"),  # default None: the annotation
+        ("k", 2.5, "expected a whole number or nothing"),
+        ("k", True, "expected a whole number or nothing"),
         ("mode", "middle", "expected one of 'near', 'far'"),
         ("rate", float("nan"), "expected a finite number"),
-        ("rate", "fast", "expected float"),
+        ("rate", "fast", "expected a finite number"),
     ],
 )
 def test_plugin_parameters_are_checked_against_their_annotations(key, value, expected):
