@@ -44,7 +44,8 @@ def tracking_uri(uri: str | None = None) -> str:
     """
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+    path = uri[len(prefix) :]
+    if uri.startswith(prefix) and not path.startswith("/") and path not in ("", ":memory:"):
         uri = prefix + str(Path(uri[len(prefix) :]).resolve())
     return uri
 
