@@ -139,7 +139,7 @@ def two_jobs(work: Path, address: str, epochs: int) -> tuple[str, list[str], sub
 def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
     """``sig`` to the driver alone (a cluster's workers are not in the terminal's process
     group) once both jobs have saved a state; then the same command again."""
-    uri, args, driver = two_jobs(work, address, epochs=60)
+    uri, args, driver = two_jobs(work, address, epochs=300)  # long cycles: both save a state
     deadline = time.time() + 600
     while time.time() < deadline and driver.poll() is None:
         if len(list((work / "albench-state").rglob("*.pt"))) == 2:

@@ -62,8 +62,8 @@ def test_every_ray_process_listens_on_loopback_only(cluster):
     addresses = [line.split()[3] for line in cluster["listening"].splitlines() if line.strip()]
     assert addresses
     for address in addresses:
-        host = address.rpartition(":")[0].strip("[]")
-        assert host in ("127.0.0.1", "::1") or host.startswith("127."), address
+        host = address.rpartition(":")[0].strip("[]").removeprefix("::ffff:")  # IPv4-mapped
+        assert host == "::1" or host.startswith("127."), address
 
 
 def test_a_two_node_cluster_gives_the_local_backends_numbers_bit_for_bit(cluster, local):
@@ -115,7 +115,8 @@ def test_ctrl_c_and_sigterm_mark_the_runs_killed_and_the_rerun_resumes(cluster, 
     assert phase["again_rc"] == 0
     again = phase["again"]
     assert [r["status"] for r in again] == ["FINISHED", "FINISHED"]  # the same two runs
-    assert all("albench.resumed_at_cycle" in r["tags"] for r in again)
+    for run in again:  # resumed where each had stopped: every cycle logged once
+        assert [len(v) for v in run["eval"].values()] == [3] * len(run["eval"])
 
 
 def test_jobs_per_gpu_places_two_jobs_per_declared_gpu(cluster):
