@@ -104,6 +104,9 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+DATASET_TRIES = 4  # datasets logged by concurrent jobs: see Tracker.log_datasets
+
+
 class Tracker:
     """A thin, retrying wrapper around :class:`mlflow.MlflowClient`."""
 
@@ -151,7 +154,16 @@ class Tracker:
             )
             for context, name, digest in datasets
         ]
-        _retry(lambda: self.client.log_inputs(run_id, datasets=inputs))
+        # Jobs of one experiment log the same datasets at once, and MLflow inserts a dataset
+        # new to the experiment without a guard (a UNIQUE violation for all but one): the
+        # next try finds it and links it. Datasets are a run's description: a job never
+        # fails for them.
+        for attempt in range(DATASET_TRIES):
+            try:
+                self.client.log_inputs(run_id, datasets=inputs)
+                return
+            except Exception:
+                time.sleep(0.2 * (attempt + 1))
 
     def experiment_names(self) -> list[str]:
         return sorted(e.name for e in _retry(lambda: self.client.search_experiments()))

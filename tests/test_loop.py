@@ -252,3 +252,41 @@ def test_a_read_only_store_is_one_error(tmp_path, monkeypatch):
     monkeypatch.setattr("albench.preflight.os.access", lambda path, mode: False)  # as non-root
     with pytest.raises(TrackingStoreError, match="is not a writable file"):
         check_tracking_store(f"sqlite:///{db}")
+
+
+def test_jobs_logging_the_same_datasets_at_once_all_get_them(mlflow_uri, monkeypatch):
+    """MLflow inserts a dataset new to the experiment without a guard: of jobs logging the
+    same pool and test split at once, all but one hit a UNIQUE violation (seen with two jobs
+    against a tracking server). The next try links the dataset; a store that keeps
+    refusing costs the run its datasets, never the job."""
+    import threading
+
+    tracker = Tracker()
+    experiment = tracker.experiment_id("test")
+    runs = [tracker.start_run(experiment, f"r{i}", {}, {}) for i in range(4)]
+    datasets = [("pool", "digits/pool", "a" * 16), ("test", "digits/test", "b" * 16)]
+    barrier = threading.Barrier(len(runs))
+
+    def log(run_id: str) -> None:
+        barrier.wait()
+        Tracker().log_datasets(run_id, datasets)
+
+    threads = [threading.Thread(target=log, args=(r,)) for r in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for run_id in runs:
+        inputs = tracker.client.get_run(run_id).inputs.dataset_inputs
+        assert sorted(d.dataset.name for d in inputs) == ["digits/pool", "digits/test"]
+
+    calls = []
+
+    def refuse(run_id, datasets=None):
+        calls.append(run_id)
+        raise RuntimeError("UNIQUE constraint failed: datasets.experiment_id")
+
+    monkeypatch.setattr(tracker.client, "log_inputs", refuse)
+    monkeypatch.setattr("albench.tracking.time.sleep", lambda s: None)
+    tracker.log_datasets(runs[0], datasets)  # no exception
+    assert len(calls) == 4

@@ -47,7 +47,8 @@ def albench(*args: str, uri: str, cwd: Path, timeout: int = 900) -> subprocess.C
 
 
 def runs(uri: str, experiment: str) -> list[dict]:
-    os.environ["MLFLOW_TRACKING_URI"] = uri
+    """Every run of ``experiment`` in the store at ``uri``, with its tags and eval/ histories
+    (the caller's environment is left as it is: the tests import this too)."""
     from albench.tracking import Tracker
 
     tracker = Tracker(uri)
