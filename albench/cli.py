@@ -474,7 +474,7 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
     # job stops with its state saved and a rerun resumes it
     for key, value in (("MAX_RETRIES", "4"), ("BACKOFF_FACTOR", "2"), ("TIMEOUT", "30")):
         os.environ.setdefault(f"MLFLOW_HTTP_REQUEST_{key}", value)
-    tracker.experiment_id(experiment)  # created by the driver, before any worker starts
+    experiment_id = tracker.experiment_id(experiment)  # made here, before any worker starts
     todo = [p.job for p in planned if p.state != "finished"]
     from albench.checkpoint import JobState
     from albench.loop import checkpoint_path
@@ -523,18 +523,19 @@ def _run(args: argparse.Namespace, tracker, planned: list, where_to: tuple) -> i
         f"{time.perf_counter() - started:.0f}s ({len(jobs) - len(todo)} skipped as finished)",
         file=sys.stderr,
     )
-    print(f"albench: the runs: {_runs_page(tracker, experiment)}", file=sys.stderr)
+    print(f"albench: the runs: {_runs_page(tracker.uri, experiment_id)}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _runs_page(tracker, experiment: str) -> str:
+def _runs_page(uri: str, experiment_id: str) -> str:
     """Where MLflow's UI shows the experiment's runs table (MLflow 3 opens its GenAI pages
-    unless the URL asks for the model-training view)."""
-    page = f"#/experiments/{tracker.experiment_id(experiment)}?workflowType=machine_learning"
-    if tracker.uri.startswith(("http://", "https://")):
-        return f"{masked(tracker.uri.rstrip('/'))}/{page}"
+    unless the URL asks for the model-training view). Asks the store nothing: it may be
+    the reason the run stopped."""
+    page = f"#/experiments/{experiment_id}?workflowType=machine_learning"
+    if uri.startswith(("http://", "https://")):
+        return f"{masked(uri.rstrip('/'))}/{page}"
     return (
-        f"mlflow ui --backend-store-uri {tracker.uri} --host 127.0.0.1, then open "
+        f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1, then open "
         f"http://127.0.0.1:5000/{page}"
     )
 
