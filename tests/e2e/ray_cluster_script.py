@@ -133,6 +133,9 @@ def two_jobs(work: Path, address: str, epochs: int) -> tuple[str, list[str], sub
         cwd=work,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C's default action, as in a terminal: a test run started in the background
+        # (`.ci/run` under nohup) ignores SIGINT, and the driver would inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     return uri, args, driver
 
