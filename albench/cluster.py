@@ -257,8 +257,8 @@ def _seen(token_dirs: list[str], token: str) -> dict:
 
 
 def _version(module: Any) -> str:
-    """A module's version: its ``__version__``, else its distribution's, else its file's
-    modification time (a plug-in file copied to each node by hand)."""
+    """A module's version: its ``__version__``, else its distribution's, else "unversioned"
+    (a plug-in file copied to each node by hand: its import is checked, not its version)."""
     version = getattr(module, "__version__", None)
     if version:
         return str(version)

@@ -35,6 +35,7 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -318,11 +319,15 @@ def type_ok(value: Any, tp: Any) -> tuple[bool, Any]:
     raise TypeError(f"unsupported config annotation {tp!r}")
 
 
-def type_name(tp: Any) -> str:
+def type_name(tp: Any, words: Mapping[Any, str] | None = None) -> str:
+    """What the annotation ``tp`` asks for, in a message; ``words`` names some types (e.g.
+    ``int``: "a whole number") instead of their Python names."""
+    if words and tp in words:
+        return words[tp]
     if typing.get_origin(tp) is typing.Literal:
         return "one of " + ", ".join(repr(c) for c in typing.get_args(tp))
     if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        return " or ".join(type_name(a) for a in typing.get_args(tp))
+        return " or ".join(type_name(a, words) for a in typing.get_args(tp))
     if tp is type(None):
         return "nothing (None)"
     if typing.get_origin(tp) is tuple:

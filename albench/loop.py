@@ -375,33 +375,30 @@ class _Cycles:
     def start(self, path: Path | None) -> JobState:
         """A new MLflow run with tags, params, config and the initial labeled set."""
         job, task, strategy = self.job, self.task, self.strategy
-        tags = (
-            {
-                "albench.task": job.task.name,
-                "albench.task_registered": job.task.registered,
-                "albench.strategy": job.strategy,
-                "albench.trial": job.trial,
-                "albench.seed": job.trial_seed,
-                "albench.benchmark": job.benchmark,
-                "albench.config_hash": job.config_hash(),
-                "albench.git_sha": git_sha(),
-                "albench.metric": task.metric,
-                "albench.metric_label": task.metric_label or task.metric,
-                "albench.metric_low": task.metric_range[0],
-                "albench.metric_high": task.metric_range[1],
-                "albench.strategy_label": strategy.display_name or job.strategy,
-                "albench.strategy_baseline": str(strategy.baseline).lower(),
-                "albench.strategy_oracle": str(strategy.oracle).lower(),
-                "albench.strategy_lookahead": str(strategy.lookahead).lower(),
-                "albench.equivalence_margin": (
-                    job.equivalence_margin
-                    if job.equivalence_margin is not None
-                    else task.equivalence_margin
-                ),
-            }
-            | self.worker_tags
-            | self._mlflow_fields()
-        )
+        tags = {
+            "albench.task": job.task.name,
+            "albench.task_registered": job.task.registered,
+            "albench.strategy": job.strategy,
+            "albench.trial": job.trial,
+            "albench.seed": job.trial_seed,
+            "albench.benchmark": job.benchmark,
+            "albench.config_hash": job.config_hash(),
+            "albench.git_sha": git_sha(),
+            "albench.metric": task.metric,
+            "albench.metric_label": task.metric_label or task.metric,
+            "albench.metric_low": task.metric_range[0],
+            "albench.metric_high": task.metric_range[1],
+            "albench.strategy_label": strategy.display_name or job.strategy,
+            "albench.strategy_baseline": str(strategy.baseline).lower(),
+            "albench.strategy_oracle": str(strategy.oracle).lower(),
+            "albench.strategy_lookahead": str(strategy.lookahead).lower(),
+            "albench.equivalence_margin": (
+                job.equivalence_margin
+                if job.equivalence_margin is not None
+                else task.equivalence_margin
+            ),
+        } | self.worker_tags
+        tags |= self._mlflow_fields(tags["albench.git_sha"])
         if job.max_trials is not None:
             tags["albench.max_trials"] = job.max_trials
         params = flatten(job.config()) | {
@@ -464,9 +461,9 @@ class _Cycles:
         self.log(state)
         return state
 
-    def _mlflow_fields(self) -> dict[str, str]:
+    def _mlflow_fields(self, commit: str) -> dict[str, str]:
         """The tags MLflow's own UI reads: the run's kind (a job, beside the report's run), its
-        description, its source and commit."""
+        description, its source and ``commit``."""
         job = self.job
         return {
             "albench.kind": "job",
@@ -478,7 +475,7 @@ class _Cycles:
             ),
             "mlflow.source.name": "albench",
             "mlflow.source.type": "LOCAL",
-            "mlflow.source.git.commit": git_sha(),
+            "mlflow.source.git.commit": commit,
         }
 
     def _datasets(self) -> list[tuple[str, str, str]]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -339,7 +338,7 @@ def _annotations(function: Callable[..., Any]) -> dict[str, Any]:
 def _check_annotation(key: str, value: Any, hint: Any) -> bool:
     """Check a config value against its constructor annotation (bool, int, float, str,
     ``Literal``, unions and tuples of those); False when there is none albench can judge."""
-    from albench.config import type_ok
+    from albench.config import type_name, type_ok
 
     if hint is None or hint is Any:
         return False
@@ -350,21 +349,13 @@ def _check_annotation(key: str, value: Any, hint: Any) -> bool:
     if ok and isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key} = {value!r} is invalid: expected a finite number")
     if not ok:
-        raise ConfigError(f"{key} = {value!r} is invalid: expected {_expected(hint)}")
+        raise ConfigError(f"{key} = {value!r} is invalid: expected {type_name(hint, _KIND_WORDS)}")
     return True
 
 
+# an annotation's types in the words of the default-based check (_check_like_default)
 _KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a finite number",
                str: "a text", type(None): "nothing"}  # fmt: skip
-
-
-def _expected(hint: Any) -> str:
-    """What an annotation asks for, in the words of the default-based check."""
-    from albench.config import type_name
-
-    if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        return " or ".join(_expected(a) for a in typing.get_args(hint))
-    return _KIND_WORDS.get(hint) or type_name(hint)
 
 
 def _check_like_default(key: str, value: Any, default: Any) -> None:

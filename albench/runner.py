@@ -20,7 +20,9 @@ inference: the test split every cycle plus the scanned items) divided by a throu
 training images/s. Each task declares its single-GPU figure (``Task.throughput``) and, for
 tasks that run on a CPU, a 2-core CPU figure (``Task.cpu_throughput``);
 ``benchmarks/speed/throughput.json`` (``train_throughput.py --save-throughput``) overrides the
-GPU figures with measured ones. Inference passes count 1/3 of a training pass (forward only).
+GPU figures with measured ones. An inference pass costs ``Task.inference_cost`` of a training
+pass (a third by default); strategies add what their selection costs
+(``Strategy.selection_cost``), and every CPU job :data:`JOB_OVERHEAD_S`.
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ __all__ = [
 # machine (benchmarks/plan_accuracy.py measures it), and a GPU figure (not yet measured: the
 # VAE's convolutions at the task models' GPU/CPU speed ratio, about 10)
 GENERATIVE_CPU_THROUGHPUT = 600.0
+GENERATIVE_THROUGHPUT = 6000.0
 # seconds every CPU job spends beside its image passes: building the model and its data
 # loaders, creating its MLflow run, logging every cycle's metrics and artifacts, saving its
 # states (benchmarks/plan_accuracy.py prints what the measured jobs imply)
 JOB_OVERHEAD_S = 0.7
-GENERATIVE_THROUGHPUT = 6000.0
 
 
 def measured_throughput(path: Path | None = None) -> dict[str, float]:

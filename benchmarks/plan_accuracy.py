@@ -9,7 +9,7 @@ model's training: ``runner.GENERATIVE_CPU_THROUGHPUT``). It also prints the gene
 throughput the VAAL jobs imply, to check that constant.
 
     python benchmarks/plan_accuracy.py --benchmark zoo --set al.cycles=3   # about 25 min
-    python benchmarks/plan_accuracy.py --store sqlite:////tmp/calib/mlflow.db --benchmark zoo \\
+    python benchmarks/plan_accuracy.py --store sqlite:///zoo_cycles3.db --benchmark zoo \\
         --set al.cycles=3    # the same jobs, already run into that store
 
 Exit code 1 when a job's ratio lies outside [1/2, 2].
