@@ -211,6 +211,7 @@ class EvalResult:
     metric: float
     loss: np.ndarray  # (N,) true per-sample target loss
     scores: dict[str, np.ndarray]  # scorer name -> (N,) score, e.g. entropy, predicted_loss
+    outcome: dict[str, np.ndarray] = field(default_factory=dict)  # Task.outcome, (N,) each
 
 
 class DeviceData(ABC):
@@ -314,6 +315,13 @@ class Task(ABC):
 
         Only called when the task ``provides`` :data:`ENTROPY`; override it then."""
         raise NotImplementedError(f"task {self.name!r} declares no uncertainty score")
+
+    def outcome(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
+        """Per-sample truth and prediction of one test batch for the test-score CSV
+        (``test_scores/cycle_NN.csv``): name -> (B,), each name starting with
+        :data:`albench.schema.TRUTH_PREFIX` (what the sample is, e.g. its class) or
+        :data:`albench.schema.PREDICTION_PREFIX` (what the model made of it). Default: none."""
+        return {}
 
     def generative_images(self, batch: Any) -> Tensor:
         """(B, C, S, S) float pixels in [0, 1] of a batch already on the device, without the

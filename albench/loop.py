@@ -37,10 +37,11 @@ from albench import cpu, signals
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
 from albench.cluster import where_am_i
 from albench.config import ALConfig, TaskConfig, config_hash, experiment_file_name
-from albench.contracts import EMBEDDING, Strategy, Task, TaskData
+from albench.contracts import EMBEDDING, Scan, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS, check_pair
+from albench.schema import PICK_SCORE_PREFIX
 from albench.scoring import score_quality
 from albench.tracking import flatten
 from albench.training import Learner
@@ -541,16 +542,18 @@ class _Cycles:
         for name, score in result.scores.items():
             for stat, value in score_quality(score, result.loss).items():
                 rows.append((f"eval/{stat}/{name}", value, cycle))
-        columns = {"index": np.arange(len(result.loss)), "loss": result.loss, **result.scores}
+        columns = {"index": np.arange(len(result.loss)), "loss": result.loss}
+        columns |= result.outcome | result.scores
         artifacts: dict[str, Any] = {f"test_scores/cycle_{cycle:02d}.csv": columns}
         labeled = state.labeled
         if cycle < self.al.cycles - 1:
-            picked = self._select(cycle, labeled, rows)
+            picked, scores = self._select(cycle, labeled, rows)
             facts = pick_facts(picked, labeled, self.data.facts) | self._crowding(picked, labeled)
             rows += [(k, v, cycle) for k, v in facts.items()]
             labeled = np.concatenate([labeled, picked])
             artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
-            artifacts[f"selected/cycle_{cycle:02d}.csv"] = self._picks_table(cycle, picked)
+            table = self._picks_table(cycle, picked) | scores
+            artifacts[f"selected/cycle_{cycle:02d}.csv"] = table
         self._progress(cycle, self.cfg.epochs, result.metric)
         model, aux = self.learner.state()
         return JobState(
@@ -602,8 +605,11 @@ class _Cycles:
             rows.append(("train/plateau", figure, cycle))
         return rows + [("time/train_s", time.perf_counter() - t0, cycle)]
 
-    def _select(self, cycle: int, labeled: np.ndarray, rows: list) -> np.ndarray:
-        """K new items from the random subset S_M of the unlabeled pool (times into rows)."""
+    def _select(
+        self, cycle: int, labeled: np.ndarray, rows: list
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """K new items from the random subset S_M of the unlabeled pool (times into rows),
+        and the strategy's scores of them (``score/<name>`` -> (K,), pick order)."""
         seed, al = self.job.trial_seed, self.al
         unlabeled = np.setdiff1d(np.arange(self.data.pool_size), labeled)
         sub_rng = np.random.default_rng(derive_seed(seed, Stream.SUBSET, cycle))
@@ -623,7 +629,7 @@ class _Cycles:
         picked = np.asarray(self.strategy.select(scan, al.budget, select_rng), dtype=np.int64)
         rows.append(("time/select_s", time.perf_counter() - t0, cycle))
         check_picks(picked, candidates, labeled, al.budget)
-        return picked
+        return picked, pick_scores(scan, picked, type(self.strategy).scores)
 
     def _probe(self, cycle: int, labeled: np.ndarray) -> Callable[[np.ndarray], float]:
         """A look-ahead oracle's probe (``Scan.probe``): ``probe(group)`` is the test metric
@@ -705,6 +711,19 @@ def pick_facts(
     for name, values in facts.items():
         if name not in ("class", "copy_of", "honeypot"):
             out[f"picks/mean/{name}"] = float(np.asarray(values, dtype=np.float64)[picked].mean())
+    return out
+
+
+def pick_scores(scan: Scan, picked: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """``score/<name>`` -> (K,) the scan's value of each pick, in pick order, for the
+    per-sample scores a strategy declares (``Strategy.scores``) that its scan holds."""
+    where = {int(c): i for i, c in enumerate(scan.candidates)}
+    rows = np.array([where[int(p)] for p in picked], dtype=np.int64)
+    out = {}
+    for name in names:
+        if name in scan.stats:
+            values = scan.stats[name].detach().double().cpu().numpy().reshape(-1)
+            out[f"{PICK_SCORE_PREFIX}{name}"] = values[rows]
     return out
 
 

@@ -37,6 +37,7 @@ from albench.errors import (
     did_you_mean,
     unknown,
 )
+from albench.schema import is_score_column
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -424,6 +425,12 @@ def _check_base(kind: str, spec: str, cls: Any) -> None:
         raise UnknownNameError(
             f"{kind} {spec!r} is not a {base.rpartition('.')[2]} class (it is a "
             f"{type(cls).__name__}); give a class deriving from {base}"
+        )
+    taken = [n for n in getattr(cls, "scores", ()) if not is_score_column(n)]
+    if kind == "strategy" and taken:
+        raise UnknownNameError(
+            f"strategy {spec!r} declares the score {taken[0]!r}, a name the test-score CSV "
+            "keeps for the index, the loss or the task's outcome; rename the score"
         )
 
 

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from albench.contracts import ENTROPY, EvalResult, Metric, Scan, StepOutput, Strategy, Task
+from albench.schema import is_score_column
 
 if TYPE_CHECKING:
     from albench.config import TrainConfig
@@ -195,6 +196,7 @@ class Learner:
 
     def _test_values(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
         values = {"loss": out.loss.float()}
+        values |= {k: v.reshape(-1) for k, v in self.task.outcome(out, batch).items()}
         if ENTROPY in self.task.provides:
             values[ENTROPY] = self.task.uncertainty(out).float().reshape(-1)  # (B,)
         if self.strategy.scores:
@@ -208,7 +210,8 @@ class Learner:
         values = self.infer(batches, self._test_values, metric)
         values = {k: v.cpu().numpy() for k, v in values.items()}
         loss = values.pop("loss")
-        return EvalResult(metric=float(metric.compute()), loss=loss, scores=values)
+        outcome = {k: values.pop(k) for k in list(values) if not is_score_column(k)}
+        return EvalResult(float(metric.compute()), loss, scores=values, outcome=outcome)
 
     def scan(
         self,

@@ -46,12 +46,12 @@ import pandas as pd
 from scipy import stats
 
 from albench import verdicts
+from albench.schema import is_score_column
 
 __all__ = [
     "ALPHA",
     "DEGENERATE_ULPS",
     "MIN_CI_TRIALS",
-    "NON_SCORE_COLUMNS",
     "aubc",
     "aubc_table",
     "cost_table",
@@ -84,7 +84,6 @@ ALPHA = 0.05  # the level the notes and verdicts refer to
 CONFIDENCE = 0.95
 MIN_CI_TRIALS = 5  # below this, an interval is the range of the values, not a CI
 TIME_KEYS = ("time/train_s", "time/scan_s", "time/select_s")
-NON_SCORE_COLUMNS = ("index", "loss")  # the other columns of a test_scores CSV are scores
 DEGENERATE_ULPS = 16  # 5-95 % spread <= 16 float32 last-place units: rounding noise
 SPREAD_QUANTILES = (0.05, 0.95)
 PAPER_TOLERANCE = 0.01  # absolute floor of the paper check for a number given exactly
@@ -659,7 +658,7 @@ def score_columns(scores: pd.DataFrame | None) -> list[str]:
     return sorted(
         str(c)
         for c in scores.columns
-        if c not in NON_SCORE_COLUMNS and pd.api.types.is_numeric_dtype(scores[c])
+        if is_score_column(str(c)) and pd.api.types.is_numeric_dtype(scores[c])
         and scores[c].notna().any()
     )  # fmt: skip
 

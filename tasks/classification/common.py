@@ -139,6 +139,10 @@ class ClassificationTask(Task):
     def uncertainty(self, out: StepOutput) -> Tensor:
         return softmax_entropy(out.output)
 
+    def outcome(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
+        """The true class and the predicted one (the highest logit)."""
+        return {"label": batch[1], "prediction": out.output.argmax(dim=1)}
+
     def new_metric(self) -> Metric:
         return Accuracy()
 

@@ -25,6 +25,8 @@ from albench.tasks.detection.ssd import SSDOutput, per_image_loss
 from albench.tasks.detection.voc_eval import VOC07MeanAP
 from albench.tasks.images import resize_square
 
+DISPLAY_CONFIDENCE = 0.5  # a detection shown as found in the test-score CSV (Task.outcome)
+
 __all__ = ["DetectionBatch", "DetectionTask", "collate_detection"]
 
 
@@ -107,6 +109,14 @@ class DetectionTask(Task):
 
     def uncertainty(self, out: StepOutput) -> Tensor:
         return out.output.entropy()
+
+    def outcome(self, out: StepOutput, batch: DetectionBatch) -> dict[str, Tensor]:
+        """The image's objects that count (not difficult, not padding) and the detections
+        the model makes of it with a confidence of at least 0.5 (the usual display cut; the
+        metric ranks every detection)."""
+        truth = ((batch.labels > 0) & ~batch.difficult).sum(dim=1)
+        found = [(d.scores >= DISPLAY_CONFIDENCE).sum() for d in out.output.detections]
+        return {"label_objects": truth, "prediction_detections": torch.stack(found)}
 
     def generative_images(self, batch: DetectionBatch) -> Tensor:
         x = batch.images.float() / 255.0  # (B, 3, H, W) uint8 at the detector's input size

@@ -18,7 +18,7 @@ from albench.tasks.images import resize_square
 from albench.tasks.pose.data import make_sample
 from albench.tasks.pose.geometry import Augmentation
 from albench.tasks.pose.heatmaps import heatmap_entropy, heatmap_loss
-from albench.tasks.pose.pckh import PCKh
+from albench.tasks.pose.pckh import PCKh, pckh_per_sample
 
 __all__ = ["PoseTask"]
 
@@ -41,6 +41,11 @@ class PoseTask(Task):
 
     def uncertainty(self, out: StepOutput) -> Tensor:
         return heatmap_entropy(out.output)
+
+    def outcome(self, out: StepOutput, batch: Any) -> dict[str, Tensor]:
+        """The person's visible joints and the share of them the model places within half
+        the head size (the sample's PCKh@0.5 over all its visible joints; NaN with none)."""
+        return pckh_per_sample(out.output, batch)
 
     def new_metric(self) -> Metric:
         return PCKh()

@@ -25,7 +25,17 @@ from albench.tasks.base import Metric, StepOutput
 from albench.tasks.pose.geometry import apply_affine
 from albench.tasks.pose.heatmaps import decode_heatmaps
 
-__all__ = ["HEAD_SIZE_FACTOR", "MEAN_JOINTS", "PCKh", "head_size", "pckh_counts", "pckh_mean"]
+__all__ = [
+    "HEAD_SIZE_FACTOR",
+    "MEAN_JOINTS",
+    "PCKh",
+    "head_size",
+    "joint_hits",
+    "pckh_counts",
+    "pckh_mean",
+    "pckh_per_sample",
+    "predicted_joints",
+]
 
 HEAD_SIZE_FACTOR = 0.6  # MPII: head segment length = 0.6 x head box diagonal ("SC_BIAS")
 MEAN_JOINTS: tuple[int, ...] = tuple(j for j in range(16) if j not in (6, 7))  # not pelvis, thorax
@@ -37,19 +47,47 @@ def head_size(boxes: np.ndarray) -> np.ndarray:
     return HEAD_SIZE_FACTOR * np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
 
 
-def pckh_counts(
+def joint_hits(
     predicted: Tensor,
     truth: Tensor,
     visible: Tensor,
     head: Tensor,
     threshold: float = 0.5,  # PCKh@0.5
 ) -> tuple[Tensor, Tensor]:
-    """Per-joint (correct, visible) counts (J,) for (N, J, 2) predictions and ground truth
-    in image pixels, (N, J) visibility and (N,) head segment lengths."""
+    """(correct, visible), both (N, J) bool, for (N, J, 2) predictions and ground truth in
+    image pixels, (N, J) visibility and (N,) head segment lengths."""
     dist = torch.linalg.vector_norm(predicted.double() - truth.double(), dim=2)  # (N, J)
     vis = visible.bool()
-    correct = (dist <= threshold * head.double()[:, None]) & vis  # (N, J)
+    return (dist <= threshold * head.double()[:, None]) & vis, vis
+
+
+def pckh_counts(
+    predicted: Tensor, truth: Tensor, visible: Tensor, head: Tensor, threshold: float = 0.5
+) -> tuple[Tensor, Tensor]:
+    """Per-joint (correct, visible) counts (J,) over the N samples (:func:`joint_hits`)."""
+    correct, vis = joint_hits(predicted, truth, visible, head, threshold)
     return correct.sum(dim=0), vis.sum(dim=0)  # (N, J) -> (J,)
+
+
+def predicted_joints(heatmaps: Tensor, batch: Any) -> Tensor:
+    """(B, J, 2) joints in image pixels from a batch's (B, J, H, W) heatmaps."""
+    coords = decode_heatmaps(heatmaps)  # (B, J, 2) heatmap pixels
+    return apply_affine(batch["inverse"].to(coords), coords)
+
+
+def pckh_per_sample(heatmaps: Tensor, batch: Any, threshold: float = 0.5) -> dict[str, Tensor]:
+    """Per sample of a batch, over the joints the mean counts (:data:`MEAN_JOINTS`): its
+    visible joints (``label_visible_joints``) and the share of them predicted within
+    ``threshold`` head sizes (``prediction_pckh``; NaN with none visible)."""
+    correct, vis = joint_hits(
+        predicted_joints(heatmaps, batch), batch["joints"], batch["visible"],
+        batch["head_size"], threshold,
+    )  # fmt: skip
+    idx = list(MEAN_JOINTS)
+    hits, count = correct[:, idx].sum(dim=1), vis[:, idx].sum(dim=1)
+    share = hits.double() / count.clamp(min=1)
+    share = torch.where(count > 0, share, torch.full_like(share, float("nan")))
+    return {"label_visible_joints": count, "prediction_pckh": share}
 
 
 def pckh_mean(
@@ -75,11 +113,10 @@ class PCKh(Metric):
         self.count: np.ndarray | None = None  # (J,) visible instances per joint
 
     def update(self, out: StepOutput, batch: Any) -> None:
-        coords = decode_heatmaps(out.output)  # (B, J, 2) heatmap pixels
-        predicted = apply_affine(batch["inverse"].to(coords), coords)  # (B, J, 2) image pixels
         correct, count = pckh_counts(
-            predicted, batch["joints"], batch["visible"], batch["head_size"], self.threshold
-        )
+            predicted_joints(out.output, batch), batch["joints"], batch["visible"],
+            batch["head_size"], self.threshold,
+        )  # fmt: skip
         correct, count = correct.cpu().numpy(), count.cpu().numpy()
         self.correct = correct if self.correct is None else self.correct + correct
         self.count = count if self.count is None else self.count + count
