@@ -41,7 +41,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure  # used without pyplot: no GUI backend, no global state
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from albench.report.data import MetricInfo, StrategyInfo
 
@@ -55,6 +55,7 @@ __all__ = [
     "curve_figure",
     "rank_acc_figure",
     "scatter_figure",
+    "scorer_label",
     "strategy_styles",
     "style",
 ]
@@ -85,6 +86,11 @@ WIDEST, NARROWEST = 3.0, 1.2  # line widths (pt): the first strategy's, the last
 LARGEST, SMALLEST = 8.5, 4.5  # marker sizes (pt), likewise
 DEGENERATE_COLOUR = "#b00000"  # titles of a degenerate scorer's panel
 CHANCE = 0.5  # ranking accuracy of an uninformative or constant score
+
+
+def scorer_label(scorer: str) -> str:
+    """How figures name a scorer, apart from a strategy of the same name: "<name> score"."""
+    return f"{scorer} score"
 
 STYLE = {
     **sns.axes_style("whitegrid"),
@@ -319,7 +325,7 @@ def rank_acc_figure(
     for ax, scorer in zip(axes, scorers, strict=True):
         ys += _band_lines(ax, summary[summary.scorer == scorer], styles, (0.0, 1.0))
         ax.axhline(CHANCE, color="0.35", lw=0.9, ls=":", label=f"chance ({CHANCE})", zorder=0)
-        title = f"{task}: ranking accuracy of {scorer}"
+        title = f"{task}: ranking accuracy of the {scorer_label(scorer)}"
         if scorer in flags:
             ax.set_title(f"{title}\n{flags[scorer]}", color=DEGENERATE_COLOUR)
         else:
@@ -355,16 +361,38 @@ class ScatterModel:
     labeled: float
 
 
+def _plain(value: float, _position: object = None) -> str:
+    """A tick label as a plain number (0.005, 0.01, 2, 50), never 5×10⁻³."""
+    return f"{value:g}"
+
+
 def _loss_scale(ax, losses: np.ndarray) -> str:
     """Log scale for the true loss when it is positive, else symlog, linear below the
-    smallest positive loss; returns the axis label's scale note."""
+    smallest positive loss; ticks at 1, 2 and 5 times the powers of ten, labelled as plain
+    numbers, the minor ones unlabelled. Returns the axis label's scale note."""
     positive = losses[losses > 0]
     if len(positive) and len(positive) == len(losses):
         ax.set_yscale("log")
-        return "log scale"
-    thresh = float(positive.min()) if len(positive) else 1e-3
-    ax.set_yscale("symlog", linthresh=thresh, linscale=0.3)
-    return f"symlog, linear below {thresh:.2g}"
+        note = "log scale"
+    else:
+        thresh = float(positive.min()) if len(positive) else 1e-3
+        ax.set_yscale("symlog", linthresh=thresh, linscale=0.3)
+        note = f"symlog, linear below {thresh:.2g}"
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    return note
+
+
+def _below_zero(scores: np.ndarray) -> str:
+    """A panel's note on scores below 0, where no loss lies ("": none is)."""
+    below = int((scores < 0).sum())
+    if not below:
+        return ""
+    return (
+        f"\n{below:,} of the {len(scores):,} shown scores below 0, where no loss lies: "
+        "the score is not on the loss's scale"
+    )
 
 
 def scatter_figure(
@@ -392,16 +420,18 @@ def scatter_figure(
             lw=0.8, zorder=3, label="top 20 % by the panel's score",
         )  # fmt: skip
         corr = (
-            f"Pearson r = {p.pearson:.3f}, Spearman ρ = {p.spearman:.3f}\n"
+            f"Spearman ρ = {p.spearman:.3f} (order), Pearson r = {p.pearson:.3f} (values)\n"
             f"n = {p.n_test:,} test samples ({len(p.points):,} shown)"
+            f"{_below_zero(p.points.score.to_numpy(float))}"
         )
+        name = scorer_label(p.scorer)
         if p.degenerate:
-            title = f"{p.scorer}: DEGENERATE ({p.degenerate})\n{corr}"
+            title = f"{name}: DEGENERATE ({p.degenerate})\n{corr}"
             ax.set_title(title, color=DEGENERATE_COLOUR, fontsize="small")
         else:
-            ax.set_title(f"{p.scorer}\n{corr}", fontsize="small")
+            ax.set_title(f"{name}\n{corr}", fontsize="small")
         ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
-        ax.set_xlabel(f"{p.scorer} (score of the model)")
+        ax.set_xlabel(f"{name} of the model")
     scale = _loss_scale(axes[0], losses)
     axes[0].set_ylabel(f"true test loss per sample ({scale})")
     fig.suptitle(

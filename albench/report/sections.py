@@ -455,7 +455,7 @@ def summary_section(ctx: TaskContext) -> list[Item]:
         if len(rl):
             r = rl.loc[rl["mean"].idxmax()]
             note = (
-                f"Best ranking of the test losses at the last cycle: the score `{r.scorer}` "
+                f"Best ranking of the test losses at the last cycle: the `{r.scorer}` score "
                 f"of {ctx.label(r.strategy)}'s model, ranking accuracy "
                 f"{_pm(r['mean'], r['std'])}"
             )
@@ -470,7 +470,7 @@ def summary_section(ctx: TaskContext) -> list[Item]:
     d = ctx.degenerate[ctx.degenerate.degenerate]
     if len(d):
         who = "; ".join(
-            f"`{sc}` of {', '.join(ctx.labels(g.strategy))}"
+            f"the `{sc}` score of {', '.join(ctx.labels(g.strategy))}"
             for sc, g in d.groupby("scorer", sort=True)
         )
         note = f"Degenerate scorers, left out of these statements: {who}."
@@ -530,7 +530,7 @@ def _quantity(ctx: TaskContext, q: str) -> str:
     if q == "metric":
         return f"{ctx.metric.label} (last cycle)"
     kind, _, scorer = q.partition("/")
-    return f"{QUANTITY_KINDS.get(kind, kind)} of `{scorer}` (last cycle)"
+    return f"{QUANTITY_KINDS.get(kind, kind)} of the `{scorer}` score (last cycle)"
 
 
 def scenario_section(ctx: TaskContext) -> list[Item]:
@@ -887,8 +887,9 @@ def _scatter_figure(ctx: TaskContext, run_id: str, scorers: tuple[str, ...]) -> 
         "correlations are comparable (paper Fig. 8). Log loss axis; at most "
         f"{stats.SCATTER_POINTS:,} randomly chosen test samples shown (fixed seed, the same "
         f"in every panel), grey underneath, the top {stats.SCATTER_TOP:.0%} of all test "
-        "samples by the panel's score as coloured rings on top; Pearson and Spearman over "
-        "all test samples."
+        "samples by the panel's score as coloured rings on top. Spearman's ρ compares orders "
+        "(what a selection by the score uses, and what the log axis leaves unchanged), "
+        "Pearson's r the raw values; both over all test samples."
     )
     if any(p.degenerate for p in panels):
         caption += f" A red title marks a degenerate score: {DEGENERATE_RULE}"

@@ -272,11 +272,24 @@ def test_fig8_is_one_model_with_log_loss_and_every_point_visible(report):
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert len(axes) == 2  # predicted loss and entropy of the same model
     titles = [ax.get_title() for ax in axes]
-    assert titles[0].startswith("predicted_loss") and titles[1].startswith("entropy")
-    assert all(re.search(r"Pearson r = -?\d\.\d{3}, Spearman ρ = -?\d\.\d{3}", t) for t in titles)
+    # a scorer is named as a score, apart from the strategy of the same name
+    assert titles[0].startswith("predicted_loss score") and titles[1].startswith("entropy score")
+    # beside a log axis the order comes first: Spearman, then Pearson on the raw values
+    pattern = r"Spearman ρ = -?\d\.\d{3} \(order\), Pearson r = -?\d\.\d{3} \(values\)"
+    assert all(re.search(pattern, t) for t in titles)
     assert all(f"n = {N_TEST}" in t for t in titles)
+    # predicted_loss here is log(loss) + noise: scores below 0 are said, entropy has none
+    below = report["data"].test_scores[_run_id(report, "toy", "learn_loss", 0)].predicted_loss < 0
+    assert f"{below.sum():,} of the {N_TEST:,} shown scores below 0" in titles[0]
+    assert "below 0" not in titles[1]
     assert "trial 0, cycle 2" in fig.get_suptitle() and "learning loss" in fig.get_suptitle()
     assert all(ax.get_yscale() in ("log", "symlog") for ax in axes)
+    fig.canvas.draw() if hasattr(fig.canvas, "draw") else None
+    ax = axes[0]
+    major = [t.get_text() for t in ax.yaxis.get_ticklabels(which="major") if t.get_visible()]
+    minor = [t.get_text() for t in ax.yaxis.get_ticklabels(which="minor")]
+    assert len([m for m in major if m]) >= 2 and all(re.fullmatch(r"[\d.]*", m) for m in major)
+    assert not any(minor)  # only the 1-2-5 ticks carry a label: no crowded minor labels
     for ax in axes:
         grey, top = [c for c in ax.collections if isinstance(c, PathCollection)]
         assert grey.get_alpha() < 0.5 and grey.get_zorder() < top.get_zorder()
@@ -292,6 +305,12 @@ def test_fig8_is_one_model_with_log_loss_and_every_point_visible(report):
     assert f"Pearson r = {r:.3f}" in titles[0]
 
 
+def _run_id(report, task: str, strategy: str, trial: int) -> str:
+    runs = report["data"].exp.runs
+    run = runs[(runs.task == task) & (runs.strategy == strategy) & (runs.trial == trial)]
+    return run.run_id.item()
+
+
 # ------------------------------------------------------------------- degenerate scorers
 def test_a_near_constant_scorer_is_flagged_and_kept_out_of_winner_statements(report):
     out = report["out"]
@@ -302,23 +321,28 @@ def test_a_near_constant_scorer_is_flagged_and_kept_out_of_winner_statements(rep
     assert not pd.read_csv(out / "toy/scorer_spread.csv").degenerate.any()
     rank = report["figs"]["flat/rank_acc"]
     titles = {ax.get_title().split("\n")[0]: ax for ax in rank.axes}
-    assert "DEGENERATE" in titles["flat: ranking accuracy of entropy"].get_title()
-    assert "DEGENERATE" not in titles["flat: ranking accuracy of predicted_loss"].get_title()
+    assert "DEGENERATE" in titles["flat: ranking accuracy of the entropy score"].get_title()
+    assert (
+        "DEGENERATE" not in titles["flat: ranking accuracy of the predicted_loss score"].get_title()
+    )
     panel = [a for a in report["figs"]["flat/scatter_learn_loss"].axes if a.get_visible()][1]
-    assert panel.get_title().startswith("entropy: DEGENERATE")
+    assert panel.get_title().startswith("entropy score: DEGENERATE")
     page = (out / "index.html").read_text()
     flat = page[page.index("flat (PCKh@0.5)</h2>") :]
     summary = flat[flat.index("<h3>Summary</h3>") : flat.index("</ul>")]
     # entropy ranks best (0.9) and its strategy has the best PCKh: both left out
     assert (
-        "Best ranking of the test losses at the last cycle: the score <code>predicted_loss</code>"
+        "Best ranking of the test losses at the last cycle: the <code>predicted_loss</code> score"
         in summary
     )
     assert (
         "Highest mean AUBC (the mean PCKh@0.5 over the budget, 100-300 labels): learning loss"
         in (summary)
     )
-    assert "Degenerate scorers, left out of these statements: <code>entropy</code>" in summary
+    assert (
+        "Degenerate scorers, left out of these statements: the <code>entropy</code> score"
+        in summary
+    )
     assert "degenerate (3 of 3 trials)" in flat  # the ranking table's flag
 
 
