@@ -390,8 +390,8 @@ def _below_zero(scores: np.ndarray) -> str:
     if not below:
         return ""
     return (
-        f"\n{below:,} of the {len(scores):,} shown scores below 0, where no loss lies: "
-        "the score is not on the loss's scale"
+        f"\n{below:,} of the {len(scores):,} shown scores below 0,\n"
+        "where no loss lies: the score is not on the loss's scale"
     )
 
 
