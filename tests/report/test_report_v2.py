@@ -346,6 +346,20 @@ def test_a_near_constant_scorer_is_flagged_and_kept_out_of_winner_statements(rep
     assert "degenerate (3 of 3 trials)" in flat  # the ranking table's flag
 
 
+def test_a_baseline_winner_is_compared_with_every_other_strategy(report):
+    """flat's winner, learning loss, is itself a baseline: its summary line gives its AUBC
+    verdict against each other strategy (random, another baseline; entropy, which is
+    compared with it), not only against 'the baselines'."""
+    page = (report["out"] / "index.html").read_text()
+    flat = page[page.index("flat (PCKh@0.5)</h2>") :]
+    summary = flat[flat.index("<h3>Summary</h3>") : flat.index("</ul>")]
+    line = next(li for li in summary.split("<li>") if li.startswith("Highest mean AUBC"))
+    assert "learning loss" in line.split(":")[1]
+    for other in ("random", "entropy"):
+        assert re.search(rf"vs {other} [+-]\d", line), (other, line)
+    assert "any baseline" not in summary
+
+
 # ------------------------------------------------------------------------ honest stats
 def test_intervals_name_their_method_and_p_values_carry_holm_and_effect(report):
     out = report["out"]
