@@ -92,6 +92,7 @@ def scorer_label(scorer: str) -> str:
     """How figures name a scorer, apart from a strategy of the same name: "<name> score"."""
     return f"{scorer} score"
 
+
 STYLE = {
     **sns.axes_style("whitegrid"),
     **sns.plotting_context("paper", font_scale=1.1),

@@ -130,3 +130,36 @@ def test_index_html_renders_in_headless_chromium(quick_report, tmp_path):
     assert rgb == LEARN_LOSS_RGB  # the built-ins' registry order puts learn_loss fourth
     near = np.abs(pixels - np.array(rgb)).max(axis=2) <= 12
     assert near.sum() > 500, near.sum()
+
+
+def test_the_report_s_first_screen_shows_the_summary(quick_report, tmp_path):
+    """On a 1280 x 900 window, the first task's whole Summary list lies above the fold: the
+    layout is measured by the browser (a probe copy of index.html writes the list's bottom
+    edge into the page, which Chromium's DOM dump returns)."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium; .ci/run does)")
+    out = quick_report["out"]
+    probe = out / "first_screen_probe.html"
+    script = (
+        "<script>window.addEventListener('load', () => {"
+        "const h = [...document.querySelectorAll('h3')].find(e => e.textContent === 'Summary');"
+        "const list = h.nextElementSibling;"
+        "document.body.dataset.summaryBottom = Math.ceil(list.getBoundingClientRect().bottom);"
+        "document.body.dataset.summaryItems = list.querySelectorAll('li').length;"
+        "});</script>"
+    )
+    probe.write_text((out / "index.html").read_text().replace("</body>", f"{script}</body>"))
+    try:
+        flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+        dom = subprocess.run(
+            [chromium, *flags, "--window-size=1280,900", "--virtual-time-budget=5000",
+             "--dump-dom", probe.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        probe.unlink()
+    bottom = re.search(r'data-summary-bottom="(\d+)"', dom.stdout)
+    items = re.search(r'data-summary-items="(\d+)"', dom.stdout)
+    assert bottom and items, dom.stderr[-2000:]
+    assert int(items.group(1)) >= 2 and 0 < int(bottom.group(1)) <= 900, bottom.group(1)
