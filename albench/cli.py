@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from albench import signals
 from albench.errors import AlbenchError, ConfigError, masked
+from albench.schema import Tag
 
 __all__ = ["main"]
 
@@ -421,7 +422,7 @@ def _plan_and_run(args: argparse.Namespace, jobs: list, resolved: tuple, state_d
     finished = set()
     if tracker is not None and tracker.experiment_id(experiment, create=False) is not None:
         finished = {
-            r.data.tags.get("albench.config_hash")
+            r.data.tags.get(Tag.CONFIG_HASH)
             for r in tracker.runs(experiment)
             if r.info.status == "FINISHED"
         }
@@ -592,7 +593,7 @@ def _mark_killed(tracker, experiment: str, jobs: list, reason: str) -> None:
     no time to mark its own) become KILLED."""
     hashes = {j.config_hash() for j in jobs}
     for run in tracker.runs(experiment):
-        if run.info.status == "RUNNING" and run.data.tags.get("albench.config_hash") in hashes:
+        if run.info.status == "RUNNING" and run.data.tags.get(Tag.CONFIG_HASH) in hashes:
             tracker.end_run(run.info.run_id, "KILLED", reason)
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from albench.errors import AlbenchError, masked
+from albench.schema import Tag
 
 __all__ = [
     "RETRIES",
@@ -376,7 +377,7 @@ def where_am_i() -> dict[str, str]:
     ray = sys.modules.get("ray")
     tags = {}
     if ray is not None and ray.is_initialized():
-        tags["albench.node"] = ray.get_runtime_context().get_node_id()
+        tags[Tag.NODE] = ray.get_runtime_context().get_node_id()
     if "CUDA_VISIBLE_DEVICES" in os.environ:
-        tags["albench.cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        tags[Tag.CUDA_VISIBLE_DEVICES] = os.environ["CUDA_VISIBLE_DEVICES"]
     return tags

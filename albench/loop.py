@@ -41,7 +41,25 @@ from albench.contracts import EMBEDDING, Scan, Strategy, Task, TaskData
 from albench.errors import AlbenchError, BudgetTooLargeError, ConfigError, PoolExhaustedError
 from albench.provenance import git_sha
 from albench.registry import STRATEGIES, TASKS, check_pair
-from albench.schema import PICK_SCORE_PREFIX
+from albench.schema import (
+    CONFIG_JSON,
+    EXPECTATIONS_JSON,
+    INITIAL_PICKS,
+    JOB,
+    LABELED,
+    PICK_SCORE_PREFIX,
+    PLATEAU,
+    TIME_SCAN,
+    TIME_SELECT,
+    TIME_TRAIN,
+    Tag,
+    artifact,
+    curve_key,
+    eval_key,
+    pick_key,
+    quality_key,
+    train_loss_key,
+)
 from albench.scoring import score_quality
 from albench.tracking import flatten
 from albench.training import Learner
@@ -366,8 +384,8 @@ class _Cycles:
         self.initial = self.learner.state() if self.al.reinit_model else None
         self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
         self.worker_tags = {
-            "albench.host": socket.gethostname(),
-            "albench.pid": os.getpid(),
+            Tag.HOST: socket.gethostname(),
+            Tag.PID: os.getpid(),
         } | where_am_i()
         self.dedupe = False  # True for an adopted run: it may hold some of the rows already
         self.ahead: _Ahead | None = None  # a look-ahead probe's training, kept for the next cycle
@@ -377,31 +395,31 @@ class _Cycles:
         """A new MLflow run with tags, params, config and the initial labeled set."""
         job, task, strategy = self.job, self.task, self.strategy
         tags = {
-            "albench.task": job.task.name,
-            "albench.task_registered": job.task.registered,
-            "albench.strategy": job.strategy,
-            "albench.trial": job.trial,
-            "albench.seed": job.trial_seed,
-            "albench.benchmark": job.benchmark,
-            "albench.config_hash": job.config_hash(),
-            "albench.git_sha": git_sha(),
-            "albench.metric": task.metric,
-            "albench.metric_label": task.metric_label or task.metric,
-            "albench.metric_low": task.metric_range[0],
-            "albench.metric_high": task.metric_range[1],
-            "albench.strategy_label": strategy.display_name or job.strategy,
-            "albench.strategy_baseline": str(strategy.baseline).lower(),
-            "albench.strategy_oracle": str(strategy.oracle).lower(),
-            "albench.strategy_lookahead": str(strategy.lookahead).lower(),
-            "albench.equivalence_margin": (
+            Tag.TASK: job.task.name,
+            Tag.TASK_REGISTERED: job.task.registered,
+            Tag.STRATEGY: job.strategy,
+            Tag.TRIAL: job.trial,
+            Tag.SEED: job.trial_seed,
+            Tag.BENCHMARK: job.benchmark,
+            Tag.CONFIG_HASH: job.config_hash(),
+            Tag.GIT_SHA: git_sha(),
+            Tag.METRIC: task.metric,
+            Tag.METRIC_LABEL: task.metric_label or task.metric,
+            Tag.METRIC_LOW: task.metric_range[0],
+            Tag.METRIC_HIGH: task.metric_range[1],
+            Tag.STRATEGY_LABEL: strategy.display_name or job.strategy,
+            Tag.STRATEGY_BASELINE: str(strategy.baseline).lower(),
+            Tag.STRATEGY_ORACLE: str(strategy.oracle).lower(),
+            Tag.STRATEGY_LOOKAHEAD: str(strategy.lookahead).lower(),
+            Tag.EQUIVALENCE_MARGIN: (
                 job.equivalence_margin
                 if job.equivalence_margin is not None
                 else task.equivalence_margin
             ),
         } | self.worker_tags
-        tags |= self._mlflow_fields(tags["albench.git_sha"])
+        tags |= self._mlflow_fields(tags[Tag.GIT_SHA])
         if job.max_trials is not None:
-            tags["albench.max_trials"] = job.max_trials
+            tags[Tag.MAX_TRIALS] = job.max_trials
         params = flatten(job.config()) | {
             "device": job.device,
             "data_root": job.data_root,
@@ -412,13 +430,13 @@ class _Cycles:
         if self.cfg.reproducible_cpu:
             kernels = cpu.describe()
             params |= {f"cpu.{k}": v for k, v in kernels.items()}
-            tags["albench.cpu_pinned"] = str(cpu.pinned(kernels)).lower()
+            tags[Tag.CPU_PINNED] = str(cpu.pinned(kernels)).lower()
         tracker = self.tracker
         run_id = tracker.unfinished_run(job.experiment, job.config_hash())
         if run_id is not None:  # a run of this job whose process died before saving a state
             tracker.reopen_run(run_id)
-            tracker.delete_tag(run_id, "albench.error")
-            tracker.set_tags(run_id, tags | {"albench.adopted": "true"})
+            tracker.delete_tag(run_id, Tag.ERROR)
+            tracker.set_tags(run_id, tags | {Tag.ADOPTED: "true"})
             self.dedupe = True
         else:
             experiment_id = tracker.experiment_id(job.experiment)
@@ -436,11 +454,11 @@ class _Cycles:
             )
         state = JobState(run_id, job.config_hash(), labeled)
         try:
-            tracker.log_json(run_id, job.config(), "config.json")
+            tracker.log_json(run_id, job.config(), CONFIG_JSON)
             known = [dataclasses.asdict(e) for e in self.task.expectations(self.al)]
             if known:  # a scenario's known answers, for the report's scenario check
-                tracker.log_json(run_id, known, "expectations.json")
-            tracker.log_npy(run_id, labeled, "selected/initial.npy")
+                tracker.log_json(run_id, known, EXPECTATIONS_JSON)
+            tracker.log_npy(run_id, labeled, INITIAL_PICKS)
             if path is not None:  # from now on a rerun resumes this run, even in cycle 0
                 state.save(path)
         except BaseException as exc:
@@ -453,10 +471,10 @@ class _Cycles:
         if state.model is not None:
             self.learner.load(state.model, state.aux)
         self.tracker.reopen_run(state.run_id)
-        self.tracker.delete_tag(state.run_id, "albench.error")  # from the interrupted attempt
+        self.tracker.delete_tag(state.run_id, Tag.ERROR)  # from the interrupted attempt
         tags = dict(self.worker_tags)
         if state.cycle + 1 < self.al.cycles:  # else every cycle is done: only logging is left
-            tags["albench.resumed_at_cycle"] = state.cycle + 1
+            tags[Tag.RESUMED_AT_CYCLE] = state.cycle + 1
         self.tracker.set_tags(state.run_id, tags)
         self.dedupe = True
         self.log(state)
@@ -467,12 +485,13 @@ class _Cycles:
         description, its source and ``commit``."""
         job = self.job
         return {
-            "albench.kind": "job",
+            Tag.KIND: JOB,
             "mlflow.note.content": (
                 f"Task `{job.task.name}`, strategy `{job.strategy}`, trial {job.trial} (seed "
                 f"{job.trial_seed}) of benchmark `{job.benchmark}`: "
                 f"{self.al.cycles} cycles from {self.al.initial} labels, +{self.al.budget} each; "
-                f"`curve/{self.task.metric}` is the {self.task.metric} against the labeled count."
+                f"`{curve_key(self.task.metric)}` is the {self.task.metric} against "
+                "the labeled count."
             ),
             "mlflow.source.name": "albench",
             "mlflow.source.type": "LOCAL",
@@ -535,25 +554,25 @@ class _Cycles:
         else:
             rows = self._train(cycle, state.labeled)
         result = self.learner.evaluate(self.loaders.eval("test", np.arange(len(self.data.test))))
-        rows += [(f"eval/{self.task.metric}", result.metric, cycle)]
-        rows += [("labeled", len(state.labeled), cycle)]
+        rows += [(eval_key(self.task.metric), result.metric, cycle)]
+        rows += [(LABELED, len(state.labeled), cycle)]
         # the same metric with the labeled count as its step: MLflow charts it as the curve
-        rows += [(f"curve/{self.task.metric}", result.metric, len(state.labeled))]
+        rows += [(curve_key(self.task.metric), result.metric, len(state.labeled))]
         for name, score in result.scores.items():
             for stat, value in score_quality(score, result.loss).items():
-                rows.append((f"eval/{stat}/{name}", value, cycle))
+                rows.append((quality_key(stat, name), value, cycle))
         columns = {"index": np.arange(len(result.loss)), "loss": result.loss}
         columns |= result.outcome | result.scores
-        artifacts: dict[str, Any] = {f"test_scores/cycle_{cycle:02d}.csv": columns}
+        artifacts: dict[str, Any] = {artifact("test_scores", cycle): columns}
         labeled = state.labeled
         if cycle < self.al.cycles - 1:
             picked, scores = self._select(cycle, labeled, rows)
             facts = pick_facts(picked, labeled, self.data.facts) | self._crowding(picked, labeled)
             rows += [(k, v, cycle) for k, v in facts.items()]
             labeled = np.concatenate([labeled, picked])
-            artifacts[f"selected/cycle_{cycle:02d}.npy"] = picked
+            artifacts[artifact("selected", cycle, "npy")] = picked
             table = self._picks_table(cycle, picked) | scores
-            artifacts[f"selected/cycle_{cycle:02d}.csv"] = table
+            artifacts[artifact("selected", cycle)] = table
         self._progress(cycle, self.cfg.epochs, result.metric)
         model, aux = self.learner.state()
         return JobState(
@@ -578,7 +597,7 @@ class _Cycles:
         embed = self.learner.infer(self.loaders.eval("pool", both), _embedding)["embedding"]
         vectors = embed.cpu().double().numpy()
         n = len(labeled)
-        return {"picks/near_share": near_share(vectors[n:], vectors[:n], self.al.initial)}
+        return {pick_key("near_share"): near_share(vectors[n:], vectors[:n], self.al.initial)}
 
     def _train(
         self, cycle: int, labeled: np.ndarray, quiet: bool = False
@@ -596,14 +615,14 @@ class _Cycles:
         shown = None if quiet else (lambda e, _: self._progress(cycle, e + 1))
         history = self.learner.train(batches, cfg, shown)
         rows = [
-            (f"train/loss/{term}", value, cycle * cfg.epochs + epoch)
+            (train_loss_key(term), value, cycle * cfg.epochs + epoch)
             for epoch, means in enumerate(history)
             for term, value in means.items()
         ]
         figure = plateau([m["target"] for m in history])
         if not math.isnan(figure):  # fewer than 3 epochs: no figure, rather than a NaN row
-            rows.append(("train/plateau", figure, cycle))
-        return rows + [("time/train_s", time.perf_counter() - t0, cycle)]
+            rows.append((PLATEAU, figure, cycle))
+        return rows + [(TIME_TRAIN, time.perf_counter() - t0, cycle)]
 
     def _select(
         self, cycle: int, labeled: np.ndarray, rows: list
@@ -623,11 +642,11 @@ class _Cycles:
         scan = self.learner.scan(candidates, labeled, lambda idx: self.loaders.eval("pool", idx))
         if type(self.strategy).lookahead:
             scan.probe = self._probe(cycle, labeled)
-        rows.append(("time/scan_s", time.perf_counter() - t0, cycle))
+        rows.append((TIME_SCAN, time.perf_counter() - t0, cycle))
         t0 = time.perf_counter()
         select_rng = np.random.default_rng(derive_seed(seed, Stream.SELECT, cycle))
         picked = np.asarray(self.strategy.select(scan, al.budget, select_rng), dtype=np.int64)
-        rows.append(("time/select_s", time.perf_counter() - t0, cycle))
+        rows.append((TIME_SELECT, time.perf_counter() - t0, cycle))
         check_picks(picked, candidates, labeled, al.budget)
         return picked, pick_scores(scan, picked, type(self.strategy).scores)
 
@@ -699,18 +718,18 @@ def pick_facts(
     if "class" in facts:
         classes = np.asarray(facts["class"])
         for c in np.unique(classes):
-            out[f"picks/class/{c}"] = float((classes[picked] == c).sum())
+            out[pick_key("class", c)] = float((classes[picked] == c).sum())
     if "copy_of" in facts:
         source = np.asarray(facts["copy_of"])
         mine, counts = np.unique(source[picked], return_counts=True)
         twice = mine[counts > 1]
         copies = np.isin(source[picked], twice) | np.isin(source[picked], source[labeled])
-        out["picks/copy_share"] = float(copies.mean())
+        out[pick_key("copy_share")] = float(copies.mean())
     if "honeypot" in facts:
-        out["picks/honeypot_share"] = float(np.asarray(facts["honeypot"])[picked].mean())
+        out[pick_key("honeypot_share")] = float(np.asarray(facts["honeypot"])[picked].mean())
     for name, values in facts.items():
         if name not in ("class", "copy_of", "honeypot"):
-            out[f"picks/mean/{name}"] = float(np.asarray(values, dtype=np.float64)[picked].mean())
+            out[pick_key("mean", name)] = float(np.asarray(values, dtype=np.float64)[picked].mean())
     return out
 
 

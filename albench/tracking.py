@@ -29,6 +29,7 @@ import pandas as pd
 
 from albench.errors import AlbenchError
 from albench.preflight import disk_full
+from albench.schema import Tag
 
 __all__ = ["DEFAULT_TRACKING_URI", "StoreFullError", "Tracker", "store_exists", "tracking_uri"]
 
@@ -219,7 +220,7 @@ class Tracker:
     def end_run(self, run_id: str, status: str = "FINISHED", error: str | None = None) -> None:
         """Mark a run FINISHED, FAILED or KILLED; ``error`` goes into the ``albench.error`` tag."""
         if error:
-            self.set_tags(run_id, {"albench.error": error})
+            self.set_tags(run_id, {Tag.ERROR: error})
         with contextlib.redirect_stdout(io.StringIO()):  # MLflow's "View run ..." lines
             _retry(lambda: self.client.set_terminated(run_id, status=status))
 

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 from albench.cpu import NUMPY_ABOVE_BASELINE, PINS, PREVIOUS_PINS
+from albench.schema import EVAL_PREFIX, TRAIN_LOSS_PREFIX, artifact
 
 __all__ = ["JOB", "KERNELS", "collect", "compare", "main", "run_albench"]
 
@@ -93,13 +94,14 @@ def collect(folder: Path) -> dict[str, dict]:
         values = {
             k: tracker.metric_history(rid, k)
             for k in keys
-            if k.startswith(("eval/", "train/loss/"))
+            if k.startswith((EVAL_PREFIX, TRAIN_LOSS_PREFIX))
         }
-        evaluated = [k for k in keys if k.startswith("eval/")]
+        evaluated = [k for k in keys if k.startswith(EVAL_PREFIX)]
         cycles = len(values[evaluated[0]]) if evaluated else 0
         for c in range(cycles - 1):  # picks after every cycle but the last
-            path = tracker.download_artifact(rid, f"selected/cycle_{c:02d}.npy", folder / "dl")
-            values[f"selected/cycle_{c:02d}"] = list(enumerate(np.load(path).tolist()))
+            name = artifact("selected", c, "npy")
+            path = tracker.download_artifact(rid, name, folder / "dl")
+            values[name.removesuffix(".npy")] = list(enumerate(np.load(path).tolist()))
         params = {k: v for k, v in run.data.params.items() if k.startswith("cpu.")}
         out[run.info.run_name] = {"status": run.info.status, "values": values, "cpu": params}
     return out

@@ -36,6 +36,7 @@ from albench.config import load_benchmark
 from albench.contracts import HEATMAPS, StepOutput
 from albench.loop import Job, _Cycles, prepare
 from albench.registry import TASKS
+from albench.schema import PLATEAU
 from albench.scoring import ranking_accuracy
 
 
@@ -69,7 +70,7 @@ def train_once(job: Job, labels: int) -> dict[str, Any]:
         "metric": test.metric,
         "train_loss": float(train.loss.mean()),
         "test_loss": float(test.loss.mean()),
-        "plateau": next(v for k, v, _ in rows if k == "train/plateau"),
+        "plateau": next(v for k, v, _ in rows if k == PLATEAU),
         "test_losses": test.loss,
         "seconds": time.perf_counter() - started,
     }

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from albench.registry import TASKS
+from albench.schema import Tag, artifact
 from albench.tracking import Tracker
 
 
@@ -55,13 +56,13 @@ def correlations(tracker: Tracker, experiment: str, cycles: list[int], root: str
             if not facts:
                 continue
             for cycle in cycles:
-                name = f"test_scores/cycle_{cycle:02d}.csv"
+                name = artifact("test_scores", cycle)
                 if name not in tracker.artifact_files(run_id, "test_scores"):
                     continue
                 scores = pd.read_csv(tracker.download_artifact(run_id, name, tmp))
                 for fact, values in facts.items():
                     rho = stats.spearmanr(scores["loss"], values[scores["index"]]).statistic
-                    strategy = run.data.tags.get("albench.strategy")
+                    strategy = run.data.tags.get(Tag.STRATEGY)
                     rows.append((config["task"], strategy, cycle, fact, rho))
     return pd.DataFrame(rows, columns=["task", "strategy", "cycle", "fact", "rho"])
 

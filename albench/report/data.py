@@ -44,14 +44,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from albench.errors import AlbenchError, ConfigError, did_you_mean, unknown
+from albench.schema import LABELED, REPORT, Tag, artifact, is_per_epoch, metric_of
 
 if TYPE_CHECKING:
     from albench.report.options import ReportOptions
 
 __all__ = [
     "FRAME_COLUMNS",
-    "REPORT_KIND_TAG",
-    "REPORT_RUN_NAME",
     "CompareData",
     "ExperimentData",
     "ExperimentNotFoundError",
@@ -74,21 +73,6 @@ __all__ = [
 ]
 
 FRAME_COLUMNS = ["task", "strategy", "trial", "cycle", "labeled", "metric", "value", "run_id"]
-REPORT_RUN_NAME = "report"
-REPORT_KIND_TAG = "albench.kind"  # = "report" on the report's own run; job runs lack it
-PER_EPOCH_PREFIX = "train/loss/"  # logged with step = global epoch, not cycle
-CURVE_PREFIX = "curve/"  # the metric again with step = labeled count, for MLflow's charts
-NOT_PER_CYCLE = (PER_EPOCH_PREFIX, CURVE_PREFIX)
-LABEL_TAG = "albench.strategy_label"  # a strategy's display name
-BASELINE_TAG = "albench.strategy_baseline"  # "true": the others are compared with it
-ORACLE_TAG = "albench.strategy_oracle"  # "true": knows what a real run cannot; never a baseline
-LOOKAHEAD_TAG = "albench.strategy_lookahead"  # "true": picks by the test metric (the control)
-METRIC_TAG = "albench.metric"
-METRIC_LABEL_TAG = "albench.metric_label"
-METRIC_LOW_TAG = "albench.metric_low"
-METRIC_HIGH_TAG = "albench.metric_high"
-MARGIN_TAG = "albench.equivalence_margin"  # the task's equivalence margin (albench.verdicts)
-MAX_TRIALS_TAG = "albench.max_trials"  # trials = "auto": the most trials its rounds run
 DEFAULT_MARGIN = 0.01  # when neither the runs nor the task class declare one
 
 # quantity ("metric", "rank_acc/<scorer>", "pearson/<scorer>") -> strategy -> (value, source)
@@ -113,20 +97,20 @@ class RunRecord:
 
     @property
     def task(self) -> str | None:
-        return self.tags.get("albench.task")
+        return self.tags.get(Tag.TASK)
 
     @property
     def strategy(self) -> str | None:
-        return self.tags.get("albench.strategy")
+        return self.tags.get(Tag.STRATEGY)
 
     @property
     def trial(self) -> int | None:
-        trial = self.tags.get("albench.trial")
+        trial = self.tags.get(Tag.TRIAL)
         return int(trial) if trial is not None and trial.lstrip("-").isdigit() else None
 
     @property
     def is_report(self) -> bool:
-        return self.tags.get(REPORT_KIND_TAG) == "report"
+        return self.tags.get(Tag.KIND) == REPORT
 
 
 @dataclass(frozen=True)
@@ -208,7 +192,7 @@ def select_runs(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[dic
         if r.task is None or r.strategy is None or r.trial is None:
             leave(r, "not an albench job run (no albench.task/strategy/trial tags)")
         elif r.status != "FINISHED":
-            error = r.tags.get("albench.error")
+            error = r.tags.get(Tag.ERROR)
             if error:
                 reason = f"{r.status}: {error}"
             elif r.status in ("RUNNING", "SCHEDULED"):
@@ -241,9 +225,9 @@ def tidy_frame(
     rows: list[tuple[Any, ...]] = []
     labeled: dict[tuple[str, int], float] = {}
     for run, key, hist in histories:
-        if key == "labeled":
+        if key == LABELED:
             labeled.update({(run.run_id, int(s)): float(v) for s, v in hist})
-        elif not key.startswith(NOT_PER_CYCLE):
+        elif not is_per_epoch(key):
             rows += [
                 (run.task, run.strategy, run.trial, int(s), key, float(v), run.run_id)
                 for s, v in hist
@@ -330,7 +314,7 @@ def load_experiment(
         (r, key, tracker.metric_history(r.run_id, key))
         for r in runs
         for key in r.metric_keys
-        if not key.startswith(NOT_PER_CYCLE)
+        if not is_per_epoch(key)
     ]
     frame = tidy_frame(histories)
     run_table = pd.DataFrame(
@@ -341,9 +325,9 @@ def load_experiment(
                 "task": r.task,
                 "strategy": r.strategy,
                 "trial": r.trial,
-                "seed": r.tags.get("albench.seed", ""),
-                "git_sha": r.tags.get("albench.git_sha", ""),
-                "config_hash": r.tags.get("albench.config_hash", ""),
+                "seed": r.tags.get(Tag.SEED, ""),
+                "git_sha": r.tags.get(Tag.GIT_SHA, ""),
+                "config_hash": r.tags.get(Tag.CONFIG_HASH, ""),
                 "device": r.params.get("device", ""),
             }
             for r in runs
@@ -369,16 +353,11 @@ def _task_metrics(runs: Sequence[RunRecord]) -> dict[str, str]:
     out: dict[str, str] = {}
     for task in sorted({r.task for r in runs}):
         mine = [r for r in runs if r.task == task]
-        tagged = Counter(r.tags[METRIC_TAG] for r in mine if METRIC_TAG in r.tags)
+        tagged = Counter(r.tags[Tag.METRIC] for r in mine if Tag.METRIC in r.tags)
         if tagged:
             out[task] = tagged.most_common(1)[0][0]
             continue
-        keys = Counter(
-            k.split("/", 1)[1]
-            for r in mine
-            for k in r.metric_keys
-            if k.startswith("eval/") and k.count("/") == 1
-        )
+        keys = Counter(m for r in mine for k in r.metric_keys if (m := metric_of(k)))
         if not keys:
             raise AlbenchError(
                 f"task {task!r}: its runs log no eval/<metric> and no albench.metric tag; "
@@ -391,7 +370,7 @@ def _task_metrics(runs: Sequence[RunRecord]) -> dict[str, str]:
 def load_test_scores(tracker: Any, run_id: str, cycle: int) -> pd.DataFrame | None:
     """The run's per-test-sample ``test_scores/cycle_NN.csv`` (index, loss, scorers...), or
     None when the run did not log it."""
-    name = f"test_scores/cycle_{cycle:02d}.csv"
+    name = artifact("test_scores", cycle)
     if name not in tracker.artifact_files(run_id, "test_scores"):
         return None
     with tempfile.TemporaryDirectory() as tmp:
@@ -441,10 +420,14 @@ def _strategy_infos(runs: Sequence[RunRecord]) -> dict[str, StrategyInfo]:
         scores = getattr(cls, "scores", ())
         out[name] = StrategyInfo(
             name=name,
-            label=_tag(mine, LABEL_TAG) or name,
-            baseline=_flag(_tag(mine, BASELINE_TAG), bool(getattr(cls, "baseline", False))),
-            oracle=_flag(_tag(mine, ORACLE_TAG), bool(getattr(cls, "oracle", False))),
-            lookahead=_flag(_tag(mine, LOOKAHEAD_TAG), bool(getattr(cls, "lookahead", False))),
+            label=_tag(mine, Tag.STRATEGY_LABEL) or name,
+            baseline=_flag(
+                _tag(mine, Tag.STRATEGY_BASELINE), bool(getattr(cls, "baseline", False))
+            ),
+            oracle=_flag(_tag(mine, Tag.STRATEGY_ORACLE), bool(getattr(cls, "oracle", False))),
+            lookahead=_flag(
+                _tag(mine, Tag.STRATEGY_LOOKAHEAD), bool(getattr(cls, "lookahead", False))
+            ),
             scores=tuple(str(s) for s in scores) if isinstance(scores, tuple | list) else (),
         )
     return out
@@ -462,13 +445,13 @@ def _metric_info(runs: Sequence[RunRecord], task: str, key: str) -> MetricInfo:
     """A task's metric from its runs' tags; the margin, when no run has it (runs made
     before albench logged it), from the task's class."""
     mine = [r for r in runs if r.task == task]
-    equivalence_margin = _float(_tag(mine, MARGIN_TAG), _declared_margin(task))
-    max_trials = _tag(mine, MAX_TRIALS_TAG)
+    equivalence_margin = _float(_tag(mine, Tag.EQUIVALENCE_MARGIN), _declared_margin(task))
+    max_trials = _tag(mine, Tag.MAX_TRIALS)
     return MetricInfo(
         key=key,
-        label=_tag(mine, METRIC_LABEL_TAG) or key,
-        low=_float(_tag(mine, METRIC_LOW_TAG), 0.0),
-        high=_float(_tag(mine, METRIC_HIGH_TAG), 1.0),
+        label=_tag(mine, Tag.METRIC_LABEL) or key,
+        low=_float(_tag(mine, Tag.METRIC_LOW), 0.0),
+        high=_float(_tag(mine, Tag.METRIC_HIGH), 1.0),
         equivalence_margin=equivalence_margin if equivalence_margin > 0 else _declared_margin(task),
         # a tag that is no positive whole number (hand-edited, corrupt) counts as absent
         max_trials=int(max_trials)

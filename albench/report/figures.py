@@ -44,6 +44,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from albench.report.data import MetricInfo, StrategyInfo
+from albench.schema import PICK_MEANS, PICKS
 
 __all__ = [
     "ScatterModel",
@@ -298,10 +299,10 @@ def picks_figure(picks: pd.DataFrame, task: str, styles: Mapping[str, Style]) ->
         ys = _band_lines(ax, picks[picks.metric == kind], styles, limits)
         if share:
             _clip_y(ax, (0.0, 1.0), [0.0, *ys])
-            what = kind.removeprefix("picks/").removesuffix("_share")
+            what = kind.removeprefix(PICKS).removesuffix("_share")
             ax.set_title(f"{task}: share of the picks, {what}")
         else:
-            ax.set_title(f"{task}: mean over the picks, {kind.removeprefix('picks/mean/')}")
+            ax.set_title(f"{task}: mean over the picks, {kind.removeprefix(PICK_MEANS)}")
         _budget_axis(ax, picks.labeled)
     for ax in axes[len(kinds) :]:
         ax.set_visible(False)

@@ -57,8 +57,6 @@ from albench.provenance import git_sha
 from albench.report import figures as figs
 from albench.report.compare import CompareContext, compare_section
 from albench.report.data import (
-    REPORT_KIND_TAG,
-    REPORT_RUN_NAME,
     CompareData,
     ExperimentData,
     ReportData,
@@ -70,6 +68,7 @@ from albench.report.document import Figure, Notes, Section, Table, Writer
 from albench.report.hygiene import PATH_NOTE, scrub, show_uri
 from albench.report.options import DEFAULT_FORMATS, FORMATS, ReportOptions, check_formats
 from albench.report.sections import TaskContext, task_section
+from albench.schema import REPORT, REPORT_RUN_NAME, Tag
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -369,7 +368,7 @@ def log_report(
     ``albench.report.experiments``). It carries ``albench.kind = report`` and no
     ``albench.config_hash``: never read as a job run. MLflow's "View run" lines, printed
     on stdout when a run ends on a tracking server, are suppressed."""
-    tags = {REPORT_KIND_TAG: "report", "albench.git_sha": git_sha()}
+    tags = {Tag.KIND: REPORT, Tag.GIT_SHA: git_sha()}
     if command:
         tags["albench.report.command"] = scrub(command, None)
     if len(experiments) > 1:

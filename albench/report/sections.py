@@ -22,6 +22,7 @@ from albench.report import figures as figs
 from albench.report import stats
 from albench.report.data import ReportData, StrategyInfo
 from albench.report.document import Heading, Item, Notes, Section, Writer
+from albench.schema import PICK_MEANS, PICKS, PLATEAU, QUALITIES, quality_key, quality_prefix
 from albench.verdicts import Looks, looks_for, rounds
 
 __all__ = [
@@ -85,7 +86,8 @@ class TaskContext:
         """The scores a run has: its ``eval/rank_acc/<scorer>`` metrics and the columns of
         its last-cycle test_scores CSV that hold a value."""
         keys = self.frame.metric[self.frame.run_id == run_id]
-        logged = {k.removeprefix("eval/rank_acc/") for k in keys if k.startswith("eval/rank_acc/")}
+        prefix = quality_prefix("rank_acc")
+        logged = {k.removeprefix(prefix) for k in keys if k.startswith(prefix)}
         return logged | set(stats.score_columns(self.data.test_scores.get(run_id)))
 
     # derived tables, computed once and shared by the sections that show or cite them
@@ -408,7 +410,7 @@ def _rank_acc_interval(ctx: TaskContext, strategy: str, scorer: str) -> tuple[fl
     """The interval (:func:`stats.mean_ci`) of a scorer's last-cycle ranking accuracy over
     the strategy's trials."""
     f = ctx.frame
-    mine = f[(f.strategy == strategy) & (f.metric == f"eval/rank_acc/{scorer}")]
+    mine = f[(f.strategy == strategy) & (f.metric == quality_key("rank_acc", scorer))]
     if mine.empty:
         return math.nan, math.nan, ""
     values = mine[mine.cycle == mine.cycle.max()].value.to_numpy(float)
@@ -421,7 +423,7 @@ PLATEAU_LIMIT = 0.1  # |train/plateau| above this: the loss still moved over the
 def _plateau_note(ctx: TaskContext) -> str:
     """A warning when most cycles of the task ended before training reached a plateau."""
     f = ctx.frame
-    values = f[f.metric == "train/plateau"].value.abs()
+    values = f[f.metric == PLATEAU].value.abs()
     if values.empty:
         return ""
     share = float((values > PLATEAU_LIMIT).mean())
@@ -519,18 +521,11 @@ def last_cycle_section(ctx: TaskContext) -> list[Item]:
     return [ctx.table(last, disp, Heading("last_cycle", "Last cycle", caption))]
 
 
-QUANTITY_KINDS = {  # the kinds of eval/<kind>/<scorer> metrics a paper number can be of
-    "rank_acc": "ranking accuracy",
-    "pearson": "Pearson r with the loss",
-    "spearman": "Spearman ρ with the loss",
-}
-
-
 def _quantity(ctx: TaskContext, q: str) -> str:
     if q == "metric":
         return f"{ctx.metric.label} (last cycle)"
     kind, _, scorer = q.partition("/")
-    return f"{QUANTITY_KINDS.get(kind, kind)} of the `{scorer}` score (last cycle)"
+    return f"{QUALITIES.get(kind, kind)} of the `{scorer}` score (last cycle)"
 
 
 def scenario_section(ctx: TaskContext) -> list[Item]:
@@ -595,7 +590,7 @@ def picks_section(ctx: TaskContext) -> list[Item]:
         disp = _by_strategy(
             ctx, each[picks.metric.unique()],
             lambda v: _num2(v) if abs(v) < 100 else f"{v:.4g}",
-            lambda m: m.removeprefix("picks/mean/").removeprefix("picks/"),
+            lambda m: m.removeprefix(PICK_MEANS).removeprefix(PICKS),
         )  # fmt: skip
         head = Heading(
             "picks_table", "What each strategy picked, over all cycles",

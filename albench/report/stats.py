@@ -46,7 +46,16 @@ import pandas as pd
 from scipy import stats
 
 from albench import verdicts
-from albench.schema import is_score_column
+from albench.schema import (
+    PICK_CLASS,
+    PICK_MEANS,
+    PICK_SHARES,
+    TIME_PREFIX,
+    TIMES,
+    eval_key,
+    is_score_column,
+    quality_prefix,
+)
 
 __all__ = [
     "ALPHA",
@@ -83,7 +92,6 @@ __all__ = [
 ALPHA = 0.05  # the level the notes and verdicts refer to
 CONFIDENCE = 0.95
 MIN_CI_TRIALS = 5  # below this, an interval is the range of the values, not a CI
-TIME_KEYS = ("time/train_s", "time/scan_s", "time/select_s")
 DEGENERATE_ULPS = 16  # 5-95 % spread <= 16 float32 last-place units: rounding noise
 SPREAD_QUANTILES = (0.05, 0.95)
 PAPER_TOLERANCE = 0.01  # absolute floor of the paper check for a number given exactly
@@ -100,7 +108,7 @@ def strategy_order(names: Iterable[str], known: Sequence[str] = ()) -> list[str]
 
 def metric_rows(frame: pd.DataFrame, task_metrics: Mapping[str, str]) -> pd.DataFrame:
     """The rows of each task's own metric (``eval/<metric>`` of its ``albench.metric``)."""
-    keys = frame.task.map(lambda t: f"eval/{task_metrics[t]}")
+    keys = frame.task.map(lambda t: eval_key(task_metrics[t]))
     return frame[frame.metric == keys]
 
 
@@ -114,11 +122,6 @@ def summarize(rows: pd.DataFrame) -> pd.DataFrame:
         std=("value", "std"),
     ).reset_index()
     return out[["task", "strategy", "metric", "cycle", "labeled", "n", "mean", "std"]]
-
-
-PICK_SHARES = ("picks/copy_share", "picks/honeypot_share", "picks/near_share")  # shares
-PICK_MEANS = "picks/mean/"  # prefix of the per-item facts averaged over a cycle's picks
-PICK_CLASS = "picks/class/"  # prefix of the picks' class counts
 
 
 def pick_shares(frame: pd.DataFrame) -> pd.DataFrame:
@@ -630,7 +633,7 @@ def rank_acc_summary(
     """Ranking accuracy (or another ``kind``: ``pearson``, ``spearman``) of every logged
     scorer: mean +/- std over trials per cycle, with a ``scorer`` column (from
     ``eval/<kind>/<scorer>``)."""
-    prefix = f"eval/{kind}/"
+    prefix = quality_prefix(kind)
     rows = frame[frame.metric.str.startswith(prefix)]
     out = summarize(rows)
     out.insert(2, "scorer", out.metric.str.removeprefix(prefix))
@@ -745,17 +748,17 @@ def cost_table(frame: pd.DataFrame, order: Sequence[str] = ()) -> pd.DataFrame:
     The last cycle logs no scan or selection (nothing is selected after it): those cells
     are NaN there and count as 0 in the total.
     """
-    rows = frame[frame.metric.isin(TIME_KEYS)]
+    rows = frame[frame.metric.isin(TIMES)]
     if rows.empty:
         return pd.DataFrame(columns=["task", "strategy", "cycle", "labeled", "n", "total_s"])
     wide = rows.pivot_table(
         index=["task", "strategy", "cycle"], columns="metric", values="value", aggfunc="mean"
     )
-    wide.columns = [c.removeprefix("time/") for c in wide.columns]
+    wide.columns = [c.removeprefix(TIME_PREFIX) for c in wide.columns]
     g = rows.groupby(["task", "strategy", "cycle"], sort=True)
     wide["labeled"] = g.labeled.mean()
     wide["n"] = g.trial.nunique()
-    parts = [k.removeprefix("time/") for k in TIME_KEYS if k.removeprefix("time/") in wide]
+    parts = [k.removeprefix(TIME_PREFIX) for k in TIMES if k.removeprefix(TIME_PREFIX) in wide]
     wide["total_s"] = wide[parts].fillna(0.0).sum(axis=1)
     out = wide.reset_index()[["task", "strategy", "cycle", "labeled", "n", *parts, "total_s"]]
     return _ordered(out, order, by=["cycle"])
@@ -831,7 +834,7 @@ def paper_check(
     """
     out = []
     for quantity in sorted(paper, key=lambda q: (q != "metric", q)):
-        key = f"eval/{metric}" if quantity == "metric" else f"eval/{quantity}"
+        key = eval_key(metric if quantity == "metric" else quantity)
         rows = frame[frame.metric == key]
         last = last_values(rows) if not rows.empty else rows
         for strat, (value, source) in paper[quantity].items():
