@@ -69,7 +69,14 @@ def test_run_layout_in_mlflow(mlflow_uri, tmp_path):
     steps = [s for s, _ in tracker.metric_history(res.run_id, "train/loss/ranking")]
     assert steps == list(range(6))  # 3 cycles x 2 epochs, global epoch as step
     scores = pd.read_csv(_artifact(tracker, res.run_id, "test_scores/cycle_02.csv", tmp_path))
-    assert list(scores.columns) == ["index", "loss", "entropy", "predicted_loss"]
+    assert list(scores.columns) == [
+        "index",
+        "loss",
+        "label",
+        "prediction",
+        "entropy",
+        "predicted_loss",
+    ]
     assert len(scores) == 497
     picked = [
         np.load(_artifact(tracker, res.run_id, f"selected/cycle_{c:02d}.npy", tmp_path))

@@ -1,5 +1,5 @@
 """trials = "auto": rounds of trials until every comparison is decided (albench/rounds.py,
-the run loop in albench/cli.py), planned by ``albench plan`` and reported per task."""
+the run loop in albench/api.py), planned by ``albench plan`` and reported per task."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from albench import cli, rounds
+from albench import api, cli, rounds
 from albench.rounds import Decision, boundaries, round_jobs
 
 
@@ -68,7 +68,7 @@ def test_a_task_stops_at_the_first_round_that_decides_it(monkeypatch, capsys):
     ran_so_far = lambda: [x for batch in log for x in batch]  # noqa: E731
     monkeypatch.setattr(rounds, "decide_task", decide)
     jobs = [_job(task, t, 20) for task in "ab" for t in range(20)]
-    results = cli._in_rounds(None, jobs, list(jobs), _fake_run(log))
+    results = api._in_rounds(None, jobs, list(jobs), _fake_run(log))
     assert len(results) == 10 + 20
     assert [len(batch) for batch in log] == [10, 10, 10]  # a+b 0-4, a+b 5-9, b 10-19
     assert calls == [("a", 5), ("b", 5), ("a", 10), ("b", 10), ("b", 20)]
@@ -88,7 +88,7 @@ def test_rounds_stop_after_a_failed_job_and_skip_finished_ones(monkeypatch):
         log.append(len(batch))
         return [(j, types.SimpleNamespace(status="FAILED")) for j in batch]
 
-    cli._in_rounds(None, jobs, jobs[2:], failing)
+    api._in_rounds(None, jobs, jobs[2:], failing)
     assert log == [3]  # trials 2-4 of round one; 0 and 1 were finished
 
 

@@ -53,9 +53,9 @@ def _job_hash(args: list[str], cwd: pathlib.Path) -> str:
     import sys
 
     code = (
-        "import sys; from albench.cli import build_parser, _jobs; "
-        "a = build_parser().parse_args(['run', *sys.argv[1:]]); "
-        "print(_jobs(a, False)[0][0].config_hash())"
+        "import sys; from albench import api, cli; "
+        "a = cli.build_parser().parse_args(['run', *sys.argv[1:]]); "
+        "print(api.jobs(a.benchmark, cli.options_of(a))[0].config_hash())"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True

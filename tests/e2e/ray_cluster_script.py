@@ -163,7 +163,8 @@ def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
 def gpu_phase(work: Path, address: str) -> dict:
     """Six CPU jobs scheduled as GPU jobs, two per declared GPU (the node has 6 CPUs, so
     the GPUs are what limits them)."""
-    from albench.cli import _jobs, build_parser
+    from albench import api
+    from albench.cli import build_parser, options_of
     from albench.runner import ProgressBoard, Schedule, run_jobs
     from albench.tracking import Tracker
 
@@ -173,7 +174,7 @@ def gpu_phase(work: Path, address: str) -> dict:
     os.chdir(work)
     args = build_parser().parse_args(["run", *SMALL, "--trials", "2", "--strategies",
                                       "random,entropy,coreset", "--device", "cpu"])  # fmt: skip
-    jobs, _, _, _ = _jobs(args, need_data=True)
+    jobs = api.jobs(args.benchmark, options_of(args), read_data=True)
     Tracker(uri).experiment_id(jobs[0].experiment)
     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     schedule = Schedule("ray", gpus=[0, 1], jobs_per_gpu=2, address=address)
@@ -186,14 +187,14 @@ def gpu_phase(work: Path, address: str) -> dict:
 
 def contract_phase(work: Path, address: str) -> dict:
     """A folder no node can write, and a driver whose albench version the nodes lack."""
-    from albench import cluster
-    from albench.cli import _jobs, build_parser
+    from albench import api, cluster
+    from albench.cli import build_parser, options_of
     from albench.errors import AlbenchError
 
     work.mkdir()
     os.chdir(work)
     args = build_parser().parse_args(["run", *SMALL, "--strategies", "random"])
-    jobs, _, _, _ = _jobs(args, need_data=False)
+    jobs = api.jobs(args.benchmark, options_of(args))
     ray.init(address=address, log_to_driver=False, logging_level="ERROR")
     cluster.modules_in_use = lambda jobs: {"albench": "0.0.0-elsewhere"}
     try:

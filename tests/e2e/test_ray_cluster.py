@@ -208,7 +208,7 @@ def test_a_cluster_that_refuses_the_driver_is_one_line_with_the_fix(monkeypatch,
 def test_on_ray_the_gpus_are_the_clusters_not_the_drivers(monkeypatch):
     """A driver on a login node without CUDA still schedules GPU jobs on the cluster's GPUs;
     GPU ids (which name this machine's GPUs) are refused on Ray."""
-    from albench import cli, cluster
+    from albench import api, cli, cluster
     from albench.errors import AlbenchError, ConfigError
     from albench.registry import TASKS
 
@@ -218,17 +218,17 @@ def test_on_ray_the_gpus_are_the_clusters_not_the_drivers(monkeypatch):
         monkeypatch.setattr(cluster, "nodes", lambda ray: [node, node])
 
     def args(*extra):
-        return cli.build_parser().parse_args(["run", "--backend", "ray", *extra])
+        return cli.options_of(cli.build_parser().parse_args(["run", "--backend", "ray", *extra]))
 
     quick = [TASKS.get("digits")]
     with_gpus(2)
-    assert cli._cluster_device(args(), quick, False) == ("cuda", [0, 1, 2, 3])
-    assert cli._cluster_device(args("--device", "cpu"), quick, False) == ("cpu", None)
+    assert api._cluster_device(args(), quick, False) == ("cuda", [0, 1, 2, 3])
+    assert api._cluster_device(args("--device", "cpu"), quick, False) == ("cpu", None)
     with pytest.raises(ConfigError, match="--gpus 0,1: GPU ids choose this machine's GPUs"):
-        cli._cluster_device(args("--gpus", "0,1"), quick, False)
+        api._cluster_device(args("--gpus", "0,1"), quick, False)
     with_gpus(0)
-    assert cli._cluster_device(args(), quick, False) == ("cpu", None)
+    assert api._cluster_device(args(), quick, False) == ("cpu", None)
     with pytest.raises(AlbenchError, match="the Ray cluster's nodes declare no GPU"):
-        cli._cluster_device(args("--device", "cuda"), quick, False)
+        api._cluster_device(args("--device", "cuda"), quick, False)
     with pytest.raises(AlbenchError, match="no CUDA device for the full-size task"):
-        cli._cluster_device(args(), [TASKS.get("cifar10")], False)
+        api._cluster_device(args(), [TASKS.get("cifar10")], False)
