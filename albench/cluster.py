@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -327,12 +327,12 @@ def check_contract(ray: Any, jobs: list, folders: dict[str, str], uri: str) -> l
 # ------------------------------------------------------------------------------ running
 
 
-def run_tasks(ray: Any, jobs: list, remote: Any, args: tuple, events):
-    """Submit ``remote`` (a Ray remote function with its options) for every job, with
-    ``args`` after the job; yield ``(job, result or exception)`` as each ends, calling
+def run_tasks(ray: Any, jobs: list, submit: Callable[[Any], Any], events: Callable[[], None]):
+    """Submit every job (``submit(job)`` starts its Ray task and returns its object
+    reference); yield ``(job, result or exception)`` as each ends, calling
     ``events()`` in between. On KeyboardInterrupt the running tasks are cancelled (they mark
     their runs KILLED) and the interrupt goes on."""
-    pending = {remote.remote(job, *args): job for job in jobs}
+    pending = {submit(job): job for job in jobs}
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
@@ -363,7 +363,7 @@ class Inbox:
     def __init__(self) -> None:
         self.events: list = []
 
-    def put(self, event: tuple) -> None:
+    def put(self, event: Any) -> None:  # an albench.runner.Event
         self.events.append(event)
 
     def take(self) -> list:

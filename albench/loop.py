@@ -324,31 +324,31 @@ def run_job(
     if job.task.train.reproducible_cpu:
         cpu.require_pins(job.run_name)
         cpu.settle()
-    cycles = _Cycles(job, Tracker(job.tracking_uri), report)
+    job_run = _JobRun(job, Tracker(job.tracking_uri), report)
     path = checkpoint_path(state_dir, job) if state_dir is not None else None
     try:
         state = JobState.load(path, job.config_hash()) if path is not None else None
     except (CorruptStateError, ForeignStateError) as exc:  # its run must not stay RUNNING
-        run_id = cycles.tracker.unfinished_run(job.experiment, job.config_hash())
+        run_id = job_run.tracker.unfinished_run(job.experiment, job.config_hash())
         if run_id is not None:
-            cycles.mark(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            job_run.end_as(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
         raise
-    state = cycles.resume(state) if state is not None else cycles.start(path)
+    state = job_run.resume(state) if state is not None else job_run.start(path)
     started = time.perf_counter()
     try:
         for cycle in range(state.cycle + 1, job.task.al.cycles):
-            state = cycles.run(cycle, state)
+            state = job_run.run_cycle(cycle, state)
             if path is not None:  # save first, then log: a crash in between is finished on resume
                 state.save(path)
-            cycles.log(state)
+            job_run.log_cycle(state)
     except KeyboardInterrupt:
         how = "SIGTERM" if signals.terminated() else "Ctrl-C, or the driver's cancel"
-        cycles.mark(state.run_id, "KILLED", f"interrupted ({how})")
+        job_run.end_as(state.run_id, "KILLED", f"interrupted ({how})")
         raise
     except BaseException as exc:
-        cycles.mark(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+        job_run.end_as(state.run_id, "FAILED", f"{type(exc).__name__}: {exc}")
         raise
-    cycles.tracker.end_run(state.run_id, "FINISHED")
+    job_run.tracker.end_run(state.run_id, "FINISHED")
     if path is not None:
         JobState.remove(path)  # MLflow's FINISHED status is the record from now on
     return JobResult(state.run_id, "FINISHED", state.metric, time.perf_counter() - started)
@@ -365,7 +365,7 @@ class _Ahead:
     weights: tuple[Any, Any]
 
 
-class _Cycles:
+class _JobRun:
     """The steps of one job's cycles; holds what they share (no state between cycles but
     the :class:`JobState` passed in and out)."""
 
@@ -452,7 +452,7 @@ class _Cycles:
                 f"the initial labeled set has {self.al.initial - len(np.unique(labeled))} "
                 "repeated indices; it must be drawn without replacement"
             )
-        state = JobState(run_id, job.config_hash(), labeled)
+        state = JobState(run_id=run_id, config_hash=job.config_hash(), labeled=labeled)
         try:
             tracker.log_json(run_id, job.config(), CONFIG_JSON)
             known = [dataclasses.asdict(e) for e in self.task.expectations(self.al)]
@@ -462,7 +462,7 @@ class _Cycles:
             if path is not None:  # from now on a rerun resumes this run, even in cycle 0
                 state.save(path)
         except BaseException as exc:
-            self.mark(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
+            self.end_as(run_id, "FAILED", f"{type(exc).__name__}: {exc}")
             raise
         return state
 
@@ -477,7 +477,7 @@ class _Cycles:
             tags[Tag.RESUMED_AT_CYCLE] = state.cycle + 1
         self.tracker.set_tags(state.run_id, tags)
         self.dedupe = True
-        self.log(state)
+        self.log_cycle(state)
         return state
 
     def _mlflow_fields(self, commit: str) -> dict[str, str]:
@@ -514,7 +514,7 @@ class _Cycles:
             out.append((context, name, hashlib.sha256(definition.encode()).hexdigest()[:16]))
         return out
 
-    def mark(self, run_id: str, status: str, reason: str) -> None:
+    def end_as(self, run_id: str, status: str, reason: str) -> None:
         """End the run as KILLED or FAILED if the store lets us (it may be why we stopped:
         then the run stays RUNNING and a rerun resumes it from its saved state)."""
         try:
@@ -526,7 +526,7 @@ class _Cycles:
                 file=sys.stderr,
             )
 
-    def log(self, state: JobState) -> None:
+    def log_cycle(self, state: JobState) -> None:
         """Log a cycle's metric rows and artifacts; a resumed or adopted run skips the
         (key, step) pairs it holds already, so no step is ever logged twice."""
         tracker, run_id, rows = self.tracker, state.run_id, state.rows
@@ -542,7 +542,7 @@ class _Cycles:
                 tracker.log_frame(run_id, pd.DataFrame(value), name)
 
     # -- one cycle
-    def run(self, cycle: int, state: JobState) -> JobState:
+    def run_cycle(self, cycle: int, state: JobState) -> JobState:
         """Train, evaluate and (except after the last cycle) select; the new state."""
         self._progress(cycle, 0)
         if self.initial is not None and cycle > 0:
@@ -575,9 +575,9 @@ class _Cycles:
             artifacts[artifact("selected", cycle)] = table
         self._progress(cycle, self.cfg.epochs, result.metric)
         model, aux = self.learner.state()
-        return JobState(
-            state.run_id, state.config_hash, labeled, cycle, result.metric, model, aux, rows,
-            artifacts,
+        return dataclasses.replace(
+            state, labeled=labeled, cycle=cycle, metric=result.metric, model=model, aux=aux,
+            rows=rows, artifacts=artifacts,
         )  # fmt: skip
 
     def _picks_table(self, cycle: int, picked: np.ndarray) -> dict[str, Any]:
@@ -619,9 +619,9 @@ class _Cycles:
             for epoch, means in enumerate(history)
             for term, value in means.items()
         ]
-        figure = plateau([m["target"] for m in history])
-        if not math.isnan(figure):  # fewer than 3 epochs: no figure, rather than a NaN row
-            rows.append((PLATEAU, figure, cycle))
+        fall = plateau([m["target"] for m in history])
+        if not math.isnan(fall):  # fewer than 3 epochs: no figure, rather than a NaN row
+            rows.append((PLATEAU, fall, cycle))
         return rows + [(TIME_TRAIN, time.perf_counter() - t0, cycle)]
 
     def _select(

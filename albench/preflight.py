@@ -32,6 +32,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from albench.config import experiment_file_name
 from albench.errors import AlbenchError, masked
@@ -313,7 +314,7 @@ def _age(path: Path) -> float:
         return float("inf")
 
 
-def _alive(holder: dict) -> bool:
+def _alive(holder: dict[str, Any]) -> bool:
     """Whether the lock's holder still runs (a holder on another host is assumed alive)."""
     if int(holder.get("pid", -1)) < 0:
         return False

@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
 from albench.loop import Job, JobResult, Progress, checkpoint_path, run_job
@@ -286,7 +286,7 @@ def execute(
         if gpu is not None:
             job = dataclasses.replace(job, device=f"cuda:{gpu}")
         _set_threads(job.task.train.threads)
-        report = (lambda p: events.put(("progress", p))) if events else None
+        report = (lambda p: events.put(Event("progress", p))) if events else None
         return run_job(job, report=report, state_dir=state_dir)
     except KeyboardInterrupt:
         return JobResult("", "KILLED", float("nan"), time.perf_counter() - started, "interrupted")
@@ -376,20 +376,28 @@ class ProgressBoard:
         self.last_draw = time.monotonic()
 
 
+class Event(NamedTuple):
+    """What a job tells the driver: ``progress`` (payload a :class:`~albench.loop.Progress`)
+    or ``result`` (payload the :class:`~albench.loop.JobResult` of run ``name``)."""
+
+    kind: str
+    payload: Any
+    name: str = ""
+
+
 class _DirectEvents:
     """In-process stand-in for an event queue: events go straight to the board."""
 
     def __init__(self, board: ProgressBoard):
         self.board = board
 
-    def put(self, event: tuple) -> None:
+    def put(self, event: Event) -> None:
         _dispatch(self.board, event)
 
 
-def _dispatch(board: ProgressBoard, event: tuple) -> None:
-    kind, payload = event
-    if kind == "progress":
-        board.progress(payload)
+def _dispatch(board: ProgressBoard, event: Event) -> None:
+    if event.kind == "progress":
+        board.progress(event.payload)
 
 
 # ------------------------------------------------------------------------------ driver
@@ -533,7 +541,7 @@ def _serve(inbox: Any, events: Any, state_dir: str | None, gpu: int | None, life
     try:
         for job in iter(inbox.get, None):
             res = execute(job, state_dir, slots, events)
-            events.put(("result", job.run_name, res))
+            events.put(Event("result", res, job.run_name))
             if res.status == "KILLED":
                 return
     except KeyboardInterrupt:  # while waiting for a job: nothing to mark
@@ -559,8 +567,8 @@ def _drain(events: Any, board: ProgressBoard, done: dict[str, JobResult], timeou
         except queue.Empty:
             return
         timeout = 0.0
-        if event[0] == "result":
-            done[event[1]] = event[2]
+        if event.kind == "result":
+            done[event.name] = event.payload
         else:
             _dispatch(board, event)
 
@@ -599,7 +607,7 @@ class _QuietEvents:
     def __init__(self, inbox: Any):
         self.inbox = inbox
 
-    def put(self, event: tuple) -> None:
+    def put(self, event: Event) -> None:
         try:
             self.inbox.put.remote(event)
         except Exception:  # the driver is gone: the job goes on
@@ -640,7 +648,8 @@ def _run_ray(jobs, state_dir, schedule: Schedule, board) -> list:
     results = []
     try:
         remote = ray.remote(_ray_job).options(**options)
-        for job, res in cluster.run_tasks(ray, jobs, remote, (state_dir, inbox), drain):
+        submit = lambda job: remote.remote(job, state_dir, inbox)  # noqa: E731
+        for job, res in cluster.run_tasks(ray, jobs, submit, drain):
             if isinstance(res, BaseException):
                 first = (str(res).strip().splitlines() or [""])[0]
                 cause = f"Ray lost the job after {cluster.RETRIES} retries: {type(res).__name__}"

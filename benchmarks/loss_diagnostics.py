@@ -34,7 +34,7 @@ from scipy import stats
 
 from albench.config import load_benchmark
 from albench.contracts import HEATMAPS, StepOutput
-from albench.loop import Job, _Cycles, prepare
+from albench.loop import Job, _JobRun, prepare
 from albench.registry import TASKS
 from albench.schema import PLATEAU
 from albench.scoring import ranking_accuracy
@@ -59,7 +59,7 @@ def _rho(a: np.ndarray, b: np.ndarray) -> float:
 
 def train_once(job: Job, labels: int) -> dict[str, Any]:
     """One cycle on the first ``labels`` pool items; the model's numbers (see the docstring)."""
-    cycles = _Cycles(job, _NoTracker(), None)
+    cycles = _JobRun(job, _NoTracker(), None)
     labeled = np.arange(labels)
     started = time.perf_counter()
     rows = cycles._train(0, labeled)

@@ -91,6 +91,48 @@ def test_no_core_function_takes_more_than_five_arguments():
     assert long == []
 
 
+def packed_parameters(source: str) -> list[str]:
+    """Parameters that pack unrelated values to pass the argument rule: annotated as a bare
+    ``tuple`` or ``dict``, or as a tuple of different types (``tuple[str, int]``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        a = node.args
+        for arg in a.posonlyargs + a.args + a.kwonlyargs:
+            ann = arg.annotation
+            if ann is None:
+                continue
+            text = ast.unparse(ann)
+            packed = text in ("tuple", "dict", "Tuple", "Dict")
+            if isinstance(ann, ast.Subscript) and ast.unparse(ann.value) in ("tuple", "Tuple"):
+                parts = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+                packed = len({ast.unparse(e) for e in parts} - {"..."}) > 1
+            if packed:
+                found.append(f"{node.lineno} {node.name}({arg.arg}: {text})")
+    return found
+
+
+def test_no_core_function_packs_unrelated_values_into_one_parameter():
+    hits = [
+        f"{path.relative_to(CORE.parent)}:{h}"
+        for path in _modules()
+        for h in packed_parameters(path.read_text())
+    ]
+    assert hits == []
+
+
+def test_the_packing_check_sees_a_packed_parameter():
+    code = (
+        "def f(args, bench, spec: tuple, base: dict): ...\n"
+        "def g(where: tuple[str, list[int] | None]): ...\n"
+        "def h(seeds: tuple[int, int], rows: tuple[int, ...], names: dict[str, int]): ...\n"
+    )
+    assert packed_parameters(code) == [
+        "1 f(spec: tuple)", "1 f(base: dict)", "2 g(where: tuple[str, list[int] | None])",
+    ]  # fmt: skip
+
+
 def test_the_repository_does_not_point_at_private_design_files():
     root = CORE.parent
     files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("benchmarks/*.toml")]

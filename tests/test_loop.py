@@ -230,17 +230,17 @@ def test_resume_right_after_the_last_cycle_only_finishes_logging(mlflow_uri, tmp
     cycle once, reports the real metric, and tags no resume cycle that does not exist."""
     job = tiny_job("random")
     Tracker().experiment_id("test")
-    real_log = loop._Cycles.log
+    real_log = loop._JobRun.log_cycle
 
     def crash_after_last_save(self, state):
         if state.cycle == job.task.al.cycles - 1:
             raise RuntimeError("crash before logging the last cycle")
         real_log(self, state)
 
-    monkeypatch.setattr(loop._Cycles, "log", crash_after_last_save)
+    monkeypatch.setattr(loop._JobRun, "log_cycle", crash_after_last_save)
     with pytest.raises(RuntimeError):
         run_job(job, state_dir=tmp_path / "state")
-    monkeypatch.setattr(loop._Cycles, "log", real_log)
+    monkeypatch.setattr(loop._JobRun, "log_cycle", real_log)
     result = run_job(job, state_dir=tmp_path / "state")
     assert result.metric == result.metric  # not NaN
     run = Tracker().client.get_run(result.run_id)

@@ -154,18 +154,18 @@ class CompareContext:
         return values.merge(seeds, on=["experiment", "strategy", "trial"], how="left")
 
 
-def _pm(mean: float, std: float, n: int) -> str:
+def _mean_std(mean: float, std: float, n: int) -> str:
     if math.isnan(mean):
         return ""
     return f"{mean:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}") + f" (n={n})"
 
 
-def _pms(df: pd.DataFrame, side: str) -> list[str]:
+def _mean_std_cells(df: pd.DataFrame, side: str) -> list[str]:
     cols = (df[f"mean_{side}"], df[f"std_{side}"], df[f"n_{side}"])
-    return [_pm(m, s, n) for m, s, n in zip(*cols, strict=True)]
+    return [_mean_std(m, s, n) for m, s, n in zip(*cols, strict=True)]
 
 
-def _p(v: float) -> str:
+def _p_value(v: float) -> str:
     return "" if math.isnan(v) else f"{v:.3g}"
 
 
@@ -176,16 +176,16 @@ def _diff_display(ctx: CompareContext, df: pd.DataFrame) -> pd.DataFrame:
         {
             "strategy": ctx.labels(df.strategy),
             "experiment": df.experiment,
-            "mean ± std": _pms(df, "experiment"),
+            "mean ± std": _mean_std_cells(df, "experiment"),
             "reference": df.reference,
-            "reference mean ± std": _pms(df, "reference"),
+            "reference mean ± std": _mean_std_cells(df, "reference"),
             "verdict": df.verdict,
             "difference": df.mean_diff.map(lambda v: "" if math.isnan(v) else f"{v:+.4f}"),
             "interval of the difference": [interval(lo, hi, m, True) for lo, hi, m in rows],
             "pairing": df.pairing,
-            "t-test p": df.t_p.map(_p),
-            "Holm": df.t_p_holm.map(_p),
-            "TOST p": df.tost_p.map(_p),
+            "t-test p": df.t_p.map(_p_value),
+            "Holm": df.t_p_holm.map(_p_value),
+            "TOST p": df.tost_p.map(_p_value),
             "note": df.note,
         }
     )
@@ -262,7 +262,7 @@ def compare_ranking_section(ctx: CompareContext) -> list[Item]:
         for name in ctx.names:
             r = long[(long.experiment == name) & (long.strategy == k.strategy)]
             r = r[r.scorer == k.scorer]
-            cell = _pm(r["mean"].iloc[0], r["std"].iloc[0], r.n.iloc[0]) if len(r) else ""
+            cell = _mean_std(r["mean"].iloc[0], r["std"].iloc[0], r.n.iloc[0]) if len(r) else ""
             disp[name].append(cell)
     full = long[["experiment", *[c for c in long if c not in ("experiment", "paper")]]]
     head = Heading(

@@ -157,19 +157,19 @@ def _num(v: Any, places: int = 4) -> str:
     return f"{v:.{places}f}" if isinstance(v, float) else str(v)
 
 
-def _p(v: float) -> str:
+def _p_value(v: float) -> str:
     return "" if v is None or math.isnan(v) else f"{v:.3g}"
 
 
-def _pm(mean: float, std: float) -> str:
+def _mean_std(mean: float, std: float) -> str:
     return f"{mean:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
 
 
-def _pms(df: pd.DataFrame, mean: str = "mean") -> list[str]:
-    return [_pm(m, s) for m, s in zip(df[mean], df["std"], strict=True)]
+def _mean_std_cells(df: pd.DataFrame, mean: str = "mean") -> list[str]:
+    return [_mean_std(m, s) for m, s in zip(df[mean], df["std"], strict=True)]
 
 
-def _sec(v: float) -> str:
+def _seconds(v: float) -> str:
     return "" if math.isnan(v) else f"{v:.2f}"
 
 
@@ -265,7 +265,7 @@ def _best_vs_baselines(ctx: TaskContext, best: str) -> str:
         words = verdict_words(verdict, r.needed, needed_verdict, r.decided_at)
         parts.append(
             f"vs {ctx.label(other)} {_signed(sign * r.mean_diff)} "
-            f"{interval(lo, hi, r.ci_method, True)} (t-test p = {_p(r.t_p)}, n = {r.n}): "
+            f"{interval(lo, hi, r.ci_method, True)} (t-test p = {_p_value(r.t_p)}, n = {r.n}): "
             f"**{words}**"
         )
     if not parts:
@@ -390,7 +390,7 @@ def _highest(ctx: TaskContext, au: pd.DataFrame) -> str:
     at_last = ""
     if best.strategy in last.index:
         row = last.loc[best.strategy]
-        at_last = f"; at the last cycle {_pm(row['mean'], row['std'])}"
+        at_last = f"; at the last cycle {_mean_std(row['mean'], row['std'])}"
     head = (
         f"Highest mean AUBC (the mean {label} over the budget, "
         f"{_num(best.labeled_from)}-{_num(best.labeled_to)} labels): "
@@ -459,7 +459,7 @@ def summary_section(ctx: TaskContext) -> list[Item]:
             note = (
                 f"Best ranking of the test losses at the last cycle: the `{r.scorer}` score "
                 f"of {ctx.label(r.strategy)}'s model, ranking accuracy "
-                f"{_pm(r['mean'], r['std'])}"
+                f"{_mean_std(r['mean'], r['std'])}"
             )
             lo, hi, method = _rank_acc_interval(ctx, r.strategy, r.scorer)
             if lo <= figs.CHANCE <= hi:
@@ -507,7 +507,7 @@ def last_cycle_section(ctx: TaskContext) -> list[Item]:
             "strategy": ctx.labels(last.strategy),
             "labeled": last.labeled.map(_num),
             "trials": last.n,
-            f"{ctx.metric.label} (mean ± std)": _pms(last),
+            f"{ctx.metric.label} (mean ± std)": _mean_std_cells(last),
             "paper": last.paper.map(_num),
             "paper source": last.paper_source,
         }
@@ -656,7 +656,7 @@ def paper_section(ctx: TaskContext) -> list[Item]:
             "source": check.source,
             "labeled": check.labeled.map(_num),
             "trials": check.n,
-            "measured (mean ± std)": _pms(check, "measured"),
+            "measured (mean ± std)": _mean_std_cells(check, "measured"),
             "difference": check["diff"].map(_signed),
             "tolerance": check.tolerance.map(lambda v: f"±{v:.4f}"),
             "verdict": check.verdict,
@@ -688,8 +688,8 @@ def paper_section(ctx: TaskContext) -> list[Item]:
             "n": order.n,
             "measured difference": order.mean_diff.map(_signed),
             "interval": _intervals(order, signed=True),
-            "t-test p": order.t_p.map(_p),
-            "Holm p": order.t_p_holm.map(_p),
+            "t-test p": order.t_p.map(_p_value),
+            "Holm p": order.t_p_holm.map(_p_value),
             "verdict": order.verdict,
         }
     )
@@ -772,12 +772,15 @@ def ranking_section(ctx: TaskContext) -> list[Item]:
         "scorer": rl.scorer,
         "labeled": rl.labeled.map(_num),
         "trials": rl.n,
-        "ranking accuracy (mean ± std)": _pms(rl),
+        "ranking accuracy (mean ± std)": _mean_std_cells(rl),
         "paper": rl.paper.map(_num),
     }
     for kind, label in (("pearson", "Pearson r"), ("spearman", "Spearman ρ")):
         last = stats.rank_acc_last(stats.rank_acc_summary(ctx.frame, kind=kind), {})
-        found = {(t, s): v for t, s, v in zip(last.strategy, last.scorer, _pms(last), strict=True)}
+        found = {
+            (t, s): v
+            for t, s, v in zip(last.strategy, last.scorer, _mean_std_cells(last), strict=True)
+        }
         cells = [found.get(k, "") for k in zip(rl.strategy, rl.scorer, strict=True)]
         if any(cells):
             columns[f"{label} (mean ± std)"] = cells
@@ -914,7 +917,7 @@ def aubc_section(ctx: TaskContext) -> list[Item]:
             "strategy": ctx.labels(au.strategy),
             "labels": [f"{_num(a)}-{_num(b)}" for a, b in labels],
             "trials": au.n,
-            "AUBC (mean ± std)": _pms(au, "aubc"),
+            "AUBC (mean ± std)": _mean_std_cells(au, "aubc"),
             "interval": _intervals(au),
         }
     )
@@ -937,10 +940,10 @@ def _paired_display(ctx: TaskContext, df: pd.DataFrame, aubc: bool) -> pd.DataFr
         "n": df.n,
         "mean diff": df.mean_diff.map(_signed),
         "interval of the diff": _intervals(df, signed=True),
-        "t-test p": df.t_p.map(_p),
-        "Holm": df.t_p_holm.map(_p),
-        "Wilcoxon p": df.wilcoxon_p.map(_p),
-        "Holm (W)": df.wilcoxon_p_holm.map(_p),
+        "t-test p": df.t_p.map(_p_value),
+        "Holm": df.t_p_holm.map(_p_value),
+        "Wilcoxon p": df.wilcoxon_p.map(_p_value),
+        "Holm (W)": df.wilcoxon_p_holm.map(_p_value),
         "note": df.note,
     }
     return pd.DataFrame(out)
@@ -1016,9 +1019,9 @@ def verdict_section(ctx: TaskContext) -> list[Item]:
             "n": v.n,
             "mean diff": v.mean_diff.map(_signed),
             "interval of the diff": _intervals(v, signed=True),
-            "t-test p": v.t_p.map(_p),
-            "TOST p": v.tost_p.map(_p),
-            "Holm's first step": v.holm_level.map(_p),
+            "t-test p": v.t_p.map(_p_value),
+            "TOST p": v.tost_p.map(_p_value),
+            "Holm's first step": v.holm_level.map(_p_value),
             "MDE": v.mde.map(lambda x: "" if math.isnan(x) else f"{x:.4f}"),
             "trials needed": [
                 "" if math.isnan(n) else "> 10,000" if math.isinf(n) else f"{n:.0f} ({w})"
@@ -1097,7 +1100,7 @@ def cost_section(ctx: TaskContext) -> list[Item]:
     per = cost.groupby("strategy", sort=False)[parts].sum(min_count=1)
     disp = pd.DataFrame(
         {"strategy": ctx.labels(per.index.to_series())}
-        | {f"{c.removesuffix('_s')} (s, all cycles)": per[c].map(_sec) for c in parts}
+        | {f"{c.removesuffix('_s')} (s, all cycles)": per[c].map(_seconds) for c in parts}
     )
     head = Heading("cost", "Cost summed over cycles", "The CSV is per cycle.")
     return [fig, ctx.table(cost, disp, head)]

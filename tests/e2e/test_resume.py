@@ -30,7 +30,7 @@ DRIVER = textwrap.dedent(
                                   stop_grad_epoch=1, eval_batch_size=256))
     job = loop.Job(benchmark="t", experiment="resume", task=task, strategy="learn_loss",
                    tracking_uri=uri)
-    real_save, real_log, real_replace = ck.JobState.save, loop._Cycles.log, os.replace
+    real_save, real_log, real_replace = ck.JobState.save, loop._JobRun.log_cycle, os.replace
     current = {}
 
     def save(self, path):
@@ -50,7 +50,7 @@ DRIVER = textwrap.dedent(
         if mode == "after-log" and current.get("cycle") == cycle_at and not resumed:
             print("PAUSED", flush=True); time.sleep(600)
 
-    ck.JobState.save, os.replace, loop._Cycles.log = save, replace, log
+    ck.JobState.save, os.replace, loop._JobRun.log_cycle = save, replace, log
     res = loop.run_job(job, state_dir=state_dir)
     print("RESULT", res.status, flush=True)
     """

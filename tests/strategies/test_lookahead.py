@@ -110,7 +110,7 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
     """The probe runs the next cycle's training exactly: the test metric logged at cycle c+1
     is the best probe score of the selection at cycle c (one group of K, 3 tries), whether
     the next cycle reuses the probe's weights or (resumed, say) trains them again."""
-    from albench.loop import Job, _Cycles, run_job
+    from albench.loop import Job, _JobRun, run_job
     from albench.tracking import Tracker
     from tests.conftest import tiny_digits
 
@@ -136,8 +136,8 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
     assert cached.status == "FINISHED"
 
     # Without the kept weights (as after a crash) the next cycle trains again: the same run.
-    monkeypatch.setattr(_Cycles, "ahead", None, raising=False)
-    real_probe = _Cycles._probe
+    monkeypatch.setattr(_JobRun, "ahead", None, raising=False)
+    real_probe = _JobRun._probe
 
     def forgetful(self, cycle, labeled):
         probe = real_probe(self, cycle, labeled)
@@ -149,7 +149,7 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
 
         return forget
 
-    monkeypatch.setattr(_Cycles, "_probe", forgetful)
+    monkeypatch.setattr(_JobRun, "_probe", forgetful)
     scores.clear()
     again = run_job(Job("t", "t2", task, "lookahead_oracle", params, tracking_uri=uri))
     assert again.metric == cached.metric

@@ -606,7 +606,7 @@ def test_facts_that_could_not_be_logged_are_refused_before_any_training(
 def test_the_embedding_pass_of_the_picks_diagnostics_changes_no_result(tmp_path, monkeypatch):
     """The near-duplicate share costs an inference pass per cycle; it touches no random
     stream and no weight, so every metric of a run is the same with and without it."""
-    from albench.loop import _Cycles, run_job
+    from albench.loop import _JobRun, run_job
     from albench.tracking import Tracker
     from tests.conftest import tiny_job
 
@@ -618,6 +618,6 @@ def test_the_embedding_pass_of_the_picks_diagnostics_changes_no_result(tmp_path,
         return {k: tracker.metric_history(run.info.run_id, k) for k in sorted(keys)}
 
     with_pass = history(f"sqlite:///{tmp_path / 'a.db'}")
-    monkeypatch.setattr(_Cycles, "_crowding", lambda self, picked, labeled: {})
+    monkeypatch.setattr(_JobRun, "_crowding", lambda self, picked, labeled: {})
     without = history(f"sqlite:///{tmp_path / 'b.db'}")
     assert with_pass == without and len(with_pass["eval/accuracy"]) == 3
