@@ -3,9 +3,10 @@
 Reproduces Yoo & Kweon, "Learning Loss for Active Learning" (CVPR 2019) and compares its
 strategy with entropy, core-set and random sampling on shared seeds. ``albench.run``,
 ``albench.plan``, ``albench.report`` and ``albench.load_results`` (:mod:`albench.api`) do
-from Python what the ``albench`` command does. README.md describes the
-architecture and docs/protocol.md the protocol; ``albench.tasks`` and ``albench.strategies``
-are installed from the top-level ``tasks/`` and ``strategies/`` folders of the repository.
+from Python what the ``albench`` command does. The documentation site (``docs/``,
+``mkdocs serve``) describes the architecture (docs/layout.md) and the protocol;
+``albench.tasks`` and ``albench.strategies`` are installed from the top-level ``tasks/`` and
+``strategies/`` folders of the repository.
 """
 
 __version__ = "0.1.0"

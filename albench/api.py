@@ -61,7 +61,8 @@ class RunOptions:
     ``tasks``/``strategies``: names (or ``module:Class`` paths), None for the benchmark's;
     ``trials``: a count or ``"auto"`` (rounds until every comparison is decided), None for
     each task's own; ``overrides``: ``--set`` strings (``"train.epochs=5"``);
-    ``tracking_uri``: None for ``MLFLOW_TRACKING_URI``, else ``./mlruns.db``.
+    ``tracking_uri``: None for ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the
+    working directory.
     """
 
     tasks: Sequence[str] | None = None

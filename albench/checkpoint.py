@@ -1,4 +1,4 @@
-"""A job's state, which is also its checkpoint, for crash-safe resume (README "Resume").
+"""A job's state, which is also its checkpoint, for crash-safe resume (docs/running.md).
 
 After every cycle a job writes one file, ``<state-dir>/<experiment>/<config-hash>.pt``, holding
 its :class:`JobState`: the MLflow run id, the last completed cycle, the labeled indices, the

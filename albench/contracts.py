@@ -216,7 +216,7 @@ class EvalResult:
 
 class DeviceData(ABC):
     """A task's data held on the job's device: batches are index slices, augmentation is
-    done there too (README "Speed"). Iterating a loader again gives a new epoch (a new
+    done there too (docs/speed.md). Iterating a loader again gives a new epoch (a new
     shuffle and new augmentation draws from its seeded generators)."""
 
     nbytes: int = 0

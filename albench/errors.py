@@ -1,7 +1,7 @@
 """Errors a user can fix: each names the bad value, the valid options and the fix.
 
 The command line turns every :class:`AlbenchError` into one line on stderr and exit code 2
-(README "Command line"); anything else is a bug and keeps its traceback.
+(docs/cli.md); anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The only module that talks to MLflow (README "Browsing results").
+"""The only module that talks to MLflow (docs/browsing-results.md).
 
 Tracking URI: ``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` in the working
 directory. The driver creates the experiment before any job starts; jobs log through an

@@ -10,8 +10,8 @@ and prints the Spearman correlation of that loss with each fact, mean and std ov
 per task, fact and cycle. Every strategy's runs count: what is measured is the model, whose
 loss is what ``oracle_loss`` picks by. A fact that the highest-loss images have more or less
 of than the others is one that top-K by loss over- or under-represents in its picks (the
-report's "What each strategy picked" shows by how much). README ("Why the loss ceiling loses
-on shapes and stickmen") quotes its output.
+report's "What each strategy picked" shows by how much). docs/scenarios.md ("Why the loss
+ceiling loses on shapes and stickmen") quotes its output.
 """
 
 from __future__ import annotations

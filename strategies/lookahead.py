@@ -16,7 +16,7 @@ dashed and never count it as a baseline).
 Unlike ``oracle_loss`` (the top-K *true loss*, the ceiling of loss prediction, which loses to
 random on the detection and pose twins), it optimises the quantity the benchmark measures,
 so a harness that cannot tell it from ``random`` cannot tell anything (the decisive
-benchmark checks that it can, README "Verdicts"). Any task family (every task has a metric).
+benchmark checks that it can, docs/verdicts.md). Any task family (every task has a metric).
 Cost per cycle: groups x tries probes, each one cycle's training and a test evaluation; the
 next cycle reuses the winning probe's weights instead of training, so a job costs about
 groups x tries jobs of random (the decisive benchmark, shapes, defaults: 56 s vs 20 s).

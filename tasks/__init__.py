@@ -16,7 +16,7 @@ from albench import contracts
 from albench.contracts import *  # noqa: F403  (the contract, as albench.tasks.base)
 
 _LAZY = {
-    # helpers for a new task (README "Adding a task")
+    # helpers for a new task (docs/adding-a-task.md)
     "ClassificationTask": "albench.tasks.classification.common",
     "ImageTensorDataset": "albench.tasks.classification.common",
     "Accuracy": "albench.tasks.classification.common",

@@ -1,7 +1,7 @@
 """Image helpers the tasks share: images for generative models of the input, and the
 per-image difficulty of the generated twins.
 
-Images for generative models (capability ``images``, README "Adding a task"): every built-in
+Images for generative models (capability ``images``, docs/adding-a-task.md): every built-in
 task hands a generative model (VAAL's VAE) its batch as (B, C, S, S) pixels in
 [0, 1] at the task's ``generative_size`` S: classification images as they are (CIFAR-10 32;
 digits' 8x8 upsampled to 16, the smallest side VAAL's four stride-2 convolutions take),

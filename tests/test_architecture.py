@@ -135,7 +135,7 @@ def test_the_packing_check_sees_a_packed_parameter():
 
 def test_the_repository_does_not_point_at_private_design_files():
     root = CORE.parent
-    files = [root / "README.md", *root.glob("docs/*.md"), *root.glob("benchmarks/*.toml")]
+    files = [root / "README.md", *root.glob("docs/**/*.md"), *root.glob("benchmarks/*.toml")]
     for folder in ("albench", "tasks", "strategies", "benchmarks", "tests"):
         files += list((root / folder).rglob("*.py"))
     hits = [

@@ -1,6 +1,6 @@
 """``albench report``: one MLflow experiment -> the paper's figures and tables, with paired
 statistics, as PNG/SVG(/PDF) files, CSV tables, ``summary.md`` and an ``index.html`` that
-opens from disk (README "Reports"; Yoo & Kweon, CVPR 2019, Figs 4-8); several experiments
+opens from disk (docs/reports.md; Yoo & Kweon, CVPR 2019, Figs 4-8); several experiments
 -> a comparison report of the tasks they share.
 
 Layered so each part is tested on its own:

@@ -1,6 +1,6 @@
 """MLflow -> one tidy pandas frame: the only layer of the report that reads the store.
 
-Everything comes through :class:`albench.tracking.Tracker` (README "Browsing results"): the
+Everything comes through :class:`albench.tracking.Tracker` (docs/browsing-results.md): the
 experiment's runs with their ``albench.*`` tags, the per-cycle metric histories and, for the
 scatter plots, the ``test_scores/cycle_NN.csv`` artifacts. Nothing is read from a private
 side channel, so a report can be made on any machine that reaches the tracking store.

@@ -27,7 +27,7 @@ to a temporary file and renamed (atomic), so reruns and parallel workers reuse t
 The model is the ``mpii`` hourglass code with 1 stack, 32 features and depth 3 (16x16
 heatmaps, 2x2 at the bottom; 47,264 parameters); loss, entropy, PCKh and augmentation are the
 ``mpii`` ones. The defaults are sized for the quick benchmark: 5 strategies x 3 trials in a
-few minutes on 2 CPU cores while PCKh clearly rises over the cycles (README "Measured").
+few minutes on 2 CPU cores while PCKh clearly rises over the cycles (docs/measured.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each case runs the real command line in an empty folder and checks that no tracking store,
 state or artifact appeared anywhere. Also a script: ``python tests/e2e/test_bad_input.py``
-prints every case with its exit code, its message and its wall time (README "Command line").
+prints every case with its exit code, its message and its wall time (docs/cli.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A third-party package, built from the README's "Adding a strategy" and "Adding a task"
+"""A third-party package, built from the docs' "Adding a strategy" and "Adding a task"
 examples, installed with entry points and run through the command line under a built-in
 benchmark that has no table for its task; unsupported pairs and read-only planning."""
 
@@ -14,11 +14,14 @@ from albench.tracking import Tracker
 
 pytestmark = pytest.mark.e2e
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+GUIDES = ("adding-a-strategy.md", "adding-a-task.md")
 
 
 def _readme_blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README.read_text(), re.S)
+    """The code blocks of the guides "Adding a strategy" and "Adding a task"."""
+    text = "".join((DOCS / name).read_text() for name in GUIDES)
+    return re.findall(rf"```{lang}\n(.*?)```", text, re.S)
 
 
 @pytest.fixture(scope="module")
