@@ -2,17 +2,19 @@
 
 Contract:
 
-- Built-ins are listed in the tables below as ``name -> Entry("module:Class", summary,
-  capabilities)``: their one-line summary and their capabilities (what a task provides, what a
-  strategy requires) are known without importing anything, and the class is imported on first
-  ``get``. A contract test checks every entry against its class.
+- A built-in is declared once, beside its class, with :func:`builtin` (its name and rank).
+  The registry reads the built-ins from ``albench/builtin_index.py``, generated from those
+  declarations (``python -m albench.registry``; rebuilt on its own when the built-in
+  packages' source changes): each one's ``"module:Class"``, one-line summary (its docstring's
+  first line) and capabilities (what a task provides, what a strategy requires) are known
+  without importing anything, and the class is imported on first ``get``.
 - Installed packages add names through the entry-point groups ``albench.tasks`` and
   ``albench.strategies`` (loaded on first ``get``); ``register(name)`` adds a class at run
   time; ``get("package.module:Class")`` imports a class on the spot without registering it.
 - ``get`` of an unknown name raises :class:`~albench.errors.UnknownNameError` with a
   did-you-mean and the valid names; a plug-in that fails to import raises
   :class:`~albench.errors.PluginError` naming the plug-in, the exception type and message.
-- ``names()`` lists built-ins in table order (the order reports use), then the rest sorted.
+- ``names()`` lists built-ins in rank order (the order reports use), then the rest sorted.
 
 Nothing here imports torch, a task family or MLflow: ``albench list``, ``albench --help`` and
 every bad-input error stay fast.
@@ -20,13 +22,18 @@ every bad-input error stay fast.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import math
+import os
+import sys
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from albench.errors import (
@@ -40,14 +47,18 @@ from albench.errors import (
 from albench.schema import is_score_column
 
 __all__ = [
-    "BUILTIN_STRATEGIES",
-    "BUILTIN_TASKS",
+    "BUILTIN_PACKAGES",
     "Entry",
     "Registry",
     "STRATEGIES",
     "TASKS",
+    "builtin",
+    "builtin_classes",
     "check_pair",
     "missing_capabilities",
+    "scan_builtins",
+    "source_fingerprint",
+    "write_index",
 ]
 
 
@@ -85,144 +96,144 @@ class Entry:
     embedded: bool = False  # a task's ``embedded``: offline data, runs on a CPU
 
 
-_BASE = ("embedding", "entropy", "images", "loss", "taps")
-_CLASSIFIER = ("class_logits", "linear_head", "mc_dropout")  # mc_dropout: head_dropout > 0
+def builtin(name: str, rank: int) -> Callable[[type], type]:
+    """Declare a built-in task or strategy, beside its class: ``name`` is what benchmarks and
+    the command line call it, ``rank`` its place in listings (reports give colours in this
+    order). This decorator is the only declaration: the registry reads the built-ins from an
+    index generated from these decorators (:func:`scan_builtins`, written to
+    ``albench/builtin_index.py``), so ``albench list`` imports none of them; the index is
+    rebuilt when the source of a built-in package changes (:func:`source_fingerprint`)."""
 
-# Registration tables: the only place in albench/ that names built-in tasks and strategies.
-BUILTIN_TASKS: dict[str, Entry] = {
-    "cifar10": Entry(
-        "albench.tasks.classification.cifar10:Cifar10Task",
-        "CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy.",
-        (*_CLASSIFIER, *_BASE),
-    ),
-    "voc": Entry(
-        "albench.tasks.detection.voc:VocTask",
-        "PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5.",
-        ("detections", *_BASE),
-    ),
-    "mpii": Entry(
-        "albench.tasks.pose.mpii:MpiiTask",
-        "MPII Human Pose (Newell et al. split) with a 2-stack hourglass (paper §4.3); PCKh@0.5.",
-        ("heatmaps", *_BASE),
-    ),
-    "digits": Entry(
-        "albench.tasks.classification.digits:DigitsTask",
-        "Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy.",
-        (*_CLASSIFIER, *_BASE),
-        embedded=True,
-    ),
-    "shapes": Entry(
-        "albench.tasks.detection.shapes:ShapesTask",
-        "Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP.",
-        ("detections", *_BASE),
-        embedded=True,
-    ),
-    "stickmen": Entry(
-        "albench.tasks.pose.stickmen:StickmenTask",
-        "Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5.",
-        ("heatmaps", *_BASE),
-        embedded=True,
-    ),
-}
-BUILTIN_STRATEGIES: dict[str, Entry] = {
-    "random": Entry(
-        "albench.strategies.random:RandomStrategy",
-        "Uniform random sampling without replacement (baseline).",
-        (),
-    ),
-    "entropy": Entry(
-        "albench.strategies.entropy:EntropyStrategy",
-        "Top-K by the task's entropy of the model's prediction (uncertainty baseline).",
-        ("entropy",),
-    ),
-    "coreset": Entry(
-        "albench.strategies.coreset:CoresetStrategy",
-        "Core-set: k-center greedy over the penultimate features, labeled set as centres.",
-        ("embedding",),
-    ),
-    "learn_loss": Entry(
-        "albench.strategies.learn_loss:LearnLossStrategy",
-        "Learning loss (Yoo & Kweon 2019): top-K predicted loss, ranking loss Eq. 2.",
-        ("loss", "taps"),
-    ),
-    "learn_loss_mse": Entry(
-        "albench.strategies.learn_loss:LearnLossMSEStrategy",
-        "Learning loss with an MSE loss-prediction loss, lambda 0.1 (paper §4.1 ablation).",
-        ("loss", "taps"),
-    ),
-    "least_confidence": Entry(
-        "albench.strategies.uncertainty:LeastConfidenceStrategy",
-        "Top-K least confidence, 1 - max probability (Lewis & Gale 1994); per detection, joint.",
-        ("class_logits|detections|heatmaps",),
-    ),
-    "margin": Entry(
-        "albench.strategies.uncertainty:MarginStrategy",
-        "Top-K smallest margin between the two most probable classes (Scheffer et al. 2001).",
-        ("class_logits|detections",),
-    ),
-    "bald": Entry(
-        "albench.strategies.bald:BaldStrategy",
-        "BALD: top-K mutual information of prediction and weights by MC dropout (Gal 2017).",
-        ("class_logits", "mc_dropout"),
-    ),
-    "mc_entropy": Entry(
-        "albench.strategies.bald:MCEntropyStrategy",
-        "Top-K entropy of the MC-dropout mean prediction (Gal et al. 2017, max entropy).",
-        ("class_logits", "mc_dropout"),
-    ),
-    "badge": Entry(
-        "albench.strategies.badge:BadgeStrategy",
-        "BADGE: k-means++ seeding on last-layer gradient embeddings (Ash et al., ICLR 2020).",
-        ("class_logits", "embedding", "linear_head"),
-    ),
-    "egl": Entry(
-        "albench.strategies.egl:EGLStrategy",
-        "Top-K expected gradient length of the last layer, closed form (Settles et al. 2008).",
-        ("class_logits", "embedding", "linear_head"),
-    ),
-    "kmeans": Entry(
-        "albench.strategies.kmeans:KMeansStrategy",
-        "k-means (K clusters) on the embedding; the member nearest each centroid (diversity).",
-        ("embedding",),
-    ),
-    "learn_loss_diverse": Entry(
-        "albench.strategies.learn_loss_diverse:LearnLossDiverseStrategy",
-        "Learning loss + diversity: top alpha x K predicted loss, k-center greedy down to K.",
-        ("embedding", "loss", "taps"),
-    ),
-    "vaal": Entry(
-        "albench.strategies.vaal:VAALStrategy",
-        "VAAL (Sinha et al. 2019): the K candidates a VAE-latent discriminator deems unlabeled.",
-        ("images",),
-    ),
-    "ta_vaal": Entry(
-        "albench.strategies.vaal:TAVAALStrategy",
-        "TA-VAAL (Kim et al. 2021): VAAL conditioned on learning loss's ranked predicted loss.",
-        ("images", "loss", "taps"),
-    ),
-    "oracle_loss": Entry(
-        "albench.strategies.oracle:OracleLossStrategy",
-        "Oracle: top-K true loss of the current model (ceiling of loss prediction).",
-        ("loss",),
-    ),
-    "lookahead_oracle": Entry(
-        "albench.strategies.lookahead:LookaheadOracleStrategy",
-        "Oracle: the random batches whose next cycle scores best on the test split (control).",
-        (),
-    ),
-}
+    def decorator(cls: type) -> type:
+        cls.name = name
+        cls._builtin = (name, rank)
+        return cls
+
+    return decorator
+
+
+BUILTIN_PACKAGES = {"task": "albench.tasks", "strategy": "albench.strategies"}
+_CAPABILITY_ATTRS = {"task": "provides", "strategy": "requires"}
+INDEX = Path(__file__).with_name("builtin_index.py")
+
+
+def _package_folders(package: str) -> list[Path]:
+    """Where a built-in package's modules are, without importing the package."""
+    module = sys.modules.get(package)
+    if module is not None:
+        return [Path(p) for p in module.__path__]
+    spec = importlib.util.find_spec(package)
+    return [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+
+
+def source_fingerprint() -> str:
+    """A hash of every module of the built-in packages (about 1 ms): the index is current
+    when it was generated from these bytes."""
+    digest = hashlib.sha256()
+    for package in BUILTIN_PACKAGES.values():
+        for folder in _package_folders(package):
+            for path in sorted(folder.rglob("*.py")):
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def scan_builtins() -> dict[str, dict[str, Entry]]:
+    """kind -> name -> Entry of every class declared with :func:`builtin` in the built-in
+    packages, in rank order. Imports every built-in module (seconds: torch, torchvision)."""
+    import pkgutil
+
+    tables: dict[str, dict[str, Entry]] = {}
+    for kind, package in BUILTIN_PACKAGES.items():
+        found: dict[str, tuple[int, Entry]] = {}
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            for cls in vars(importlib.import_module(info.name)).values():
+                declared = cls.__dict__.get("_builtin") if isinstance(cls, type) else None
+                if declared is None or cls.__module__ != info.name:
+                    continue
+                name, rank = declared
+                if name in found:
+                    raise ValueError(f"built-in {kind} {name!r} is declared twice")
+                entry = Entry(
+                    f"{cls.__module__}:{cls.__qualname__}",
+                    _first_line(cls.__doc__),
+                    tuple(sorted(getattr(cls, _CAPABILITY_ATTRS[kind]))),
+                    bool(getattr(cls, "embedded", False)),
+                )
+                found[name] = (rank, entry)
+        tables[kind] = {n: e for n, (_, e) in sorted(found.items(), key=lambda x: x[1][0])}
+    return tables
+
+
+def write_index(tables: dict[str, dict[str, Entry]], fingerprint: str) -> None:
+    """Write the generated index (atomically: parallel processes may rebuild it at once)."""
+    lines = [
+        '"""Generated by ``python -m albench.registry`` from the @builtin declarations of the',
+        "built-in tasks and strategies: do not edit (the registry rebuilds it when their source",
+        'changes). The only place in albench/ that names a built-in."""',
+        "",
+        f"FINGERPRINT = {fingerprint!r}",
+    ]
+    for kind, table in tables.items():
+        lines.append(f"{kind.upper()} = {{")
+        for name, e in table.items():
+            lines.append(
+                f"    {name!r}: ({e.target!r}, {e.summary!r}, {e.capabilities!r}, {e.embedded}),"
+            )
+        lines.append("}")
+    tmp = INDEX.with_name(f".{INDEX.name}.{os.getpid()}")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, INDEX)
+
+
+def builtin_classes(kind: str) -> dict[str, str]:
+    """Class name -> module of each built-in of ``kind`` (the lazy attributes of
+    ``albench.tasks`` and ``albench.strategies``), from the index."""
+    registry = TASKS if kind == "task" else STRATEGIES
+    out = {}
+    for entry in registry.builtins.values():
+        module, _, cls = entry.target.partition(":")
+        out[cls] = module
+    return out
+
+
+def _builtin_tables() -> dict[str, dict[str, Entry]]:
+    """The built-ins from the generated index; rebuilt first when the built-in packages'
+    source changed since it was generated (a new or edited built-in)."""
+    from albench import builtin_index
+
+    fingerprint = source_fingerprint()
+    if builtin_index.FINGERPRINT == fingerprint:
+        return {
+            kind: {n: Entry(*v) for n, v in getattr(builtin_index, kind.upper()).items()}
+            for kind in BUILTIN_PACKAGES
+        }
+    tables = scan_builtins()
+    try:
+        write_index(tables, fingerprint)
+    except OSError:  # an installed, read-only copy: use what the scan found
+        pass
+    return tables
 
 
 class Registry:
     """A registry of one kind of plug-in ("task" or "strategy"); see the module docstring."""
 
-    def __init__(self, kind: str, builtins: dict[str, Entry], capability_attr: str):
+    def __init__(self, kind: str, builtins: dict[str, Entry] | None = None):
         self.kind = kind
         self.group = f"albench.{'strategies' if kind == 'strategy' else kind + 's'}"
-        self.builtins = builtins
-        self._capability_attr = capability_attr  # "provides" | "requires"
+        self._builtins = builtins  # None: the generated index's, read on first use
+        self._capability_attr = _CAPABILITY_ATTRS.get(kind, "requires")  # or "provides"
         self._classes: dict[str, type] = {}  # loaded or registered at run time
         self._entry_points: dict[str, Any] | None = None
+
+    @property
+    def builtins(self) -> dict[str, Entry]:
+        """name -> Entry of the built-ins, in rank order."""
+        if self._builtins is None:
+            self._builtins = _builtin_tables()[self.kind]
+        return self._builtins
 
     # -- names
     def _plugins(self) -> dict[str, Any]:
@@ -438,5 +449,10 @@ def _classes_in(module: Any) -> list[str]:
     return [k for k, v in vars(module).items() if isinstance(v, type) and not k.startswith("_")]
 
 
-TASKS = Registry("task", BUILTIN_TASKS, "provides")
-STRATEGIES = Registry("strategy", BUILTIN_STRATEGIES, "requires")
+TASKS = Registry("task")
+STRATEGIES = Registry("strategy")
+
+
+if __name__ == "__main__":  # python -m albench.registry: regenerate the index
+    write_index(scan_builtins(), source_fingerprint())
+    print(f"wrote {INDEX}")

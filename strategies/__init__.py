@@ -11,36 +11,23 @@ import importlib
 from typing import Any
 
 from albench.contracts import Scan, Strategy, top_k
+from albench.registry import builtin_classes
 
-_LAZY = {
-    "RandomStrategy": "albench.strategies.random",
-    "EntropyStrategy": "albench.strategies.entropy",
-    "CoresetStrategy": "albench.strategies.coreset",
+_HELPERS = {  # the pure algorithms behind the built-ins, for reuse
     "k_center_greedy": "albench.strategies.coreset",
-    "LearnLossStrategy": "albench.strategies.learn_loss",
-    "LearnLossMSEStrategy": "albench.strategies.learn_loss",
     "LossPredictionModule": "albench.strategies.learn_loss",
     "ranking_loss": "albench.strategies.learn_loss",
     "mse_loss_prediction_loss": "albench.strategies.learn_loss",
-    "LeastConfidenceStrategy": "albench.strategies.uncertainty",
-    "MarginStrategy": "albench.strategies.uncertainty",
-    "BaldStrategy": "albench.strategies.bald",
-    "MCEntropyStrategy": "albench.strategies.bald",
-    "BadgeStrategy": "albench.strategies.badge",
-    "EGLStrategy": "albench.strategies.egl",
-    "KMeansStrategy": "albench.strategies.kmeans",
-    "LearnLossDiverseStrategy": "albench.strategies.learn_loss_diverse",
-    "VAALStrategy": "albench.strategies.vaal",
-    "TAVAALStrategy": "albench.strategies.vaal",
-    "OracleLossStrategy": "albench.strategies.oracle",
-    "LookaheadOracleStrategy": "albench.strategies.lookahead",
     "greedy_groups": "albench.strategies.lookahead",
 }
 
-__all__ = ["Scan", "Strategy", "top_k", *sorted(_LAZY)]
+__all__ = ["Scan", "Strategy", "top_k", *sorted(_HELPERS)]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    """A helper, or a built-in class (from the registry's index: each is declared once,
+    with ``@builtin``), imported on first access."""
+    where = _HELPERS | builtin_classes("strategy")
+    if name in where:
+        return getattr(importlib.import_module(where[name]), name)
     raise AttributeError(f"module 'albench.strategies' has no attribute {name!r}")

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from albench.contracts import CLASS_LOGITS, EMBEDDING, LINEAR_HEAD, Scan, Strategy
+from albench.registry import builtin
 from albench.strategies.kmeans import d2_seeding
 
 __all__ = [
@@ -111,14 +112,13 @@ def badge_select(
     return d2_seeding(distance_to, m, budget, first, rng)
 
 
+@builtin("badge", rank=9)
 class BadgeStrategy(Strategy):
     """BADGE: k-means++ seeding on last-layer gradient embeddings (Ash et al., ICLR 2020).
 
     Classification only (``class_logits``, ``linear_head``); distances from the factorised
     form, never the (M, C x D) embedding. See the module docstring.
     """
-
-    name = "badge"
 
     display_name = "BADGE"
     requires = frozenset({CLASS_LOGITS, EMBEDDING, LINEAR_HEAD})

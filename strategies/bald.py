@@ -44,6 +44,7 @@ from torch import Tensor
 
 from albench.contracts import CLASS_LOGITS, MC_DROPOUT, LinearHead, Scan, Strategy, top_k
 from albench.errors import ConfigError
+from albench.registry import builtin
 
 __all__ = ["BaldStrategy", "MCEntropyStrategy", "bald_scores", "mc_dropout_probs"]
 
@@ -88,6 +89,7 @@ def bald_scores(probs: Tensor) -> tuple[Tensor, Tensor]:
     return (h_mean - h_each).clamp_min(0).float(), h_mean.float()
 
 
+@builtin("bald", rank=7)
 class BaldStrategy(Strategy):
     """BALD: top-K mutual information of prediction and weights by MC dropout (Gal 2017).
 
@@ -95,8 +97,6 @@ class BaldStrategy(Strategy):
     parameter ``head_dropout`` > 0); T = ``passes`` dropout passes of the last layer. See the
     module docstring.
     """
-
-    name = "bald"
 
     display_name = "BALD"
     requires = frozenset({CLASS_LOGITS, MC_DROPOUT})
@@ -128,14 +128,13 @@ class BaldStrategy(Strategy):
         return top_k(scan.stats[self.key], scan.candidates, budget)
 
 
+@builtin("mc_entropy", rank=8)
 class MCEntropyStrategy(BaldStrategy):
     """Top-K entropy of the MC-dropout mean prediction (Gal et al. 2017, max entropy).
 
     H[mean_t p_t] over T = ``passes`` dropout passes of the last layer; classification with
     ``head_dropout`` > 0 only, as BALD.
     """
-
-    name = "mc_entropy"
 
     display_name = "MC entropy"
     scores = ("mc_entropy",)

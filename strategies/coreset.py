@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from albench.contracts import EMBEDDING, Scan, Strategy
+from albench.registry import builtin
 
 __all__ = ["CoresetStrategy", "k_center_greedy"]
 
@@ -72,10 +73,9 @@ def k_center_greedy(
     return picks.cpu().numpy()
 
 
+@builtin("coreset", rank=2)
 class CoresetStrategy(Strategy):
     """Core-set: k-center greedy over the penultimate features, labeled set as centres."""
-
-    name = "coreset"
 
     display_name = "core-set"
     requires = frozenset({EMBEDDING})

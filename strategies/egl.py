@@ -25,6 +25,7 @@ import numpy as np
 from torch import Tensor
 
 from albench.contracts import CLASS_LOGITS, EMBEDDING, LINEAR_HEAD, Scan, Strategy, top_k
+from albench.registry import builtin
 
 __all__ = ["EGLStrategy", "expected_gradient_length"]
 
@@ -38,14 +39,13 @@ def expected_gradient_length(logits: Tensor, embedding: Tensor) -> Tensor:
     return (expected * scale).float()
 
 
+@builtin("egl", rank=10)
 class EGLStrategy(Strategy):
     """Top-K expected gradient length of the last layer, closed form (Settles et al. 2008).
 
     Classification only (``class_logits``, ``linear_head``); gradients of the weights and the
     bias of the last layer. See the module docstring.
     """
-
-    name = "egl"
 
     display_name = "EGL"
     requires = frozenset({CLASS_LOGITS, EMBEDDING, LINEAR_HEAD})

@@ -10,14 +10,14 @@ import numpy as np
 from torch import Tensor
 
 from albench.contracts import ENTROPY, Scan, Strategy, top_k
+from albench.registry import builtin
 
 __all__ = ["EntropyStrategy"]
 
 
+@builtin("entropy", rank=1)
 class EntropyStrategy(Strategy):
     """Top-K by the task's entropy of the model's prediction (uncertainty baseline)."""
-
-    name = "entropy"
 
     display_name = "entropy"
     requires = frozenset({ENTROPY})

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from albench.contracts import EMBEDDING, Scan, Strategy
+from albench.registry import builtin
 
 __all__ = ["KMeansStrategy", "d2_seeding", "kmeans_select", "lloyd", "nearest_members"]
 
@@ -154,14 +155,13 @@ def kmeans_select(
     return nearest_members(x, centroids, assign)
 
 
+@builtin("kmeans", rank=11)
 class KMeansStrategy(Strategy):
     """k-means (K clusters) on the embedding; the member nearest each centroid (diversity).
 
     Every task family (the embedding core-set uses); k-means++ seeding from the trial's
     selection generator, Lloyd iterations on the device. See the module docstring.
     """
-
-    name = "kmeans"
 
     display_name = "k-means"
     requires = frozenset({EMBEDDING})

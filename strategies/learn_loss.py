@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from albench.contracts import LOSS, TAPS, Scan, Strategy, top_k
+from albench.registry import builtin
 
 __all__ = [
     "LearnLossMSEStrategy",
@@ -70,10 +71,9 @@ def mse_loss_prediction_loss(pred: Tensor, target: Tensor) -> Tensor:
     return (pred.float() - target.detach().float()).pow(2).mean()
 
 
+@builtin("learn_loss", rank=3)
 class LearnLossStrategy(Strategy):
     """Learning loss (Yoo & Kweon 2019): top-K predicted loss, ranking loss Eq. 2."""
-
-    name = "learn_loss"
 
     display_name = "learning loss"
     baseline = True  # the paper's method: every other strategy is compared with it too
@@ -106,10 +106,9 @@ class LearnLossStrategy(Strategy):
         return top_k(scan.stats["predicted_loss"], scan.candidates, budget)
 
 
+@builtin("learn_loss_mse", rank=4)
 class LearnLossMSEStrategy(LearnLossStrategy):
     """Learning loss with an MSE loss-prediction loss, lambda 0.1 (paper §4.1 ablation)."""
-
-    name = "learn_loss_mse"
 
     display_name = "learning loss (MSE)"
     baseline = False

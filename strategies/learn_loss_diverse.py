@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from albench.contracts import EMBEDDING, LOSS, TAPS, Scan
+from albench.registry import builtin
 from albench.strategies.coreset import k_center_greedy
 from albench.strategies.learn_loss import LearnLossStrategy
 
@@ -44,6 +45,7 @@ def top_then_k_center(
     return top[picks]
 
 
+@builtin("learn_loss_diverse", rank=12)
 class LearnLossDiverseStrategy(LearnLossStrategy):
     """Learning loss + diversity: top alpha x K predicted loss, k-center greedy down to K.
 
@@ -51,8 +53,6 @@ class LearnLossDiverseStrategy(LearnLossStrategy):
     k-center greedy in the embedding with the labeled set as centres. See the module
     docstring.
     """
-
-    name = "learn_loss_diverse"
 
     display_name = "learning loss + diversity"
     baseline = False

@@ -28,6 +28,7 @@ import numpy as np
 
 from albench.contracts import CycleWork, Scan, SelectionCost, Strategy
 from albench.errors import ConfigError
+from albench.registry import builtin
 
 __all__ = ["LookaheadOracleStrategy", "greedy_groups"]
 
@@ -50,12 +51,11 @@ def greedy_groups(
     return picked
 
 
+@builtin("lookahead_oracle", rank=16)
 class LookaheadOracleStrategy(Strategy):
     """Oracle: the random batches whose next cycle scores best on the test split (control).
 
     CDALBench's greedy oracle, in groups; see the module docstring."""
-
-    name = "lookahead_oracle"
 
     display_name = "oracle (look-ahead)"
     oracle = True

@@ -18,18 +18,18 @@ import numpy as np
 from torch import Tensor
 
 from albench.contracts import LOSS, Scan, Strategy, top_k
+from albench.registry import builtin
 
 __all__ = ["OracleLossStrategy"]
 
 
+@builtin("oracle_loss", rank=15)
 class OracleLossStrategy(Strategy):
     """Oracle: top-K true loss of the current model (ceiling of loss prediction).
 
     Uses the labels of the candidates (eval mode, no augmentation, as the test losses). See
     the module docstring.
     """
-
-    name = "oracle_loss"
 
     display_name = "oracle (true loss)"
     oracle = True

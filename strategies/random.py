@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from albench.contracts import Scan, Strategy
+from albench.registry import builtin
 
 __all__ = ["RandomStrategy"]
 
 
+@builtin("random", rank=0)
 class RandomStrategy(Strategy):
     """Uniform random sampling without replacement (baseline)."""
-
-    name = "random"
 
     display_name = "random"
     baseline = True  # every paper figure compares with it

@@ -51,6 +51,7 @@ from albench.contracts import (
     top_k,
 )
 from albench.errors import ConfigError
+from albench.registry import builtin
 
 __all__ = [
     "LeastConfidenceStrategy",
@@ -125,6 +126,7 @@ class _TopKUncertainty(Strategy):
         return top_k(scan.stats[self.key], scan.candidates, budget)
 
 
+@builtin("least_confidence", rank=5)
 class LeastConfidenceStrategy(_TopKUncertainty):
     """Top-K least confidence, 1 - max probability (Lewis & Gale 1994); per detection, joint.
 
@@ -134,8 +136,6 @@ class LeastConfidenceStrategy(_TopKUncertainty):
     clipped to [0, 1], mean over joints. See the module docstring.
     """
 
-    name = "least_confidence"
-
     display_name = "least confidence"
     requires = frozenset({f"{CLASS_LOGITS}|{DETECTIONS}|{HEATMAPS}"})
     scores = ("least_confidence",)
@@ -143,6 +143,7 @@ class LeastConfidenceStrategy(_TopKUncertainty):
     measure = staticmethod(least_confidence)
 
 
+@builtin("margin", rank=6)
 class MarginStrategy(_TopKUncertainty):
     """Top-K smallest margin between the two most probable classes (Scheffer et al. 2001).
 
@@ -150,8 +151,6 @@ class MarginStrategy(_TopKUncertainty):
     detection's softmax (background included), aggregated per image as least confidence.
     Pose: unsupported (no principled margin of a heatmap).
     """
-
-    name = "margin"
 
     display_name = "margin"
     requires = frozenset({f"{CLASS_LOGITS}|{DETECTIONS}"})

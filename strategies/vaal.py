@@ -74,6 +74,7 @@ from torch import Tensor, nn
 
 from albench.contracts import IMAGES, LOSS, TAPS, CycleWork, Scan, SelectionCost, Strategy, Task
 from albench.errors import ConfigError
+from albench.registry import builtin
 from albench.strategies.learn_loss import LearnLossStrategy
 
 __all__ = [
@@ -423,6 +424,7 @@ class _Adversarial:
         return least_labeled(fit_and_score(scan, self, rng), scan.candidates, budget)
 
 
+@builtin("vaal", rank=13)
 class VAALStrategy(_Adversarial, Strategy):
     """VAAL (Sinha et al. 2019): the K candidates a VAE-latent discriminator deems unlabeled.
 
@@ -430,7 +432,6 @@ class VAALStrategy(_Adversarial, Strategy):
     subset's, fresh every cycle inside ``select``; see the module docstring.
     """
 
-    name = "vaal"
     display_name = "VAAL"
     requires = frozenset({IMAGES})
 
@@ -455,6 +456,7 @@ class VAALStrategy(_Adversarial, Strategy):
         self._set_generative(latent, width, schedule)
 
 
+@builtin("ta_vaal", rank=14)
 class TAVAALStrategy(_Adversarial, LearnLossStrategy):
     """TA-VAAL (Kim et al. 2021): VAAL conditioned on learning loss's ranked predicted loss.
 
@@ -463,7 +465,6 @@ class TAVAALStrategy(_Adversarial, LearnLossStrategy):
     docstring.
     """
 
-    name = "ta_vaal"
     display_name = "TA-VAAL"
     baseline = False
     requires = frozenset({IMAGES, LOSS, TAPS})

@@ -13,7 +13,8 @@ import importlib
 from typing import Any
 
 from albench import contracts
-from albench.contracts import *  # noqa: F403  (the contract, as albench.tasks.base)
+from albench.contracts import *  # noqa: F403  (the contract)
+from albench.registry import builtin_classes
 
 _LAZY = {
     # helpers for a new task (docs/adding-a-task.md)
@@ -27,19 +28,15 @@ _LAZY = {
     "DetectionTask": "albench.tasks.detection.common",
     "PoseTask": "albench.tasks.pose.common",
     "resize_square": "albench.tasks.images",
-    # the built-in tasks
-    "Cifar10Task": "albench.tasks.classification.cifar10",
-    "DigitsTask": "albench.tasks.classification.digits",
-    "VocTask": "albench.tasks.detection.voc",
-    "ShapesTask": "albench.tasks.detection.shapes",
-    "MpiiTask": "albench.tasks.pose.mpii",
-    "StickmenTask": "albench.tasks.pose.stickmen",
 }
 
 __all__ = [*contracts.__all__, *sorted(_LAZY)]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    """A helper, or a built-in task class (from the registry's index: each is declared once,
+    with ``@builtin``), imported on first access."""
+    where = _LAZY | builtin_classes("task")
+    if name in where:
+        return getattr(importlib.import_module(where[name]), name)
     raise AttributeError(f"module 'albench.tasks' has no attribute {name!r}")

@@ -127,7 +127,7 @@ class Annotated(Strategy):
     ],
 )
 def test_plugin_parameters_are_checked_against_their_annotations(key, value, expected):
-    reg = Registry("strategy", {}, "requires")
+    reg = Registry("strategy", {})
     reg.register("annotated")(Annotated)
     with pytest.raises(ConfigError, match=re.escape(f"s.{key} = {value!r} is invalid: {expected}")):
         reg.resolve_params("annotated", {key: value}, "s")
@@ -136,7 +136,7 @@ def test_plugin_parameters_are_checked_against_their_annotations(key, value, exp
 
 
 def test_double_registration_fails():
-    reg = Registry("thing", {}, "requires")
+    reg = Registry("thing", {})
     reg.register("a")(EveryOther)
     with pytest.raises(ValueError):
         reg.register("a")(Strategy)
@@ -156,9 +156,75 @@ def test_entry_points_are_discovered(monkeypatch):
 
     monkeypatch.setattr(registry, "entry_points", fake_entry_points)
     builtins = {"entropy": Entry("albench.strategies.entropy:EntropyStrategy", "e", ())}
-    reg = Registry("strategy", builtins, "requires")
+    reg = Registry("strategy", builtins)
     assert reg.names() == ["entropy", "broken", "third_party"]
     assert reg.get("third_party").__name__ == "EveryOther"
     assert reg.summary("third_party").startswith("Takes every other candidate")
     with pytest.raises(PluginError, match="'broken' failed to load: ModuleNotFoundError"):
         reg.get("broken")
+
+
+# ------------------------------------------------------------------ one declaration each
+RATIO = '''
+from albench.contracts import Strategy, top_k
+from albench.registry import builtin
+
+
+@builtin("ratio", rank=99)
+class RatioStrategy(Strategy):
+    """Top-K ratio of the second to the first class probability (a test's built-in)."""
+
+    requires = frozenset({"class_logits"})
+
+    def collect(self, out, aux, task):
+        top2 = out.output.softmax(dim=1).topk(2, dim=1).values
+        return {"ratio": top2[:, 1] / top2[:, 0]}
+
+    def select(self, scan, budget, rng):
+        return top_k(scan.stats["ratio"], scan.candidates, budget)
+'''
+
+
+def test_the_committed_index_is_what_the_declarations_say():
+    """albench/builtin_index.py is generated from the @builtin declarations: current, and
+    equal to a fresh scan of them (regenerate: python -m albench.registry)."""
+    from albench import builtin_index
+    from albench.registry import Entry, scan_builtins, source_fingerprint
+
+    assert builtin_index.FINGERPRINT == source_fingerprint(), "run python -m albench.registry"
+    scanned = scan_builtins()
+    for kind in ("task", "strategy"):
+        committed = {n: Entry(*v) for n, v in getattr(builtin_index, kind.upper()).items()}
+        assert committed == scanned[kind]
+        assert list(committed) == list(scanned[kind])  # rank order
+
+
+def test_a_new_builtin_is_one_file_beside_the_others(tmp_path, monkeypatch):
+    """Adding a built-in strategy is writing its module: the scan finds its @builtin with
+    its summary and capabilities, the fingerprint sees the index is stale, and the rebuilt
+    registry lists and loads it, without another table to edit."""
+    import albench.strategies
+    from albench import registry
+
+    folder = tmp_path / "more"
+    folder.mkdir()
+    (folder / "ratio.py").write_text(RATIO)
+    before = registry.source_fingerprint()
+    monkeypatch.setattr(albench.strategies, "__path__", [*albench.strategies.__path__, str(folder)])
+    assert registry.source_fingerprint() != before  # the committed index is now stale
+    tables = registry.scan_builtins()
+    entry = tables["strategy"]["ratio"]
+    assert entry == registry.Entry(
+        "albench.strategies.ratio:RatioStrategy",
+        "Top-K ratio of the second to the first class probability (a test's built-in).",
+        ("class_logits",),
+    )
+    assert list(tables["strategy"])[-1] == "ratio"  # rank 99: listed last
+    monkeypatch.setattr(registry, "INDEX", tmp_path / "builtin_index.py")  # not the real one
+    monkeypatch.setattr(registry, "STRATEGIES", registry.Registry("strategy"))
+    monkeypatch.setattr("albench.builtin_index.FINGERPRINT", "stale")
+    fresh = registry.Registry("strategy")
+    assert "ratio" in fresh.names() and fresh.summary("ratio") == entry.summary
+    assert fresh.get("ratio").name == "ratio"
+    assert (tmp_path / "builtin_index.py").read_text().count("'ratio'") == 1  # rewritten
+    assert albench.strategies.RatioStrategy is fresh.get("ratio")  # the lazy attribute too

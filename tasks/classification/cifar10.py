@@ -22,8 +22,9 @@ from torch import nn
 from torchvision import transforms
 from torchvision.datasets import CIFAR10
 
+from albench.contracts import MC_DROPOUT, TaskData
 from albench.errors import DatasetMissingError
-from albench.tasks.base import MC_DROPOUT, TaskData
+from albench.registry import builtin
 from albench.tasks.classification.common import ClassificationTask
 from albench.tasks.classification.resident import ImageArrays
 from albench.tasks.classification.resnet import ResNet18
@@ -44,10 +45,9 @@ def _with_transform(ds: CIFAR10, transform: transforms.Compose) -> CIFAR10:
     return view
 
 
+@builtin("cifar10", rank=0)
 class Cifar10Task(ClassificationTask):
     """CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy."""
-
-    name = "cifar10"
 
     provides = ClassificationTask.provides | {MC_DROPOUT}  # mc_dropout: head_dropout > 0
     tap_channels = ResNet18.tap_channels

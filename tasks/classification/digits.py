@@ -29,8 +29,9 @@ from torch import Tensor, nn
 from torchvision import transforms
 
 from albench.config import ALConfig
+from albench.contracts import MC_DROPOUT, Expectation, Metric, TaskData
 from albench.errors import ConfigError
-from albench.tasks.base import MC_DROPOUT, Expectation, Metric, TaskData
+from albench.registry import builtin
 from albench.tasks.classification.common import (
     BalancedAccuracy,
     ClassificationTask,
@@ -81,10 +82,9 @@ class DigitsNet(nn.Module):
         return self.linear(h), [t1, t2, t3], emb
 
 
+@builtin("digits", rank=3)
 class DigitsTask(ClassificationTask):
     """Embedded twin of cifar10: scikit-learn's bundled 8x8 digits, small CNN; accuracy."""
-
-    name = "digits"
 
     provides = ClassificationTask.provides | {MC_DROPOUT}  # mc_dropout: head_dropout > 0
     tap_channels = DigitsNet.tap_channels

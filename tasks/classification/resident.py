@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from albench.tasks.base import DeviceData
+from albench.contracts import DeviceData
 
 __all__ = ["ImageArrays", "ResidentImages", "crop_flip"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from albench.tasks.base import DETECTIONS, IMAGES, Metric, StepOutput, Task
+from albench.contracts import DETECTIONS, IMAGES, Metric, StepOutput, Task
 from albench.tasks.detection.ssd import SSDOutput, per_image_loss
 from albench.tasks.detection.voc_eval import VOC07MeanAP
 from albench.tasks.images import resize_square

@@ -44,8 +44,9 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from albench.config import ALConfig
+from albench.contracts import Expectation, TaskData
 from albench.errors import ConfigError
-from albench.tasks.base import Expectation, TaskData
+from albench.registry import builtin
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import SmallBackbone, build_small_ssd
 from albench.tasks.images import check_difficulty, fade_at_random, grained
@@ -309,10 +310,9 @@ def _labels(inputs: tuple[Tensor, dict[str, Tensor]]) -> tuple[Tensor, Tensor]:
     return target["labels"], target["difficult"]
 
 
+@builtin("shapes", rank=4)
 class ShapesTask(DetectionTask):
     """Embedded twin of voc: generated rectangles, discs and triangles; small SSD; VOC07 mAP."""
-
-    name = "shapes"
 
     num_classes = len(SHAPE_CLASSES) + 1
     embedded = True

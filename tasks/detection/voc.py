@@ -35,8 +35,9 @@ from torchvision import tv_tensors
 from torchvision.datasets import VOCDetection
 from torchvision.transforms import v2
 
+from albench.contracts import TaskData
 from albench.errors import DatasetMissingError
-from albench.tasks.base import TaskData
+from albench.registry import builtin
 from albench.tasks.detection.common import DetectionTask
 from albench.tasks.detection.models import (
     SSD300_TAP_CHANNELS,
@@ -142,10 +143,9 @@ def check_voc_tree(root: str | Path) -> None:
         )
 
 
+@builtin("voc", rank=1)
 class VocTask(DetectionTask):
     """PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5."""
-
-    name = "voc"
 
     num_classes = len(VOC_CLASSES) + 1
     image_size = INPUT_SIZE

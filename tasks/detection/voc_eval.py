@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from albench.tasks.base import Metric, StepOutput
+from albench.contracts import Metric, StepOutput
 
 __all__ = [
     "RECALL_POINTS",

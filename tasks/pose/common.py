@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 from torch import Tensor, nn
 
-from albench.tasks.base import HEATMAPS, IMAGES, Metric, StepOutput, Task
+from albench.contracts import HEATMAPS, IMAGES, Metric, StepOutput, Task
 from albench.tasks.images import resize_square
 from albench.tasks.pose.data import make_sample
 from albench.tasks.pose.geometry import Augmentation

@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from albench.contracts import TaskData
 from albench.errors import DatasetMissingError
-from albench.tasks.base import TaskData
+from albench.registry import builtin
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageFiles, PoseAnnotations, PoseDataset
 from albench.tasks.pose.hourglass import StackedHourglass
@@ -186,10 +187,9 @@ def read_mpii(files: MpiiFiles) -> tuple[PoseAnnotations, np.ndarray, np.ndarray
     return ann, fields["paths"], fields["valid"]
 
 
+@builtin("mpii", rank=2)
 class MpiiTask(PoseTask):
     """MPII Human Pose (Newell et al. split) with a 2-stack hourglass (paper §4.3); PCKh@0.5."""
-
-    name = "mpii"
 
     tap_channels = (256, 256)  # §4.3: the last (64, 64, 256) feature map of each stack
     sizes = (22_246, 2_958)  # §4.3: training poses (pool) / validation poses (test)

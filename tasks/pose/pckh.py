@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from albench.tasks.base import Metric, StepOutput
+from albench.contracts import Metric, StepOutput
 from albench.tasks.pose.geometry import apply_affine
 from albench.tasks.pose.heatmaps import decode_heatmaps
 

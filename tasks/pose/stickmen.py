@@ -45,8 +45,9 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from albench.config import ALConfig
+from albench.contracts import Expectation, TaskData
 from albench.errors import ConfigError
-from albench.tasks.base import Expectation, TaskData
+from albench.registry import builtin
 from albench.tasks.images import check_difficulty, fade_at_random, grained
 from albench.tasks.pose.common import PoseTask
 from albench.tasks.pose.data import ImageArray, PoseAnnotations, PoseDataset
@@ -276,10 +277,9 @@ def _annotations(arrays: dict[str, np.ndarray], size: int) -> PoseAnnotations:
     )
 
 
+@builtin("stickmen", rank=5)
 class StickmenTask(PoseTask):
     """Embedded twin of mpii: generated stick figures, 1-stack small hourglass; PCKh@0.5."""
-
-    name = "stickmen"
 
     embedded = True
     channels = 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from albench.contracts import StepOutput
 from albench.strategies.learn_loss import (
     LearnLossMSEStrategy,
     LearnLossStrategy,
@@ -12,7 +13,6 @@ from albench.strategies.learn_loss import (
     mse_loss_prediction_loss,
     ranking_loss,
 )
-from albench.tasks.base import StepOutput
 from albench.tasks.classification.digits import DigitsTask
 
 

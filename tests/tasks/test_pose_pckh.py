@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from albench.tasks.base import StepOutput
+from albench.contracts import StepOutput
 from albench.tasks.pose.heatmaps import render_heatmaps
 from albench.tasks.pose.pckh import MEAN_JOINTS, PCKh, head_size, pckh_counts, pckh_mean
 
