@@ -430,7 +430,7 @@ def names(value: Sequence[str] | str | None, kind: str) -> list[str] | None:
 
 def check_pairs(tasks: Sequence[str], strategies: Sequence[str]) -> None:
     """Refuse a (task, strategy) pair whose requirements the task does not meet (no import
-    for built-ins: their capabilities are in the registry's tables)."""
+    for built-ins: their capabilities are in the registry's index)."""
     from albench.registry import STRATEGIES, TASKS, check_pair
 
     for task in tasks:

@@ -3,7 +3,7 @@
 Every :class:`~albench.errors.AlbenchError` (bad task, strategy, benchmark key, budget,
 missing data, an unsupported task/strategy pair) is printed as one line with exit code 2 and
 no traceback (``ALBENCH_DEBUG=1`` adds it), and is raised before any MLflow run is created, so
-bad input never leaves a run RUNNING. Names are checked against the registry's tables before
+bad input never leaves a run RUNNING. Names are checked against the registry's index before
 torch, a task family or MLflow is imported, so such errors come back in well under a second.
 """
 
@@ -152,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Tasks, strategies, benchmarks and the task x strategy support matrix (built-ins are
-    described from the registry's tables: nothing heavy is imported)."""
+    described from the registry's index: nothing heavy is imported)."""
     for title, described in (("tasks", api.list_tasks()), ("strategies", api.list_strategies())):
         print(f"{title}:")
         for name, line in described.items():
