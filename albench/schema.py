@@ -7,7 +7,8 @@ nothing but the standard library.
 **Runs.** One MLflow run per job (task x strategy x trial), named ``<task>/<strategy>/trial-
 <n>`` and tagged ``albench.kind = job``; the report logs a run of its own tagged
 ``albench.kind = report``. A job run's tags are the names in :class:`Tag`; its params are its
-flattened configuration (``train.lr``, ``al.budget``, ...) plus :data:`RUN_PARAMS`.
+flattened configuration (``train.lr``, ``al.budget``, ...) plus ``device``, ``data_root``,
+``data_path`` and ``compile``.
 
 **Metrics** (the ``*_key`` functions and the constants below), ``step`` = the cycle unless said:
 
@@ -55,7 +56,6 @@ __all__ = [
     "QUALITIES",
     "REPORT",
     "REPORT_RUN_NAME",
-    "RUN_PARAMS",
     "TEST_SCORE_FIXED",
     "TIMES",
     "TIME_PREFIX",
@@ -113,7 +113,6 @@ class Tag:
 
 JOB, REPORT = "job", "report"  # the values of Tag.KIND
 REPORT_RUN_NAME = "report"  # the name of the report's own run
-RUN_PARAMS = ("device", "data_root", "data_path", "compile")  # params beside the config's
 
 LABELED = "labeled"
 PLATEAU = "train/plateau"  # the relative fall of the loss over the last epochs of a cycle
