@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from albench import signals
 from albench.errors import AlbenchError, ConfigError, masked
+from albench.preflight import check_folder, check_tracking_store, state_dir_for, tracking_uri
 from albench.schema import Tag
 
 if TYPE_CHECKING:
@@ -185,9 +186,11 @@ class _Run:
     def __init__(self, benchmark: str, options: RunOptions, dry: bool):
         self.options, self.dry = options, dry
         self.bench = _benchmark(benchmark, options)
-        from albench.tracking import tracking_uri  # pandas: only once the input is good
-
         self.uri = options.tracking_uri or tracking_uri()
+        self.state_dir = state_dir(options, self.uri)
+        if not dry:  # where the results go, before any task or strategy is imported
+            check_tracking_store(self.uri)
+            check_folder(self.state_dir, "--state-dir", create=False)
         self.device, self.gpus = self._where()
         self.jobs = [
             self._job(task, strategy, trial)
@@ -196,7 +199,6 @@ class _Run:
             for strategy in self.bench.strategies_for(task.name)
         ]
         self.sizes = _sizes(self.jobs, need_data=not dry)
-        self.state_dir = state_dir(options, self.uri)
 
     def _where(self) -> tuple[str, list[int] | None]:
         """(device, GPU ids) of the jobs: the cluster's GPUs on Ray, else this machine's."""
@@ -239,14 +241,13 @@ class _Run:
 
     def execute(self) -> Any:
         """Check the store and lock the experiment (a run), then plan, and run."""
-        from albench.preflight import ExperimentLock, check_folder, check_tracking_store
+        from albench.preflight import ExperimentLock
 
         folder, uri = self.state_dir, self.uri
         if folder.exists() and not folder.is_dir():
             raise AlbenchError(f"--state-dir {folder} is a file, not a folder; give a folder path")
         lock = ExperimentLock(uri, self.jobs[0].experiment)
-        if not self.dry:  # the input is good: check the store, make the folder and store, lock
-            check_tracking_store(uri)
+        if not self.dry:  # the input is good: make the folder and the store, lock
             made = not folder.exists()
             check_folder(folder, "--state-dir", create=True)
             try:
@@ -644,8 +645,6 @@ def _in_rounds(tracker: Any, jobs: list, todo: list, run_batch: Callable[[list],
 
 def state_dir(options: RunOptions, uri: str) -> Path:
     """The state folder: ``state_dir``, else beside a sqlite database, else ./albench-state."""
-    from albench.checkpoint import state_dir_for
-
     return Path(options.state_dir).resolve() if options.state_dir else state_dir_for(uri)
 
 

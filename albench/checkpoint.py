@@ -41,7 +41,6 @@ __all__ = [
     "ForeignStateError",
     "JobState",
     "StateWriteError",
-    "state_dir_for",
 ]
 
 _VERSION = 3  # 3: data only (artifacts as tensors), read with weights_only=True
@@ -193,13 +192,3 @@ def _from_data(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: v.numpy() for k, v in value.items()}
     return value.numpy()
-
-
-def state_dir_for(uri: str) -> Path:
-    """Default state folder: beside a sqlite tracking database, else ``./albench-state``."""
-    from albench.preflight import sqlite_path
-
-    db = sqlite_path(uri)
-    if db is not None:
-        return db.resolve().parent / "albench-state"
-    return Path("albench-state").resolve()

@@ -58,6 +58,23 @@ class LockHeldError(AlbenchError):
     """Another ``albench run`` holds the experiment."""
 
 
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri(uri: str | None = None) -> str:
+    """The URI in force: an explicit one, else ``MLFLOW_TRACKING_URI``, else the default.
+
+    A relative sqlite path is made absolute, so worker processes with another working
+    directory write to the same database.
+    """
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    prefix = "sqlite:///"
+    path = uri[len(prefix) :]
+    if uri.startswith(prefix) and not path.startswith("/") and path not in ("", ":memory:"):
+        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` tracking URI, else None."""
     return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
@@ -173,12 +190,25 @@ def _create_sqlite(db: Path, artifacts: str) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def state_dir_for(uri: str) -> Path:
+    """Default state folder: beside a sqlite tracking database, else ``./albench-state``."""
+    db = sqlite_path(uri)
+    if db is not None:
+        return db.resolve().parent / "albench-state"
+    return Path("albench-state").resolve()
+
+
 def check_folder(path: Path, what: str, create: bool) -> None:
     """``path`` is (or, with ``create``, can be made) a writable folder; else one line."""
     if path.exists() and not path.is_dir():
         raise AlbenchError(f"{what} {path} is a file, not a folder; give a folder path")
     if not path.exists():
-        if not create:
+        if not create:  # it could be made: no file stands where a folder above it must be
+            above = next(p for p in path.parents if p.exists())
+            if not above.is_dir():
+                raise AlbenchError(
+                    f"{what} {path} cannot be created ({above} is a file); give a writable path"
+                )
             return
         try:
             path.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import random
 import tempfile
 import time
@@ -28,27 +27,12 @@ import numpy as np
 import pandas as pd
 
 from albench.errors import AlbenchError
-from albench.preflight import disk_full
+from albench.preflight import DEFAULT_TRACKING_URI, disk_full, tracking_uri
 from albench.schema import Tag
 
 __all__ = ["DEFAULT_TRACKING_URI", "StoreFullError", "Tracker", "store_exists", "tracking_uri"]
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 T = TypeVar("T")
-
-
-def tracking_uri(uri: str | None = None) -> str:
-    """The URI in force: an explicit one, else ``MLFLOW_TRACKING_URI``, else the default.
-
-    A relative sqlite path is made absolute, so worker processes with another working
-    directory write to the same database.
-    """
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    prefix = "sqlite:///"
-    path = uri[len(prefix) :]
-    if uri.startswith(prefix) and not path.startswith("/") and path not in ("", ":memory:"):
-        uri = prefix + str(Path(uri[len(prefix) :]).resolve())
-    return uri
 
 
 def store_exists(uri: str) -> bool:

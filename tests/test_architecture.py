@@ -169,3 +169,17 @@ def test_help_list_and_bad_input_import_nothing_heavy():
     assert _heavy_modules_after(["list"]) == (0, [])
     assert _heavy_modules_after(["run", "--tasks", "nosuch"]) == (2, [])
     assert _heavy_modules_after(["plan", "--benchmark", "quick", "--strategies", "x"]) == (2, [])
+
+
+def test_a_bad_store_or_state_folder_is_refused_before_anything_heavy(tmp_path, monkeypatch):
+    """Where the results would go is checked first: a run against an in-memory, unknown or
+    unreachable store, or with a file for a state folder, imports no task, torch or MLflow."""
+    quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
+    (tmp_path / "a_file").write_text("")
+    for uri in ("sqlite://", "garbage://x", f"sqlite:///{tmp_path / 'missing' / 'm.db'}"):
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+        assert _heavy_modules_after(quick) == (2, []), uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    for state in (tmp_path / "a_file", tmp_path / "a_file" / "state"):
+        assert _heavy_modules_after([*quick, "--state-dir", str(state)]) == (2, []), state
+    assert list(tmp_path.iterdir()) == [tmp_path / "a_file"]  # nothing made

@@ -74,12 +74,23 @@ def ray_workers() -> list[int]:
 
 def main(out: Path) -> None:
     result: dict = {}
+    started = time.perf_counter()
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 2, "node_ip_address": "127.0.0.1", "include_dashboard": False},
     )
     cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1")
     address = cluster.address
+    times: dict[str, float] = {}
+    result["seconds"] = times  # each phase's wall time, for the suite's time budget
+    clock = time.perf_counter()
+    times["start"] = round(clock - started, 1)
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        times[phase], clock = round(now - clock, 1), now
+
     try:
         work = out / "equal"
         work.mkdir()
@@ -87,9 +98,11 @@ def main(out: Path) -> None:
         plan = [a for a in SMALL if a != "--no-progress"]
         proc = albench("plan", *plan, "--backend", "ray", "--address", address, uri=uri, cwd=work)
         result["plan"] = {"rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+        lap("plan")
         proc = albench("run", *SMALL, "--backend", "ray", "--address", address, uri=uri, cwd=work)
         result["equal"] = {"rc": proc.returncode, "stderr": proc.stderr[-4000:],
                            "runs": runs(uri, "quick")}  # fmt: skip
+        lap("equal")
 
         work = out / "killed"
         uri, _, driver = two_jobs(work, address, epochs=12)
@@ -105,13 +118,17 @@ def main(out: Path) -> None:
         _, err = driver.communicate(timeout=900)
         result["killed"] = {"rc": driver.returncode, "stderr": err[-4000:], "killed": killed,
                             "pids_before": before, "runs": runs(uri, "quick")}  # fmt: skip
+        lap("killed")
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             result[sig.name] = interrupted(out / sig.name, address, sig)
+            lap(sig.name)
 
         cluster.add_node(num_cpus=6, num_gpus=2, node_ip_address="127.0.0.1")
         result["gpus"] = gpu_phase(out / "gpus", address)
+        lap("gpus")
         result["contract"] = contract_phase(out / "contract", address)
+        lap("contract")
         result["listening"] = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True).stdout
     finally:
         ray.shutdown()
@@ -154,9 +171,11 @@ def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
     _, err = driver.communicate(timeout=300)
     exit_s = time.perf_counter() - sent
     statuses = [r["status"] for r in runs(uri, "quick")]
+    rerun = time.perf_counter()
     again = albench(*args, uri=uri, cwd=work)
     return {"rc": driver.returncode, "exit_s": exit_s, "stderr": err[-3000:],
             "statuses": statuses, "again_rc": again.returncode,
+            "rerun_s": round(time.perf_counter() - rerun, 1),
             "again": runs(uri, "quick")}  # fmt: skip
 
 
