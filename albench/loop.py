@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Subset
 
 from albench import cpu, signals
 from albench.checkpoint import CorruptStateError, ForeignStateError, JobState
@@ -62,7 +61,7 @@ from albench.schema import (
 )
 from albench.scoring import score_quality
 from albench.tracking import flatten
-from albench.training import Learner
+from albench.training import Batches, Learner
 
 __all__ = [
     "Job",
@@ -236,58 +235,6 @@ def balanced_draw(classes: np.ndarray, size: int, rng: np.random.Generator) -> n
     return np.sort(np.concatenate(drawn))
 
 
-def _memory_budget(device: torch.device) -> int:
-    """Bytes a device-resident data set may take: half of what is free on ``device``."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0] // 2
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-
-
-class _Loaders:
-    """A job's batches: index slices of device-resident data when the task offers them and
-    they fit (``train.data_path`` "auto" or "resident"), else DataLoaders over the datasets."""
-
-    def __init__(self, task: Task, data: TaskData, cfg, device: torch.device):
-        self.task, self.data, self.cfg = task, data, cfg
-        self.resident = None
-        if cfg.data_path != "loader":
-            self.resident = task.device_data(data, device, _memory_budget(device))
-            if self.resident is None and cfg.data_path == "resident":
-                raise ConfigError(
-                    f"train.data_path = 'resident': task {task.name!r} has no device-resident "
-                    "data path, or its data does not fit; use 'auto' or 'loader'"
-                )
-        self.path = "resident" if self.resident is not None else "loader"
-
-    def train(self, indices: np.ndarray, seed: int, drop_last: bool):
-        if self.resident is not None:
-            return self.resident.train_batches(indices, self.cfg.batch_size, seed, drop_last)
-        return self._loader(
-            self.data.pool_train,
-            indices,
-            self.cfg.batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(seed),
-            drop_last=drop_last,
-        )
-
-    def eval(self, split: str, indices: np.ndarray):
-        """Fixed-order batches of the "pool" (without augmentation) or "test" split."""
-        if self.resident is not None:
-            return self.resident.eval_batches(split, indices, self.cfg.eval_batch_size)
-        dataset = self.data.pool_eval if split == "pool" else self.data.test
-        return self._loader(dataset, indices, self.cfg.eval_batch_size, shuffle=False)
-
-    def _loader(self, dataset, indices: np.ndarray, batch_size: int, **kw) -> DataLoader:
-        return DataLoader(
-            Subset(dataset, indices.tolist()),
-            batch_size=batch_size,
-            num_workers=self.cfg.num_workers,
-            collate_fn=self.task.collate,
-            **kw,
-        )
-
-
 @dataclass(frozen=True)
 class Progress:
     """Where a running job is: sent to the runner's progress board."""
@@ -382,7 +329,8 @@ class _JobRun:
             seeds=(derive_seed(seed, Stream.MODEL), derive_seed(seed, Stream.AUX)),
         )
         self.initial = self.learner.state() if self.al.reinit_model else None
-        self.loaders = _Loaders(self.task, self.data, self.cfg, self.learner.device)
+        self.batches = Batches(self.task, self.data, self.cfg, self.learner.device)
+        self.learner.batches = self.batches  # where its scan reads the pool
         self.worker_tags = {
             Tag.HOST: socket.gethostname(),
             Tag.PID: os.getpid(),
@@ -423,7 +371,7 @@ class _JobRun:
         params = flatten(job.config()) | {
             "device": job.device,
             "data_root": job.data_root,
-            "data_path": self.loaders.path,
+            "data_path": self.batches.path,
             "compile": self.learner.compile_note,
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
@@ -508,7 +456,7 @@ class _JobRun:
         for context, size in (("pool", self.data.pool_size), ("test", len(self.data.test))):
             name = f"{job.task.name}/{context}"
             definition = json.dumps(
-                [job.task.registered, dict(job.task.params), self.loaders.path, context, size],
+                [job.task.registered, dict(job.task.params), self.batches.path, context, size],
                 sort_keys=True, default=str,
             )  # fmt: skip
             out.append((context, name, hashlib.sha256(definition.encode()).hexdigest()[:16]))
@@ -553,7 +501,7 @@ class _JobRun:
             rows = ahead.rows
         else:
             rows = self._train(cycle, state.labeled)
-        result = self.learner.evaluate(self.loaders.eval("test", np.arange(len(self.data.test))))
+        result = self.learner.evaluate(self.batches.eval("test", np.arange(len(self.data.test))))
         rows += [(eval_key(self.task.metric), result.metric, cycle)]
         rows += [(LABELED, len(state.labeled), cycle)]
         # the same metric with the labeled count as its step: MLflow charts it as the curve
@@ -594,7 +542,7 @@ class _JobRun:
         if EMBEDDING not in self.task.provides or self.al.initial < 2:
             return {}  # no embedding, or no two initial items to set the threshold
         both = np.concatenate([labeled, picked])
-        embed = self.learner.infer(self.loaders.eval("pool", both), _embedding)["embedding"]
+        embed = self.learner.infer(self.batches.eval("pool", both), _embedding)["embedding"]
         vectors = embed.cpu().double().numpy()
         n = len(labeled)
         return {pick_key("near_share"): near_share(vectors[n:], vectors[:n], self.al.initial)}
@@ -606,7 +554,7 @@ class _JobRun:
         progress shown when ``quiet``: a look-ahead probe)."""
         seed, cfg = self.job.trial_seed, self.cfg
         torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
-        batches = self.loaders.train(
+        batches = self.batches.train(
             labeled,
             seed=derive_seed(seed, Stream.SHUFFLE, cycle),
             drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
@@ -639,7 +587,7 @@ class _JobRun:
                 f"cycle {cycle}: {al.budget} picks asked from {len(candidates)} candidates"
             )
         t0 = time.perf_counter()
-        scan = self.learner.scan(candidates, labeled, lambda idx: self.loaders.eval("pool", idx))
+        scan = self.learner.scan(candidates, labeled)
         if type(self.strategy).lookahead:
             scan.probe = self._probe(cycle, labeled)
         rows.append((TIME_SCAN, time.perf_counter() - t0, cycle))
@@ -668,7 +616,7 @@ class _JobRun:
                 if self.initial is not None:
                     self.learner.load(*self.initial)
                 rows = self._train(cycle + 1, after, quiet=True)
-                metric = self.learner.evaluate(self.loaders.eval("test", test)).metric
+                metric = self.learner.evaluate(self.batches.eval("test", test)).metric
                 best = self.ahead
                 if best is None or (len(after), metric) > (len(best.labeled), best.metric):
                     self.ahead = _Ahead(after, metric, rows, self.learner.state())

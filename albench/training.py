@@ -14,6 +14,7 @@ it; the statistics stay on the device until the selection.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,14 +22,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Subset
 
-from albench.contracts import ENTROPY, EvalResult, Metric, Scan, StepOutput, Strategy, Task
+from albench.contracts import (
+    ENTROPY,
+    EvalResult,
+    Metric,
+    Scan,
+    StepOutput,
+    Strategy,
+    Task,
+    TaskData,
+)
+from albench.errors import ConfigError
 from albench.schema import is_score_column
 
 if TYPE_CHECKING:
     from albench.config import TrainConfig
 
-__all__ = ["Learner", "NonFiniteLossError", "accelerate", "build_optimizer"]
+__all__ = ["Batches", "Learner", "NonFiniteLossError", "accelerate", "build_optimizer"]
 
 Collect = Callable[[StepOutput, Any], dict[str, Tensor]]  # (output, batch) -> name -> (B, ...)
 
@@ -80,9 +92,62 @@ def accelerate(
         return model, f"fallback to eager: {type(exc).__name__}: {str(exc)[:300]}"
 
 
+def _memory_budget(device: torch.device) -> int:
+    """Bytes a device-resident data set may take: half of what is free on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] // 2
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+
+
+class Batches:
+    """A job's batches: index slices of device-resident data when the task offers them and
+    they fit (``train.data_path`` "auto" or "resident"), else DataLoaders over the datasets."""
+
+    def __init__(self, task: Task, data: TaskData, cfg: TrainConfig, device: torch.device):
+        self.task, self.data, self.cfg = task, data, cfg
+        self.resident = None
+        if cfg.data_path != "loader":
+            self.resident = task.device_data(data, device, _memory_budget(device))
+            if self.resident is None and cfg.data_path == "resident":
+                raise ConfigError(
+                    f"train.data_path = 'resident': task {task.name!r} has no device-resident "
+                    "data path, or its data does not fit; use 'auto' or 'loader'"
+                )
+        self.path = "resident" if self.resident is not None else "loader"
+
+    def train(self, indices: np.ndarray, seed: int, drop_last: bool):
+        if self.resident is not None:
+            return self.resident.train_batches(indices, self.cfg.batch_size, seed, drop_last)
+        return self._loader(
+            self.data.pool_train,
+            indices,
+            self.cfg.batch_size,
+            shuffle=True,
+            generator=torch.Generator().manual_seed(seed),
+            drop_last=drop_last,
+        )
+
+    def eval(self, split: str, indices: np.ndarray):
+        """Fixed-order batches of the "pool" (without augmentation) or "test" split."""
+        if self.resident is not None:
+            return self.resident.eval_batches(split, indices, self.cfg.eval_batch_size)
+        dataset = self.data.pool_eval if split == "pool" else self.data.test
+        return self._loader(dataset, indices, self.cfg.eval_batch_size, shuffle=False)
+
+    def _loader(self, dataset, indices: np.ndarray, batch_size: int, **kw) -> DataLoader:
+        return DataLoader(
+            Subset(dataset, indices.tolist()),
+            batch_size=batch_size,
+            num_workers=self.cfg.num_workers,
+            collate_fn=self.task.collate,
+            **kw,
+        )
+
+
 @dataclass
 class Learner:
-    """Owns the task, the strategy, the target model, the strategy's module and the device.
+    """Owns the task, the strategy, the target model, the strategy's module, the device and
+    the job's :class:`Batches` (where :meth:`scan` reads the pool).
 
     ``forward`` runs the forward passes (e.g. the ``torch.compile`` wrapper of ``model``);
     ``model`` owns the parameters. Build one with :meth:`build`.
@@ -95,6 +160,7 @@ class Learner:
     device: torch.device
     forward: nn.Module | None = None
     compile_note: str = "off"
+    batches: Batches | None = None  # the job's batches (its pool, for :meth:`scan`)
 
     @classmethod
     def build(
@@ -213,14 +279,9 @@ class Learner:
         outcome = {k: values.pop(k) for k in list(values) if not is_score_column(k)}
         return EvalResult(float(metric.compute()), loss, scores=values, outcome=outcome)
 
-    def scan(
-        self,
-        candidates: np.ndarray,
-        labeled: np.ndarray,
-        batches_of: Callable[[np.ndarray], Iterable[Any]],
-    ) -> Scan:
+    def scan(self, candidates: np.ndarray, labeled: np.ndarray) -> Scan:
         """A :class:`Scan` of ``candidates`` (and of ``labeled`` if the strategy declares
-        ``scan_labeled``); ``batches_of(indices)`` gives fixed-order pool batches."""
+        ``scan_labeled``), in fixed-order batches of the pool from :attr:`batches`."""
         result = Scan(candidates=candidates)
         if not self.strategy.needs_scan:
             return result
@@ -229,10 +290,10 @@ class Learner:
             stats = self.strategy.collect(out, self.aux, self.task)
             return stats | self.strategy.collect_inputs(batch, self.task)
 
-        result.stats = self.infer(batches_of(candidates), collect)
+        result.stats = self.infer(self.batches.eval("pool", candidates), collect)
         if self.strategy.scan_labeled:
             result.labeled = labeled
-            result.labeled_stats = self.infer(batches_of(labeled), collect)
+            result.labeled_stats = self.infer(self.batches.eval("pool", labeled), collect)
         return result
 
 

@@ -67,3 +67,25 @@ def _run_albench(*args: str, cwd, env=None, timeout: float = 900) -> subprocess.
 def albench_cli():
     """Run the command line in a subprocess: ``albench_cli("run", ..., cwd=..., env=...)``."""
     return _run_albench
+
+
+def pytest_collection_modifyitems(config, items):
+    """For pytest-xdist (``-n auto``, on by default; ``--dist loadscope`` keeps a module on
+    one worker, so a module-scoped fixture such as a Ray cluster or a real run is built
+    once): the modules with end-to-end tests (the slowest) are handed out first, so that the
+    workers finish together instead of one starting the slowest test last. The order within
+    a module is kept."""
+    slow_modules = {item.module.__name__ for item in items if "e2e" in item.keywords}
+    items.sort(key=lambda item: item.module.__name__ not in slow_modules)  # stable
+
+
+class PoolBatches:
+    """A stand-in for a job's :class:`~albench.training.Batches` in a ``Learner``: the pool's
+    batches of some indices are ``pool(indices)`` (test data the test chose)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def eval(self, split: str, indices):
+        assert split == "pool", split  # the scan reads the pool alone
+        return self.pool(indices)

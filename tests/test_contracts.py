@@ -13,6 +13,7 @@ import torch
 from albench.contracts import CAPABILITIES, ENTROPY, Scan, Strategy, Task
 from albench.registry import STRATEGIES, TASKS, missing_capabilities
 from albench.training import Learner
+from tests.conftest import PoolBatches
 
 B = 6
 CPU = torch.device("cpu")
@@ -110,7 +111,8 @@ def test_strategy_contract(name, digits):
     batches = [digits.example_batch(B) for _ in range(3)]
     candidates = np.random.default_rng(0).permutation(100)[: 3 * B]
     labeled = np.arange(100, 100 + B)
-    scan = learner.scan(candidates, labeled, lambda idx: batches if len(idx) > B else batches[:1])
+    learner.batches = PoolBatches(lambda idx: batches if len(idx) > B else batches[:1])
+    scan = learner.scan(candidates, labeled)
     for key in strategy.scores:
         assert scan.stats[key].shape == (3 * B,)
     assert isinstance(scan, Scan) and (bool(scan.stats) == strategy.needs_scan)

@@ -14,7 +14,7 @@ from albench.errors import BudgetTooLargeError
 from albench.loop import Stream, derive_seed, prepare, run_job
 from albench.strategies.entropy import EntropyStrategy
 from albench.tracking import Tracker
-from albench.training import Learner
+from albench.training import Batches, Learner
 from tests.conftest import tiny_job
 
 
@@ -150,10 +150,10 @@ def test_scan_statistics_belong_to_their_candidates(data_path, mlflow_uri):
     model = task.build_model().eval()
     candidates = np.random.default_rng(0).permutation(data.pool_size)[:50]
     cfg = dataclasses.replace(job.task.train, data_path=data_path, eval_batch_size=16)
-    loaders = loop._Loaders(task, data, cfg, torch.device("cpu"))  # what the loop uses
-    assert loaders.path == data_path
-    learner = Learner(task, strategy, model, None, torch.device("cpu"))
-    scan = learner.scan(candidates, np.arange(5), lambda idx: loaders.eval("pool", idx))
+    batches = Batches(task, data, cfg, torch.device("cpu"))  # what the loop uses
+    assert batches.path == data_path
+    learner = Learner(task, strategy, model, None, torch.device("cpu"), batches=batches)
+    scan = learner.scan(candidates, np.arange(5))
     with torch.inference_mode():
         for k in (0, 17, 49):
             x, y = data.pool_eval[int(candidates[k])]

@@ -15,7 +15,7 @@ from albench.errors import AlbenchError
 from albench.loop import Stream, derive_seed, prepare, run_job
 from albench.registry import STRATEGIES, TASKS
 from albench.tracking import Tracker
-from albench.training import Learner
+from albench.training import Batches, Learner
 from tests.conftest import tiny_job
 
 
@@ -97,7 +97,7 @@ def test_the_logged_metric_is_the_last_epoch_model_of_its_cycle(mlflow_uri, tmp_
     res = run_job(job, state_dir=tmp_path / "state")
     logged = dict(tracker.metric_history(res.run_id, "eval/accuracy"))
     task, _, data = prepare(job)
-    loaders = loop._Loaders(task, data, job.task.train, torch.device("cpu"))
+    batches = Batches(task, data, job.task.train, torch.device("cpu"))
     assert sorted(saved) == sorted(logged) == [0, 1, 2]
     for cycle, weights in saved.items():
         model = task.build_model()
@@ -105,5 +105,5 @@ def test_the_logged_metric_is_the_last_epoch_model_of_its_cycle(mlflow_uri, tmp_
         learner = Learner(
             task, STRATEGIES.create("random", {}, "s"), model, None, torch.device("cpu")
         )
-        fresh = learner.evaluate(loaders.eval("test", np.arange(len(data.test))))
+        fresh = learner.evaluate(batches.eval("test", np.arange(len(data.test))))
         assert fresh.metric == logged[cycle]

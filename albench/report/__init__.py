@@ -21,7 +21,7 @@ Layered so each part is tested on its own:
    label efficiency, cost); :mod:`albench.report.compare` - the same for a comparison;
 5. :mod:`albench.report.render` - files on disk (``index.html`` from
    ``templates/index.html.j2``), no absolute local path in them
-   (:mod:`albench.report.hygiene`), then the directory logged back to MLflow as the
+   (:mod:`albench.report.paths`), then the directory logged back to MLflow as the
    artifacts of a run named ``report``.
 
 No module here names a task or a strategy: they come from the runs' tags and the registries.

@@ -28,7 +28,7 @@ A report is reproducible byte-for-byte except the "generated" timestamp line of
 ids use a fixed salt, and no file records the time it was drawn (SVG ``Date`` and PDF
 ``CreationDate`` metadata are dropped; matplotlib's PNGs carry none).
 
-No absolute local path goes into a report (:mod:`albench.report.hygiene`): the tracking URI
+No absolute local path goes into a report (:mod:`albench.report.paths`): the tracking URI
 and any text that may hold a path are shown relative to the report's folder, or with the
 home and temporary folders abbreviated, and "How this was made" says so. Its line
 ``report format`` (:data:`REPORT_FORMAT`) tells a report made this way from an older one.
@@ -65,8 +65,8 @@ from albench.report.data import (
     load_report_data,
 )
 from albench.report.document import Figure, Notes, Section, Table, Writer
-from albench.report.hygiene import PATH_NOTE, scrub, show_uri
 from albench.report.options import DEFAULT_FORMATS, FORMATS, ReportOptions, check_formats
+from albench.report.paths import PATH_NOTE, scrub, show_uri
 from albench.report.sections import TaskContext, task_section
 from albench.schema import REPORT, REPORT_RUN_NAME, Tag
 

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import stats as scipy_stats  # (this module is albench's own stats)
 
 from albench import verdicts
 from albench.schema import (
@@ -215,7 +215,9 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, str]:
         return math.nan, math.nan, ""
     if n < MIN_CI_TRIALS:
         return float(v.min()), float(v.max()), "range"
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
+    half = (
+        float(scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * float(v.std(ddof=1)) / math.sqrt(n)
+    )
     mean = float(v.mean())
     return mean - half, mean + half, "t95"
 
@@ -277,7 +279,7 @@ def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
     if np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):  # equal up to rounding
         notes.append("all differences equal: t undefined")
     else:
-        res = stats.ttest_rel(x, y)
+        res = scipy_stats.ttest_rel(x, y)
         out["t"], out["t_p"] = float(res.statistic), float(res.pvalue)
         if n == 2:
             notes.append("t-test with 1 degree of freedom")
@@ -287,7 +289,7 @@ def paired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy warns about small samples; the note says it
-            res = stats.wilcoxon(x, y)
+            res = scipy_stats.wilcoxon(x, y)
         out["wilcoxon_w"], out["wilcoxon_p"] = float(res.statistic), float(res.pvalue)
         notes.append(_wilcoxon_note(nonzero))
     return out | {"note": "; ".join(n for n in notes if n)}
@@ -309,7 +311,7 @@ def unpaired_test(x: np.ndarray, y: np.ndarray) -> dict[str, float | str]:
     }
     if len(x) < 2 or len(y) < 2:
         return out | {"note": f"n={len(x)} and {len(y)}: no test"}
-    res = stats.ttest_ind(x, y, equal_var=False)
+    res = scipy_stats.ttest_ind(x, y, equal_var=False)
     out["t"], out["t_p"] = float(res.statistic), float(res.pvalue)
     if min(len(x), len(y)) >= MIN_CI_TRIALS:
         ci = res.confidence_interval(CONFIDENCE)
@@ -790,8 +792,12 @@ def scatter_points(
     n = len(both)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant input -> NaN correlation, shown as nan
-        pearson = float(stats.pearsonr(both.score, both.loss).statistic) if n > 1 else math.nan
-        spearman = float(stats.spearmanr(both.score, both.loss).statistic) if n > 1 else math.nan
+        pearson = (
+            float(scipy_stats.pearsonr(both.score, both.loss).statistic) if n > 1 else math.nan
+        )
+        spearman = (
+            float(scipy_stats.spearmanr(both.score, both.loss).statistic) if n > 1 else math.nan
+        )
     k = math.ceil(top * n)
     rank = np.argsort(-both.score.to_numpy(), kind="stable")  # highest scores first
     flag = np.zeros(n, bool)

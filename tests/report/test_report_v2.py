@@ -36,7 +36,7 @@ from albench.report import ReportOptions, make_report
 from albench.report.data import load_compare_data, load_report_data
 from albench.report.document import Writer
 from albench.report.figures import strategy_styles
-from albench.report.hygiene import scrub, show_path, show_uri
+from albench.report.paths import scrub, show_path, show_uri
 from albench.report.render import REPORT_FORMAT, render, render_comparison
 from albench.report.stats import holm
 from albench.tracking import Tracker
@@ -396,7 +396,7 @@ def test_paper_check_puts_the_papers_numbers_beside_with_verdicts(report):
     assert "Does the paper&#39;s ordering hold?" in page
 
 
-# ------------------------------------------------------------------------------ hygiene
+# -------------------------------------------------------------------------------- paths
 def _absolute_hits(folder: Path, extra: str) -> list[str]:
     hits = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from albench.registry import STRATEGIES, TASKS
 from albench.training import Learner
+from tests.conftest import PoolBatches
 
 
 def test_oracle_picks_the_top_true_losses():
@@ -20,7 +21,8 @@ def test_oracle_picks_the_top_true_losses():
     batches = [(x[:12], y[:12]), (x[12:], y[12:])]
     candidates = np.random.default_rng(0).permutation(500)[:24]
     learner.model.train()  # the scan must switch to eval mode itself
-    scan = learner.scan(candidates, np.arange(3), lambda idx: batches)
+    learner.batches = PoolBatches(lambda idx: batches)
+    scan = learner.scan(candidates, np.arange(3))
     model = learner.model.eval()
     with torch.no_grad():
         true = F.cross_entropy(model(x)[0], y, reduction="none")  # eval mode, no augmentation

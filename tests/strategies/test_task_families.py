@@ -10,6 +10,7 @@ import torch
 
 from albench.registry import STRATEGIES, TASKS, missing_capabilities
 from albench.training import Learner
+from tests.conftest import PoolBatches
 
 B = 4
 # VAAL's VAE and discriminator are trained inside select(): the paper's network for 100 epochs
@@ -45,7 +46,8 @@ def test_strategy_scans_and_selects_on_its_task_families(task_name, strategy_nam
     )
     candidates = np.random.default_rng(0).permutation(100)[: 3 * B]
     labeled = np.arange(100, 100 + B)
-    scan = learner.scan(candidates, labeled, lambda idx: bs if len(idx) > B else bs[:1])
+    learner.batches = PoolBatches(lambda idx: bs if len(idx) > B else bs[:1])
+    scan = learner.scan(candidates, labeled)
     for key in strategy.scores:
         assert scan.stats[key].shape == (3 * B,) and torch.isfinite(scan.stats[key]).all()
     if type(strategy).lookahead:  # as the loop's probe: a short update, the test metric

@@ -29,7 +29,7 @@ from albench.strategies.vaal import (
     vae_loss,
 )
 from albench.tracking import Tracker
-from tests.conftest import tiny_job
+from tests.conftest import PoolBatches, tiny_job
 
 TINY = {"width": 4, "epochs": 4, "batch_size": 8}  # a VAE of 4..32 channels, 4 passes
 
@@ -242,7 +242,8 @@ def test_scans_collect_images_and_the_test_split_never_does():
         task, strategy, task.build_model(), strategy.auxiliary(task), torch.device("cpu")
     )
     batch = task.example_batch(4)
-    scan = learner.scan(np.arange(8), np.arange(8, 12), lambda idx: [batch] * (len(idx) // 4))
+    learner.batches = PoolBatches(lambda idx: [batch] * (len(idx) // 4))
+    scan = learner.scan(np.arange(8), np.arange(8, 12))
     assert scan.stats["image"].shape == (8, 1, 16, 16)  # digits: 8x8 upsampled to 16
     assert scan.labeled_stats["image"].shape == (4, 1, 16, 16)
     assert scan.stats["predicted_loss"].shape == (8,)

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-import albench.loop as loop
 from albench.cli import main
 from albench.config import ALConfig, TaskConfig, TrainConfig
 from albench.contracts import Scan
@@ -19,6 +18,7 @@ from albench.loop import Job, run_job
 from albench.strategies.vaal import VAALStrategy
 from albench.tasks.detection.voc import VOC_CLASSES, VocTask
 from albench.tracking import Tracker
+from albench.training import Batches
 
 OBJECT = """  <object>
     <name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>{difficult}
@@ -173,11 +173,11 @@ def test_pool_images_reach_the_generative_model_at_its_documented_size(voc_root)
     task = VocTask(backbone_weights="none")
     data = task.datasets(str(voc_root), download=False)
     cfg = TrainConfig(eval_batch_size=2, data_path="loader")
-    loaders = loop._Loaders(task, data, cfg, torch.device("cpu"))  # what the scan reads
+    batches = Batches(task, data, cfg, torch.device("cpu"))  # what the scan reads
     strategy = VAALStrategy(width=2, epochs=1, batch_size=2)
     idx = np.arange(data.pool_size)
     images = torch.cat(
-        [strategy.collect_inputs(batch, task)["image"] for batch in loaders.eval("pool", idx)]
+        [strategy.collect_inputs(batch, task)["image"] for batch in batches.eval("pool", idx)]
     )
     assert task.generative_size == 64 and images.shape == (3, 3, 64, 64)
     assert images.min() >= 0 and images.max() <= 1

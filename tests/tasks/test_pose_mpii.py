@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-import albench.loop as loop
 from albench.cli import main
 from albench.config import TrainConfig
 from albench.contracts import Scan
@@ -21,6 +20,7 @@ from albench.tasks.pose import MpiiTask
 from albench.tasks.pose.geometry import apply_affine
 from albench.tasks.pose.heatmaps import decode_heatmaps
 from albench.tasks.pose.mpii import find_mpii, read_mpii
+from albench.training import Batches
 
 R_WRIST = 10
 
@@ -165,11 +165,11 @@ def test_pool_crops_reach_the_generative_model_at_its_documented_size(tmp_path):
     _write_tree(tmp_path)
     task = MpiiTask()
     data = task.datasets(str(tmp_path), download=False)
-    loaders = loop._Loaders(task, data, TrainConfig(eval_batch_size=2), torch.device("cpu"))
+    batches = Batches(task, data, TrainConfig(eval_batch_size=2), torch.device("cpu"))
     strategy = TAVAALStrategy(width=2, epochs=1, batch_size=2)
     idx = np.arange(data.pool_size)
     images = torch.cat(
-        [strategy.collect_inputs(batch, task)["image"] for batch in loaders.eval("pool", idx)]
+        [strategy.collect_inputs(batch, task)["image"] for batch in batches.eval("pool", idx)]
     )
     assert task.generative_size == 64 and images.shape == (5, 3, 64, 64)
     assert images.min() >= 0 and images.max() <= 1

@@ -1,5 +1,5 @@
-"""No absolute local path in a report: what the report shows of the tracking URI and of
-any text that may hold a path (left-out runs' errors, the command line).
+"""What a report shows of local paths: none absolute. The tracking URI, and any text that
+may hold a path (left-out runs' errors, the command line).
 
 A local path (an absolute path, or a ``sqlite:``/``file:`` URI's path) is shown
 
