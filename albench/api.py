@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from albench import signals
 from albench.errors import AlbenchError, ConfigError, masked
-from albench.preflight import check_folder, check_tracking_store, state_dir_for, tracking_uri
 from albench.schema import Tag
 
 if TYPE_CHECKING:
@@ -186,6 +185,8 @@ class _Run:
     def __init__(self, benchmark: str, options: RunOptions, dry: bool):
         self.options, self.dry = options, dry
         self.bench = _benchmark(benchmark, options)
+        from albench.preflight import check_folder, check_tracking_store, tracking_uri
+
         self.uri = options.tracking_uri or tracking_uri()
         self.state_dir = state_dir(options, self.uri)
         if not dry:  # where the results go, before any task or strategy is imported
@@ -241,7 +242,7 @@ class _Run:
 
     def execute(self) -> Any:
         """Check the store and lock the experiment (a run), then plan, and run."""
-        from albench.preflight import ExperimentLock
+        from albench.preflight import ExperimentLock, check_folder, check_tracking_store
 
         folder, uri = self.state_dir, self.uri
         if folder.exists() and not folder.is_dir():
@@ -645,6 +646,8 @@ def _in_rounds(tracker: Any, jobs: list, todo: list, run_batch: Callable[[list],
 
 def state_dir(options: RunOptions, uri: str) -> Path:
     """The state folder: ``state_dir``, else beside a sqlite database, else ./albench-state."""
+    from albench.preflight import state_dir_for
+
     return Path(options.state_dir).resolve() if options.state_dir else state_dir_for(uri)
 
 
