@@ -63,9 +63,9 @@ def train_once(job: Job, labels: int) -> dict[str, Any]:
     labeled = np.arange(labels)
     started = time.perf_counter()
     rows = cycles._train(0, labeled)
-    learner, loaders, data = cycles.learner, cycles.loaders, cycles.data
-    test = learner.evaluate(loaders.eval("test", np.arange(len(data.test))))
-    train = learner.evaluate(loaders.eval("pool", labeled))
+    learner, batches, data = cycles.learner, cycles.batches, cycles.data
+    test = learner.evaluate(batches.eval("test", np.arange(len(data.test))))
+    train = learner.evaluate(batches.eval("pool", labeled))
     out = {
         "metric": test.metric,
         "train_loss": float(train.loss.mean()),

@@ -69,14 +69,28 @@ def albench_cli():
     return _run_albench
 
 
+# The slowest modules, minutes each (emulated CPUs, a two-node Ray cluster, killed workers
+# and tracking servers): started first, while the other worker runs everything else.
+SLOWEST_MODULES = (
+    "tests/e2e/test_cpu_vendors.py",
+    "tests/e2e/test_ray_cluster.py",
+    "tests/e2e/test_parallel.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     """For pytest-xdist (``-n auto``, on by default; ``--dist loadscope`` keeps a module on
     one worker, so a module-scoped fixture such as a Ray cluster or a real run is built
-    once): the modules with end-to-end tests (the slowest) are handed out first, so that the
-    workers finish together instead of one starting the slowest test last. The order within
-    a module is kept."""
-    slow_modules = {item.module.__name__ for item in items if "e2e" in item.keywords}
-    items.sort(key=lambda item: item.module.__name__ not in slow_modules)  # stable
+    once): the slowest modules first, then the other modules with end-to-end tests, then the
+    rest, so that the workers finish together instead of one starting the slowest test
+    last. The order within a module is kept."""
+    e2e_modules = {item.nodeid.partition("::")[0] for item in items if "e2e" in item.keywords}
+
+    def rank(item) -> int:
+        name = item.nodeid.partition("::")[0]
+        return 0 if name in SLOWEST_MODULES else 1 if name in e2e_modules else 2
+
+    items.sort(key=rank)  # stable
 
 
 class PoolBatches:

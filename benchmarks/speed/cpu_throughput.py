@@ -29,9 +29,8 @@ def measure(name: str, epochs: int, labeled: int, data_root: str) -> dict[str, f
     import torch
 
     from albench.config import TrainConfig, build_dataclass
-    from albench.loop import _Loaders
     from albench.registry import STRATEGIES, TASKS
-    from albench.training import Learner
+    from albench.training import Batches, Learner
 
     task = TASKS.create(name, {}, f"tasks.{name}.params")
     schedule = dict(TASKS.get(name).default_schedule or {})
@@ -40,16 +39,16 @@ def measure(name: str, epochs: int, labeled: int, data_root: str) -> dict[str, f
     data = task.datasets(data_root, download=False)
     strategy = STRATEGIES.create("random", {}, "strategies.random")
     learner = Learner.build(task, strategy, cfg, torch.device("cpu"), seeds=(0, 1))
-    loaders = _Loaders(task, data, cfg, torch.device("cpu"))
+    job_batches = Batches(task, data, cfg, torch.device("cpu"))
     indices = np.arange(min(labeled, data.pool_size))
-    batches = loaders.train(indices, seed=0, drop_last=False)
+    batches = job_batches.train(indices, seed=0, drop_last=False)
     learner.train(batches, cfg)  # warm-up
     start = time.perf_counter()
     for _ in range(epochs):
         learner.train(batches, cfg)
     train_rate = epochs * len(indices) / (time.perf_counter() - start)
     start = time.perf_counter()
-    learner.evaluate(loaders.eval("test", np.arange(len(data.test))))
+    learner.evaluate(job_batches.eval("test", np.arange(len(data.test))))
     infer_rate = len(data.test) / (time.perf_counter() - start)
     return {"train_images_per_s": train_rate, "infer_over_train": infer_rate / train_rate}
 

@@ -111,7 +111,10 @@ import sys
 import ray
 from albench.cli import main
 
-ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+# address="local": a fresh instance, never the latest one another process (another test under
+# pytest-xdist, say) started on this machine
+ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+         log_to_driver=False)
 try:
     code = main(sys.argv[1:])
 finally:
@@ -203,8 +206,7 @@ def test_two_concurrent_jobs_against_an_mlflow_server(tmp_path, albench_cli):
             assert len(tracker.metric_history(rid, "time/scan_s")) == 1
         assert len({r.data.tags["albench.pid"] for r in runs}) == 2
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        _stop_server(server)
 
 
 def _start_server(tmp_path, port: int) -> subprocess.Popen:
@@ -223,6 +225,19 @@ def _start_server(tmp_path, port: int) -> subprocess.Popen:
         except OSError:
             assert time.time() < deadline and server.poll() is None, "server did not start"
             time.sleep(0.5)
+
+
+def _stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM to the server's process group; SIGKILL if it has not exited within 30 s (a
+    loaded machine can keep a graceful shutdown waiting)."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
 
 
 def _histories(uri: str) -> dict:
@@ -274,9 +289,7 @@ def test_a_tracking_server_killed_mid_run_loses_and_duplicates_nothing(tmp_path,
         assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
         assert _histories(uri) == _histories(ref_uri)  # equal values, every step once
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        _stop_server(server)
 
 
 @pytest.mark.parametrize(("how", "code"), [("SIGINT to the group", 130), ("SIGTERM", 143)])
