@@ -329,8 +329,7 @@ class _JobRun:
             seeds=(derive_seed(seed, Stream.MODEL), derive_seed(seed, Stream.AUX)),
         )
         self.initial = self.learner.state() if self.al.reinit_model else None
-        self.batches = Batches(self.task, self.data, self.cfg, self.learner.device)
-        self.learner.batches = self.batches  # where its scan reads the pool
+        self.learner.batches = Batches(self.task, self.data, self.cfg, self.learner.device)
         self.worker_tags = {
             Tag.HOST: socket.gethostname(),
             Tag.PID: os.getpid(),
@@ -371,7 +370,7 @@ class _JobRun:
         params = flatten(job.config()) | {
             "device": job.device,
             "data_root": job.data_root,
-            "data_path": self.batches.path,
+            "data_path": self.learner.batches.path,
             "compile": self.learner.compile_note,
         }
         params |= {f"task_info.{k}": str(v) for k, v in task.run_info().items()}
@@ -451,12 +450,12 @@ class _JobRun:
         names the split by its definition (task, parameters, data path, size)."""
         import hashlib
 
-        job = self.job
+        job, path = self.job, self.learner.batches.path
         out = []
         for context, size in (("pool", self.data.pool_size), ("test", len(self.data.test))):
             name = f"{job.task.name}/{context}"
             definition = json.dumps(
-                [job.task.registered, dict(job.task.params), self.batches.path, context, size],
+                [job.task.registered, dict(job.task.params), path, context, size],
                 sort_keys=True, default=str,
             )  # fmt: skip
             out.append((context, name, hashlib.sha256(definition.encode()).hexdigest()[:16]))
@@ -501,7 +500,9 @@ class _JobRun:
             rows = ahead.rows
         else:
             rows = self._train(cycle, state.labeled)
-        result = self.learner.evaluate(self.batches.eval("test", np.arange(len(self.data.test))))
+        result = self.learner.evaluate(
+            self.learner.batches.eval("test", np.arange(len(self.data.test)))
+        )
         rows += [(eval_key(self.task.metric), result.metric, cycle)]
         rows += [(LABELED, len(state.labeled), cycle)]
         # the same metric with the labeled count as its step: MLflow charts it as the curve
@@ -542,7 +543,7 @@ class _JobRun:
         if EMBEDDING not in self.task.provides or self.al.initial < 2:
             return {}  # no embedding, or no two initial items to set the threshold
         both = np.concatenate([labeled, picked])
-        embed = self.learner.infer(self.batches.eval("pool", both), _embedding)["embedding"]
+        embed = self.learner.infer(self.learner.batches.eval("pool", both), _embedding)["embedding"]
         vectors = embed.cpu().double().numpy()
         n = len(labeled)
         return {pick_key("near_share"): near_share(vectors[n:], vectors[:n], self.al.initial)}
@@ -554,7 +555,7 @@ class _JobRun:
         progress shown when ``quiet``: a look-ahead probe)."""
         seed, cfg = self.job.trial_seed, self.cfg
         torch.manual_seed(derive_seed(seed, Stream.AUGMENT, cycle))
-        batches = self.batches.train(
+        batches = self.learner.batches.train(
             labeled,
             seed=derive_seed(seed, Stream.SHUFFLE, cycle),
             drop_last=len(labeled) % cfg.batch_size == 1,  # never a batch of one (BatchNorm)
@@ -616,7 +617,7 @@ class _JobRun:
                 if self.initial is not None:
                     self.learner.load(*self.initial)
                 rows = self._train(cycle + 1, after, quiet=True)
-                metric = self.learner.evaluate(self.batches.eval("test", test)).metric
+                metric = self.learner.evaluate(self.learner.batches.eval("test", test)).metric
                 best = self.ahead
                 if best is None or (len(after), metric) > (len(best.labeled), best.metric):
                     self.ahead = _Ahead(after, metric, rows, self.learner.state())

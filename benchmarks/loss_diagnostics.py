@@ -63,7 +63,7 @@ def train_once(job: Job, labels: int) -> dict[str, Any]:
     labeled = np.arange(labels)
     started = time.perf_counter()
     rows = cycles._train(0, labeled)
-    learner, batches, data = cycles.learner, cycles.batches, cycles.data
+    learner, batches, data = cycles.learner, cycles.learner.batches, cycles.data
     test = learner.evaluate(batches.eval("test", np.arange(len(data.test))))
     train = learner.evaluate(batches.eval("pool", labeled))
     out = {

@@ -68,9 +68,24 @@ def runs(uri: str, experiment: str) -> list[dict]:
 
 
 def ray_workers() -> list[int]:
-    """Pids of the Ray worker processes that run an albench job now."""
+    """Pids of the Ray worker processes that run an albench job now, in this script's
+    cluster."""
     found = subprocess.run(["pgrep", "-f", "ray::_ray_job"], capture_output=True, text=True)
-    return [int(p) for p in found.stdout.split()]
+    # this script's cluster alone: under pytest-xdist another test may run Ray beside it
+    return [int(p) for p in found.stdout.split() if _descends_from(int(p), os.getpid())]
+
+
+def _descends_from(pid: int, root: int) -> bool:
+    """Whether process ``pid`` is ``root`` or below it (parents read from /proc)."""
+    while pid > 1:
+        if pid == root:
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # gone meanwhile
+            return False
+        pid = int(stat.rpartition(")")[2].split()[1])  # the field after the state: ppid
+    return False
 
 
 def main(out: Path) -> None:
