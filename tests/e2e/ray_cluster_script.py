@@ -9,10 +9,10 @@ Phases, each recorded under its own key:
 
 - ``equal``: the small benchmark through ``albench run --backend ray --address ...``;
 - ``plan``: ``albench plan --backend ray --address ...`` (the nodes, their CPUs and GPUs);
-- ``killed``: two longer jobs, one of whose Ray worker processes is killed (SIGKILL) once the
-  job has saved a state; Ray retries it and it resumes;
-- ``SIGINT``, ``SIGTERM`` (side by side): the signal to the driver once both jobs saved a
-  state, then the same command again;
+- ``killed``: two jobs, one of whose Ray worker processes is killed (SIGKILL) once both are
+  held after a saved cycle (``held.py``); Ray retries it and it resumes;
+- ``SIGINT``, ``SIGTERM`` (side by side): two drivers of two jobs each, the signal to each
+  driver once all four jobs are held, then the same commands again;
 - ``gpus``: six jobs with ``--jobs-per-gpu 2`` on the node that declares two (fake) GPUs;
 - ``contract``: the cluster contract against a folder no node can write and a module version
   the nodes do not have.
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import ray
+from held import held_env, wait_until_held
 from ray.cluster_utils import Cluster
 
 SMALL = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--no-progress",
@@ -93,6 +94,8 @@ def main(out: Path) -> None:
     # background (`.ci/run` under nohup) ignores SIGINT, and a driver would inherit that; a
     # handler here is reset to the default in every child (no preexec_fn: threads start them)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    hold = out / "hold"  # the held strategies' file, in every node's environment
+    os.environ.update(held_env(dict(os.environ), hold))
     result: dict = {}
     started = time.perf_counter()
     cluster = Cluster(
@@ -125,25 +128,23 @@ def main(out: Path) -> None:
         lap("equal")
 
         work = out / "killed"
-        uri, _, driver = two_jobs(work, address, epochs=12)
-        killed, before, deadline = None, {}, time.time() + 600
-        while killed is None and time.time() < deadline and driver.poll() is None:
-            states = list((work / "albench-state").rglob("*.pt"))
-            workers = ray_workers()
-            if len(states) == 2 and len(workers) == 2:  # both runs exist, mid-job
-                before = {r["name"]: r["tags"]["albench.pid"] for r in runs(uri, "quick")}
-                killed = workers[0]
-                os.kill(killed, signal.SIGKILL)
+        hold.touch()
+        uri, _, driver = two_jobs(work, address)
+        wait_until_held(hold, jobs=2, alive=lambda: driver.poll() is None)
+        deadline = time.time() + 60
+        while len(workers := ray_workers()) != 2 and time.time() < deadline:
             time.sleep(0.2)
+        before = {r["name"]: r["tags"]["albench.pid"] for r in runs(uri, "quick")}
+        killed = workers[0] if len(workers) == 2 else None
+        if killed is not None:
+            os.kill(killed, signal.SIGKILL)
+        release(hold)
         _, err = driver.communicate(timeout=900)
         result["killed"] = {"rc": driver.returncode, "stderr": err[-4000:], "killed": killed,
                             "pids_before": before, "runs": runs(uri, "quick")}  # fmt: skip
         lap("killed")
 
-        with ThreadPoolExecutor(2) as pool:  # side by side: 4 jobs, 4 slots
-            phases = {s.name: pool.submit(interrupted, out / s.name, address, s)
-                      for s in (signal.SIGINT, signal.SIGTERM)}  # fmt: skip
-            result |= {name: phase.result() for name, phase in phases.items()}
+        result |= interrupted(out, address, hold)
         lap("SIGINT and SIGTERM")
 
         cluster.add_node(num_cpus=6, num_gpus=2, node_ip_address="127.0.0.1")
@@ -158,13 +159,13 @@ def main(out: Path) -> None:
         (out / "cluster.json").write_text(json.dumps(result))
 
 
-def two_jobs(work: Path, address: str, epochs: int) -> tuple[str, list[str], subprocess.Popen]:
-    """``albench run`` of two digits jobs (3 cycles of ``epochs``) on the cluster, started in
-    ``work`` with a store of its own: (its tracking URI, its arguments, the driver)."""
+def two_jobs(work: Path, address: str) -> tuple[str, list[str], subprocess.Popen]:
+    """``albench run`` of two held digits jobs (3 cycles of 3 epochs) on the cluster, started
+    in ``work`` with a store of its own: (its tracking URI, its arguments, the driver)."""
     work.mkdir()
     uri = f"sqlite:///{work / 'mlflow.db'}"
-    args = ["run", *SMALL[:-4], "--strategies", "random,learn_loss", "--set", "al.cycles=3",
-            "--set", f"train.epochs={epochs}", "--backend", "ray",
+    args = ["run", *SMALL[:-4], "--strategies", "held:HeldRandom,held:HeldLearnLoss",
+            "--set", "al.cycles=3", "--set", "train.epochs=3", "--backend", "ray",
             "--address", address]  # fmt: skip
     driver = subprocess.Popen(
         [sys.executable, "-m", "albench", *args],
@@ -176,27 +177,36 @@ def two_jobs(work: Path, address: str, epochs: int) -> tuple[str, list[str], sub
     return uri, args, driver
 
 
-def interrupted(work: Path, address: str, sig: signal.Signals) -> dict:
-    """``sig`` to the driver alone (a cluster's workers are not in the terminal's process
-    group) once both jobs have saved a state; then the same command again."""
-    # 3 cycles of 100 epochs: seconds of training after both jobs saved their first state
-    uri, args, driver = two_jobs(work, address, epochs=100)
-    deadline = time.time() + 600
-    while time.time() < deadline and driver.poll() is None:
-        if len(list((work / "albench-state").rglob("*.pt"))) == 2:
-            break
-        time.sleep(0.2)
-    sent = time.perf_counter()
-    driver.send_signal(sig)
-    _, err = driver.communicate(timeout=300)
-    exit_s = time.perf_counter() - sent
-    statuses = [r["status"] for r in runs(uri, "quick")]
-    rerun = time.perf_counter()
-    again = albench(*args, uri=uri, cwd=work)
-    return {"rc": driver.returncode, "exit_s": exit_s, "stderr": err[-3000:],
-            "statuses": statuses, "again_rc": again.returncode,
-            "rerun_s": round(time.perf_counter() - rerun, 1),
-            "again": runs(uri, "quick")}  # fmt: skip
+def release(hold: Path) -> None:
+    """Let the held jobs go on, and forget which were held."""
+    hold.unlink()
+    for marker in hold.parent.glob(f"{hold.name}.waiting-*"):
+        marker.unlink()
+
+
+def interrupted(out: Path, address: str, hold: Path) -> dict[str, dict]:
+    """Two drivers of two jobs each; once all four jobs are held, SIGINT to one and SIGTERM to
+    the other, to the driver alone (a cluster's workers are not in the terminal's process
+    group); then the same commands again, side by side (4 jobs, 4 slots)."""
+    hold.touch()
+    started = {sig: two_jobs(out / sig.name, address) for sig in (signal.SIGINT, signal.SIGTERM)}
+    drivers = [driver for _, _, driver in started.values()]
+    wait_until_held(hold, jobs=4, alive=lambda: all(d.poll() is None for d in drivers))
+    for sig, (_, _, driver) in started.items():
+        driver.send_signal(sig)
+    result = {}
+    for sig, (uri, _, driver) in started.items():
+        _, err = driver.communicate(timeout=300)
+        statuses = [r["status"] for r in runs(uri, "quick")]
+        result[sig.name] = {"rc": driver.returncode, "stderr": err[-3000:], "statuses": statuses}
+    release(hold)
+    with ThreadPoolExecutor(2) as pool:
+        again = {sig.name: pool.submit(albench, *args, uri=uri, cwd=out / sig.name)
+                 for sig, (uri, args, _) in started.items()}  # fmt: skip
+        for name, proc in again.items():
+            uri = started[signal.Signals[name]][0]
+            result[name] |= {"again_rc": proc.result().returncode, "again": runs(uri, "quick")}
+    return result
 
 
 def gpu_phase(work: Path, address: str) -> dict:

@@ -17,6 +17,7 @@ import pytest
 
 from albench.checkpoint import CorruptStateError, JobState
 from albench.tracking import Tracker
+from tests.e2e.held import held_env, wait_until_held
 
 pytestmark = pytest.mark.e2e
 
@@ -183,18 +184,18 @@ def _alive(pid: int) -> bool:
 
 
 def test_e_workers_exit_when_the_driver_dies(tmp_path, albench_cli):
-    args = [*SMALL, "--set", "al.cycles=3", "--set", "train.epochs=30", "--strategies"]
-    args += ["random,entropy", "--jobs", "2"]
+    hold = tmp_path / "hold"
+    args = [*SMALL, *SHORT, "--strategies", "held:HeldRandom,held:HeldEntropy"]
+    args += ["--jobs", "2"]
+    hold.touch()
     proc = subprocess.Popen(
         [sys.executable, "-m", "albench", "run", *args],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=held_env(_env(tmp_path), hold),
         stderr=subprocess.PIPE,
         text=True,
     )
-    line = proc.stderr.readline()
-    while line and "cycle 1/3" not in line:  # both workers are busy
-        line = proc.stderr.readline()
+    wait_until_held(hold, jobs=2, alive=lambda: proc.poll() is None)  # both workers are busy
     runs = _runs(tmp_path)
     pids = [int(r.data.tags["albench.pid"]) for r in runs]
     proc.kill()
@@ -203,7 +204,8 @@ def test_e_workers_exit_when_the_driver_dies(tmp_path, albench_cli):
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not any(_alive(p) for p in pids)  # no orphan keeps logging
-    again = albench_cli("run", *args, cwd=tmp_path, env=_env(tmp_path))
+    hold.unlink()
+    again = albench_cli("run", *args, cwd=tmp_path, env=held_env(_env(tmp_path), hold))
     assert again.returncode == 0, again.stderr
     runs = _runs(tmp_path)
     assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
@@ -214,25 +216,35 @@ def test_e_workers_exit_when_the_driver_dies(tmp_path, albench_cli):
 
 
 def test_f_a_second_runner_of_the_same_experiment_refuses(tmp_path, albench_cli):
-    args = [*SMALL, "--set", "al.cycles=3", "--set", "train.epochs=400", "--strategies"]
-    args += ["random", "--jobs", "1"]
+    hold = tmp_path / "hold"
+    env = held_env(_env(tmp_path), hold)
+    args = [*SMALL, *SHORT, "--strategies", "held:HeldRandom", "--jobs", "1"]
+    hold.touch()
     first = subprocess.Popen(
         [sys.executable, "-m", "albench", "run", *args],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=env,
         stderr=subprocess.PIPE,
         text=True,
     )
-    line = first.stderr.readline()
-    while line and "jobs to run" not in line:
-        line = first.stderr.readline()
-    second = albench_cli("run", *args, cwd=tmp_path, env=_env(tmp_path))
+    wait_until_held(hold, jobs=1, alive=lambda: first.poll() is None)  # mid-run, locked
+    second = albench_cli("run", *args, cwd=tmp_path, env=env)
     lines = second.stderr.strip().splitlines()
     assert second.returncode == 2 and len(lines) == 1, second.stderr
     assert f"pid {first.pid}" in lines[0] and "--wait" in lines[0]
-    waited = albench_cli("run", *args, "--wait", cwd=tmp_path, env=_env(tmp_path))
-    assert waited.returncode == 0, waited.stderr
-    assert "0 of 1 jobs to run (1 finished already)" in waited.stderr
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "albench", "run", *args, "--wait"],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(10)  # time to start and reach the lock; it waits while the first is held
+    assert waiting.poll() is None, waiting.communicate()[1]
+    hold.unlink()
+    _, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert "0 of 1 jobs to run (1 finished already)" in err
     first.communicate(timeout=300)
     assert first.returncode == 0
     (run,) = _runs(tmp_path)

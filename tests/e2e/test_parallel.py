@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from albench.tracking import Tracker
+from tests.e2e.held import held_env, wait_until_held
 
 pytestmark = pytest.mark.e2e
 
@@ -66,22 +67,12 @@ def _interruptible() -> None:
 
 def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cli):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
-    args = [
-        "--benchmark",
-        "quick",
-        "--tasks",
-        "digits",
-        "--trials",
-        "1",
-        "--strategies",
-        "random",
-        "--no-progress",
-        "--set",
-        "al.cycles=4",
-        "--set",
-        "train.epochs=40",
-    ]
+    hold = tmp_path / "hold"
+    env = held_env(os.environ | {"MLFLOW_TRACKING_URI": uri}, hold)
+    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
+            "held:HeldRandom", "--no-progress", "--set", "al.cycles=4",
+            "--set", "train.epochs=2"]  # fmt: skip
+    hold.touch()
     proc = subprocess.Popen(
         [sys.executable, "-m", "albench", "run", *args],
         env=env,
@@ -90,14 +81,13 @@ def test_ctrl_c_marks_the_run_killed_and_resume_finishes_it(tmp_path, albench_cl
         text=True,
         preexec_fn=_interruptible,
     )
-    line = proc.stderr.readline()
-    while line and "cycle 1/4" not in line:  # the first cycle is checkpointed
-        line = proc.stderr.readline()
+    wait_until_held(hold, jobs=1, alive=lambda: proc.poll() is None)  # a cycle is saved
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     _, runs = _runs(uri)
     assert [r.info.status for r in runs] == ["KILLED"]
+    hold.unlink()
     again = albench_cli("run", *args, env=env, cwd=tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr
     tracker, runs = _runs(uri)
@@ -253,32 +243,31 @@ def _histories(uri: str) -> dict:
 
 
 def test_a_tracking_server_killed_mid_run_loses_and_duplicates_nothing(tmp_path, albench_cli):
-    args = [*SMALL[:-4], "--set", "al.cycles=4", "--set", "train.epochs=60"]
-    args += ["--strategies", "random,learn_loss", "--jobs", "2"]
+    args = [*SMALL[:-4], "--set", "al.cycles=4", "--set", "train.epochs=3", "--jobs", "2"]
+    args += ["--strategies", "held:HeldRandom,held:HeldLearnLoss"]
+    hold = tmp_path / "hold"
     reference = tmp_path / "reference"
     reference.mkdir()
     ref_uri = f"sqlite:///{reference / 'mlflow.db'}"
-    out = albench_cli(*args, env=os.environ | {"MLFLOW_TRACKING_URI": ref_uri}, cwd=reference)
+    ref_env = held_env(os.environ | {"MLFLOW_TRACKING_URI": ref_uri}, hold)  # never held
+    out = albench_cli(*args, env=ref_env, cwd=reference)
     assert out.returncode == 0, out.stderr
 
     port = _free_port()
     uri = f"http://127.0.0.1:{port}"
     fast_give_up = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri} | fast_give_up
+    env = held_env(os.environ | {"MLFLOW_TRACKING_URI": uri} | fast_give_up, hold)
     server = _start_server(tmp_path, port)
     try:
+        hold.touch()
         proc = subprocess.Popen(
             [sys.executable, "-m", "albench", *args],
             cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        seen: set[str] = set()
-        while len(seen) < 2:  # both jobs have finished a cycle
-            line = proc.stderr.readline()
-            assert line, "the run ended early"
-            if "cycle 2/4" in line:
-                seen.add(line.split()[0])
+        wait_until_held(hold, jobs=2, alive=lambda: proc.poll() is None)  # 2 cycles logged
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=30)
+        hold.unlink()  # the jobs go on, into a dead server
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert len(err.strip().splitlines()) < 20, err  # no traceback flood
@@ -302,10 +291,12 @@ def test_ctrl_c_or_sigterm_stops_two_workers_at_once_and_the_rerun_resumes(
     worker is left waiting for another job: that took a minute), and the same command
     resumes both runs."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = os.environ | {"MLFLOW_TRACKING_URI": uri}
+    hold = tmp_path / "hold"
+    env = held_env(os.environ | {"MLFLOW_TRACKING_URI": uri}, hold)
     args = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
-            "random,learn_loss", "--no-progress", "--jobs", "2", "--set", "al.cycles=3",
-            "--set", "train.epochs=40"]  # fmt: skip
+            "held:HeldRandom,held:HeldLearnLoss", "--no-progress", "--jobs", "2",
+            "--set", "al.cycles=3", "--set", "train.epochs=2"]  # fmt: skip
+    hold.touch()
     proc = subprocess.Popen(
         [sys.executable, "-m", "albench", *args],
         env=env,
@@ -315,11 +306,7 @@ def test_ctrl_c_or_sigterm_stops_two_workers_at_once_and_the_rerun_resumes(
         preexec_fn=_interruptible,
         start_new_session=True,  # its own process group, as a shell job has
     )
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if len(list((tmp_path / "albench-state").rglob("*.pt"))) == 2:
-            break
-        time.sleep(0.2)
+    wait_until_held(hold, jobs=2, alive=lambda: proc.poll() is None)  # a cycle saved in each
     if how == "SIGTERM":
         proc.send_signal(signal.SIGTERM)
     else:
@@ -330,6 +317,7 @@ def test_ctrl_c_or_sigterm_stops_two_workers_at_once_and_the_rerun_resumes(
     assert "Traceback" not in err
     _, runs = _runs(uri)
     assert [r.info.status for r in runs] == ["KILLED", "KILLED"]
+    hold.unlink()
     again = albench_cli(*args, env=env, cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stderr
     tracker, runs = _runs(uri)
