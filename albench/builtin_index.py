@@ -2,7 +2,7 @@
 built-in tasks and strategies: do not edit (the registry rebuilds it when their source
 changes). The only place in albench/ that names a built-in."""
 
-FINGERPRINT = '7cdbb15b0cb71b27e33358f90e93151b26c1ccaa7c96eef172a969dbb214c605'
+FINGERPRINT = 'a925c138fd713d55b2343a2da5fc713fe71cd4814e448c26dcefe7bbaca77709'
 TASK = {
     'cifar10': ('albench.tasks.classification.cifar10:Cifar10Task', 'CIFAR-10 image classification with ResNet-18 (paper §4.1); metric accuracy.', ('class_logits', 'embedding', 'entropy', 'images', 'linear_head', 'loss', 'mc_dropout', 'taps'), False),
     'voc': ('albench.tasks.detection.voc:VocTask', 'PASCAL VOC07+12 object detection with SSD300 (paper §4.2); metric VOC07 mAP@0.5.', ('detections', 'embedding', 'entropy', 'images', 'loss', 'taps'), False),

@@ -46,6 +46,8 @@ __all__ = [
     "BalancedAccuracy",
     "ClassificationTask",
     "ImageTensorDataset",
+    "Normalize",
+    "PaddedCrop",
     "classifier_head",
     "softmax_entropy",
 ]
@@ -164,6 +166,40 @@ class ClassificationTask(Task):
         x = torch.randn(batch_size, *self.image_shape, generator=g)
         y = torch.randint(0, self.num_classes, (batch_size,), generator=g)
         return x, y
+
+
+class Normalize:
+    """``(x - mean) / std`` per channel of a float image (C, H, W): torchvision's
+    ``transforms.Normalize`` on a tensor, bit for bit, without importing torchvision (whose
+    package import, models and ``torch._dynamo`` included, costs about 2 s of CPU in every
+    process that runs a digits job)."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        self.mean, self.std = tuple(mean), tuple(std)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device).view(-1, 1, 1)
+        std = torch.as_tensor(self.std, dtype=x.dtype, device=x.device).view(-1, 1, 1)
+        return x.sub(mean).div(std)
+
+
+class PaddedCrop:
+    """Zero-pad an image (C, H, W) by ``pad`` on every side, cut a random ``size`` x ``size``
+    window (row offset drawn first, then column, each from torch's global generator), then
+    ``then``: torchvision's ``Compose([RandomCrop(size, padding=pad), then])`` on a tensor,
+    the same draws and the same pixels, without importing torchvision."""
+
+    def __init__(self, size: int, pad: int, then: Callable[[Tensor], Tensor]):
+        self.size, self.pad, self.then = size, pad, then
+
+    def __call__(self, x: Tensor) -> Tensor:
+        x = F.pad(x, [self.pad] * 4, mode="constant", value=0.0)
+        height, width = x.shape[-2:]
+        if (height, width) == (self.size, self.size):  # nothing to draw (as torchvision)
+            return self.then(x)
+        top = int(torch.randint(0, height - self.size + 1, size=(1,)).item())
+        left = int(torch.randint(0, width - self.size + 1, size=(1,)).item())
+        return self.then(x[..., top : top + self.size, left : left + self.size])
 
 
 class ImageTensorDataset(Dataset):

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision import transforms
 
 from albench.config import ALConfig
 from albench.contracts import MC_DROPOUT, Expectation, Metric, TaskData
@@ -36,6 +35,8 @@ from albench.tasks.classification.common import (
     BalancedAccuracy,
     ClassificationTask,
     ImageTensorDataset,
+    Normalize,
+    PaddedCrop,
 )
 from albench.tasks.classification.resident import ImageArrays
 from albench.tasks.scenarios import (
@@ -189,10 +190,8 @@ class DigitsTask(ClassificationTask):
         pool, pool_labels, facts = self._scenario(images[pool_idx], labels[pool_idx])
         mean, std = pool.mean().item(), pool.std().item()
         self.pixel_stats = ((mean,), (std,))  # undone by generative_images
-        normalize = transforms.Normalize([mean], [std])
-        train_tf = transforms.Compose(
-            [transforms.RandomCrop(8, padding=self.shift), normalize] if self.shift else [normalize]
-        )
+        normalize = Normalize((mean,), (std,))
+        train_tf = PaddedCrop(8, self.shift, normalize) if self.shift else normalize
         grey = self.copies == 1  # the 17 grey levels as they are; noisy copies stay floats
         arrays = ImageArrays(
             pool=(pool * 16).round().to(torch.uint8) if grey else pool,  # raw 0..16 levels
