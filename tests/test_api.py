@@ -1,8 +1,8 @@
-"""albench from Python: the README's notebook example, and the API's checks and errors."""
+"""albench from Python: the API's checks and errors (the README's notebook example runs in
+tests/e2e/test_quick.py)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -10,35 +10,8 @@ import pytest
 import albench
 from albench.errors import AlbenchError, ConfigError
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 
-
-def notebook_example() -> str:
-    """The README's five-line notebook example (the Python block after its marker)."""
-    text = README.read_text()
-    block = re.search(r"<!-- notebook-example -->\n```python\n(.*?)```", text, re.S)
-    assert block, "README.md lost its notebook example"
-    return block.group(1)
-
-
-def test_the_readme_notebook_example_runs_and_plots_every_strategy(mlflow_uri):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    code = notebook_example()
-    assert len([line for line in code.splitlines() if line.strip()]) <= 5
-    namespace: dict = {}
-    exec(compile(code, "README.md notebook example", "exec"), namespace)
-    curves = namespace["curves"]
-    strategies = albench.load_benchmark("quick").strategies
-    assert sorted(curves.columns) == sorted(strategies)  # one curve per strategy
-    assert list(curves.index) == [40, 80, 120, 160, 200, 240]  # the labeled counts
-    assert ((curves >= 0) & (curves <= 1)).all().all()
-    ax = matplotlib.pyplot.gca()
-    assert len(ax.get_lines()) == len(strategies) and ax.get_xlabel() == "labeled samples"
-
-
-def test_the_api_raises_the_command_line_s_errors_before_any_run(mlflow_uri, tmp_path):
+def test_the_api_raises_the_command_line_s_errors_before_any_run(no_store_uri, tmp_path):
     with pytest.raises(AlbenchError, match="unknown task 'nosuch'"):
         albench.run("quick", albench.RunOptions(tasks=["nosuch"]))
     with pytest.raises(ConfigError, match="--trials 0 is invalid"):

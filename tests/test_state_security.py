@@ -64,12 +64,15 @@ def _job_hash(args: list[str], cwd: pathlib.Path) -> str:
     return out.stdout.strip()
 
 
-def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(tmp_path, albench_cli):
+def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(
+    tmp_path, albench_cli, store_in
+):
     """`albench plan` and `albench run` over a state folder holding the crafted file in
     place of the job's own state: the plan says the state is corrupt, the run fails the job
     in one line; no code ran."""
 
     marker = tmp_path / "pwned"
+    store_in(tmp_path)  # where the command line's default store goes
     args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
             "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
     state_dir = tmp_path / "albench-state" / "quick"
@@ -125,13 +128,16 @@ def test_a_swapped_state_fails_its_job_before_any_run_is_created(tmp_path, mlflo
 
 
 @pytest.mark.parametrize("name", ["../../escape", "/abs/path", "a/b", ".", ".."])
-def test_an_experiment_name_never_writes_outside_the_state_folder(name, tmp_path, albench_cli):
+def test_an_experiment_name_never_writes_outside_the_state_folder(
+    name, tmp_path, albench_cli, store_in
+):
     """Any experiment name maps to one safe file name in the state folder: the lock and the
     states stay inside it, and a report's default folder inside reports/."""
     from albench.config import experiment_file_name
 
     work = tmp_path / "a" / "b" / "work"
     work.mkdir(parents=True)
+    store_in(work)  # where the command line's default store goes
     args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
             "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
     run = albench_cli("run", *args, "--no-progress", "--experiment", name, cwd=work)
@@ -241,6 +247,7 @@ lock.release()
 """
 
 
+@pytest.mark.slow  # a system test: 8 rounds of 8 processes racing for one lock
 def test_many_processes_taking_over_a_stale_lock_at_once_leave_one_holder(tmp_path):
     """8 processes find a dead holder's lock at the same moment, 8 rounds: exactly one of
     them holds the lock each round (without the folder lock, 4 rounds of 12 had two)."""
@@ -292,12 +299,14 @@ def test_a_job_whose_states_are_both_corrupt_fails_its_run_instead_of_leaving_it
     assert "CorruptStateError" in run.data.tags["albench.error"]
 
 
-def test_a_finished_job_s_leftover_state_is_removed_by_the_next_run(tmp_path, albench_cli):
+def test_a_finished_job_s_leftover_state_is_removed_by_the_next_run(
+    tmp_path, albench_cli, store_in
+):
     """A kill between a job's FINISHED and the removal of its state leaves the file; the
     next run skips the job and removes it."""
     args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
             "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
-
+    store_in(tmp_path)  # where the command line's default store goes
     assert albench_cli("run", *args, "--no-progress", cwd=tmp_path).returncode == 0
     state = tmp_path / "albench-state" / "quick"
     leftover = state / f"{_job_hash(args, tmp_path)}.pt"

@@ -1,55 +1,14 @@
-"""The command line end to end: the quick benchmark, `albench list`, and bad input."""
+"""The command line end to end: `albench list`, `plan` and bad input (the quick benchmark runs in
+tests/e2e/test_quick.py)."""
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
 import pytest
 
 from albench.cli import main
 from albench.tracking import Tracker
 
 pytestmark = pytest.mark.e2e
-
-
-def test_quick_benchmark_through_the_cli(tmp_path, albench_cli):
-    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    proc = albench_cli(
-        "run",
-        "--benchmark",
-        "quick",
-        "--tasks",
-        "digits",
-        "--trials",
-        "2",
-        "--no-progress",
-        cwd=tmp_path,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "10/10 jobs FINISHED" in proc.stderr
-
-    os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
-    try:
-        tracker = Tracker()
-        runs = tracker.runs("quick")
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
-    assert len(runs) == 10 and {r.info.status for r in runs} == {"FINISHED"}
-    names = {r.info.run_name for r in runs}
-    assert "digits/learn_loss/trial-1" in names and "digits/coreset/trial-0" in names
-    last_rank_acc = []
-    for run in runs:
-        acc = [v for _, v in tracker.metric_history(run.info.run_id, "eval/accuracy")]
-        labeled = [v for _, v in tracker.metric_history(run.info.run_id, "labeled")]
-        assert len(acc) == 6 and labeled == [40, 80, 120, 160, 200, 240]
-        assert acc[-1] > acc[0] + 0.1, (run.info.run_name, acc)  # learning happens
-        if run.data.tags["albench.strategy"] == "learn_loss":
-            hist = tracker.metric_history(run.info.run_id, "eval/rank_acc/predicted_loss")
-            assert len(hist) == 6
-            last_rank_acc.append(hist[-1][1])
-    assert np.mean(last_rank_acc) > 0.5
 
 
 def test_list_prints_tasks_and_strategies(capsys):

@@ -13,7 +13,7 @@ import pytest
 
 from albench.benchmarks import cpu_vendors
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_the_pinned_mode_gives_the_same_numbers_on_intel_and_amd(tmp_path, capsys):

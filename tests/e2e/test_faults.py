@@ -19,7 +19,7 @@ from albench.checkpoint import CorruptStateError, JobState
 from albench.tracking import Tracker
 from tests.e2e.held import held_env, wait_until_held
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SMALL = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--no-progress"]
 SHORT = ["--set", "al.cycles=3", "--set", "train.epochs=2"]

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 

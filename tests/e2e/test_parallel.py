@@ -16,7 +16,7 @@ import pytest
 from albench.tracking import Tracker
 from tests.e2e.held import held_env, wait_until_held
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SMALL = [
     "run",

@@ -55,8 +55,10 @@ def _env(site: Path, uri: str) -> dict[str, str]:
     return env
 
 
-def test_plugin_task_and_strategy_run_under_the_quick_benchmark(plugin_site, tmp_path, albench_cli):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_plugin_task_and_strategy_run_under_the_quick_benchmark(
+    plugin_site, tmp_path, albench_cli, store_in
+):
+    uri = store_in(tmp_path)
     env = _env(plugin_site, uri)
     listed = albench_cli("list", cwd=tmp_path, env=env)
     assert listed.returncode == 0, listed.stderr

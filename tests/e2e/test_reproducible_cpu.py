@@ -16,7 +16,7 @@ from tests.e2e.test_faults import SMALL, _env, _per_cycle
 # long enough for different kernels to round differently (2 epochs of 20 images do not)
 SCHEDULE = ["--set", "al.cycles=3", "--set", "train.epochs=8", "--set", "al.initial=100"]
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 OTHER_KERNELS = {  # what a different (older) machine would run
     "ATEN_CPU_CAPABILITY": "default",

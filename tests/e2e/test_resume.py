@@ -14,7 +14,7 @@ import pytest
 
 from albench.tracking import Tracker
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # A driver that runs one small learn-loss job; MODE injects a fault through the public hooks.
 DRIVER = textwrap.dedent(

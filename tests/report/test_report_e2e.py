@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from albench.tracking import Tracker
+from tests.conftest import copy_store
 
 pytestmark = pytest.mark.e2e
 
@@ -58,10 +59,10 @@ def _colour_of(strategy: str, out) -> tuple[int, ...]:
 
 
 @pytest.fixture(scope="module")
-def quick_report(tmp_path_factory, albench_cli):
+def quick_report(tmp_path_factory, albench_cli, empty_store):
     """A real quick run of digits and its report, made through the CLI."""
     root = tmp_path_factory.mktemp("quick")
-    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"}
+    env = os.environ | {"MLFLOW_TRACKING_URI": copy_store(empty_store, root)}
     run = albench_cli("run", *RUN, "--no-progress", cwd=root, env=env)
     assert run.returncode == 0, run.stderr
     rep = albench_cli("report", "--experiment", "quick", cwd=root, env=env)

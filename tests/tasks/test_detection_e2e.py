@@ -20,8 +20,8 @@ REDUCED = [  # the quick benchmark's shapes task, smaller: 3 cycles of 3 epochs
 ]
 
 
-def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path, albench_cli):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path, albench_cli, store_in):
+    uri = store_in(tmp_path)
     overrides = [arg for item in REDUCED for arg in ("--set", item)]
     proc = albench_cli(
         *["run", "--benchmark", "quick", "--tasks", "shapes"],

@@ -21,8 +21,8 @@ REDUCED = [  # 3 cycles of 2 epochs on a small generated set: seconds, not minut
 ]
 
 
-def test_stickmen_runs_through_the_cli_and_logs_pckh_every_cycle(tmp_path, albench_cli):
-    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+def test_stickmen_runs_through_the_cli_and_logs_pckh_every_cycle(tmp_path, albench_cli, store_in):
+    env = os.environ | {"MLFLOW_TRACKING_URI": store_in(tmp_path)}
     args = ["run", "--benchmark", "quick", "--tasks", "stickmen", "--trials", "1"]
     args += ["--strategies", "random,learn_loss", "--no-progress"]
     args += [item for s in REDUCED for item in ("--set", s)]
