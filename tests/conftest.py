@@ -154,7 +154,15 @@ def pytest_collection_modifyitems(config, items):
     one worker, so a module-scoped fixture such as a Ray cluster or a real run is built
     once): the slowest modules first, then the other modules with end-to-end tests, then the
     rest, so that the workers finish together instead of one starting the slowest test
-    last. The order within a module is kept."""
+    last. The order within a module is kept.
+
+    A run over the whole suite (no file or test named) without ``-m`` leaves out the tests
+    marked ``slow``: ``python -m pytest -m slow`` runs them, as does naming their files."""
+    whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if whole_suite and not config.option.markexpr:
+        slow = [item for item in items if "slow" in item.keywords]
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if "slow" not in item.keywords]
     e2e_modules = {item.nodeid.partition("::")[0] for item in items if "e2e" in item.keywords}
 
     def rank(item) -> int:
