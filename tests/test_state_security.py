@@ -46,44 +46,39 @@ def test_a_crafted_state_that_would_run_code_is_refused_and_runs_nothing(tmp_pat
     assert not marker.exists()
 
 
-def _job_hash(args: list[str], cwd: pathlib.Path) -> str:
-    """The config hash of the one job ``albench run ARGS`` would run from ``cwd`` (in a
-    subprocess: the command line's own resolution, CPU pins included)."""
-    import subprocess
-    import sys
+# One digits job of two short cycles, run here by the command line's ``main`` (``--jobs 1``:
+# in this process; what these tests check is the state folder, not the scheduling).
+ONE_JOB = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies", "random",
+           "--set", "train.epochs=1", "--set", "al.cycles=2", "--jobs", "1"]  # fmt: skip
 
-    code = (
-        "import sys; from albench import api, cli; "
-        "a = cli.build_parser().parse_args(['run', *sys.argv[1:]]); "
-        "print(api.jobs(a.benchmark, cli.options_of(a))[0].config_hash())"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+
+def _job_hash(args: list[str]) -> str:
+    """The config hash of the one job ``albench run ARGS`` would run from here."""
+    from albench import api, cli
+
+    parsed = cli.build_parser().parse_args(["run", *args])
+    return api.jobs(parsed.benchmark, cli.options_of(parsed))[0].config_hash()
 
 
 def test_a_crafted_state_is_refused_by_the_command_line_in_one_line(
-    tmp_path, albench_cli, store_in
+    tmp_path, store_in, monkeypatch, capsys
 ):
     """`albench plan` and `albench run` over a state folder holding the crafted file in
     place of the job's own state: the plan says the state is corrupt, the run fails the job
     in one line; no code ran."""
+    from albench.cli import main
 
     marker = tmp_path / "pwned"
     store_in(tmp_path)  # where the command line's default store goes
-    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
-            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
+    monkeypatch.chdir(tmp_path)
     state_dir = tmp_path / "albench-state" / "quick"
     state_dir.mkdir(parents=True)
-    _forge(
-        state_dir / f"{_job_hash(args, tmp_path)}.pt", {"version": 3, "labeled": _Payload(marker)}
-    )
-    assert "corrupt saved state" in albench_cli("plan", *args, cwd=tmp_path).stdout
-    run = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
-    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
-    assert "cannot be read as data" in run.stderr
+    _forge(state_dir / f"{_job_hash(ONE_JOB)}.pt", {"version": 3, "labeled": _Payload(marker)})
+    assert main(["plan", *ONE_JOB]) == 0
+    assert "corrupt saved state" in capsys.readouterr().out
+    assert main(["run", *ONE_JOB, "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "cannot be read as data" in err, err
     assert not marker.exists()
 
 
@@ -129,26 +124,24 @@ def test_a_swapped_state_fails_its_job_before_any_run_is_created(tmp_path, mlflo
 
 @pytest.mark.parametrize("name", ["../../escape", "/abs/path", "a/b", ".", ".."])
 def test_an_experiment_name_never_writes_outside_the_state_folder(
-    name, tmp_path, albench_cli, store_in
+    name, tmp_path, store_in, monkeypatch, capsys
 ):
     """Any experiment name maps to one safe file name in the state folder: the lock and the
     states stay inside it, and a report's default folder inside reports/."""
+    from albench.cli import main
     from albench.config import experiment_file_name
 
     work = tmp_path / "a" / "b" / "work"
     work.mkdir(parents=True)
     store_in(work)  # where the command line's default store goes
-    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
-            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
-    run = albench_cli("run", *args, "--no-progress", "--experiment", name, cwd=work)
-    assert run.returncode == 0, run.stderr
+    monkeypatch.chdir(work)
+    assert main(["run", *ONE_JOB, "--no-progress", "--experiment", name]) == 0, capsys.readouterr()
     outside = [p for p in tmp_path.rglob("*") if not p.is_relative_to(work)]
     assert sorted(outside) == [tmp_path / "a", tmp_path / "a" / "b"]  # only the test's own
     assert not pathlib.Path("/abs").exists()
     state = work / "albench-state"
     assert sorted(p.name for p in state.iterdir()) == [experiment_file_name(name)]  # lock gone
-    report = albench_cli("report", "--experiment", name, cwd=work)
-    assert report.returncode == 0, report.stderr
+    assert main(["report", "--experiment", name]) == 0, capsys.readouterr()
     assert (work / "reports" / experiment_file_name(name) / "index.html").is_file()
 
 
@@ -300,20 +293,22 @@ def test_a_job_whose_states_are_both_corrupt_fails_its_run_instead_of_leaving_it
 
 
 def test_a_finished_job_s_leftover_state_is_removed_by_the_next_run(
-    tmp_path, albench_cli, store_in
+    tmp_path, store_in, monkeypatch, capsys
 ):
     """A kill between a job's FINISHED and the removal of its state leaves the file; the
     next run skips the job and removes it."""
-    args = ["--benchmark", "quick", "--tasks", "digits", "--trials", "1", "--strategies",
-            "random", "--set", "train.epochs=1", "--set", "al.cycles=2"]  # fmt: skip
+    from albench.cli import main
+
     store_in(tmp_path)  # where the command line's default store goes
-    assert albench_cli("run", *args, "--no-progress", cwd=tmp_path).returncode == 0
-    state = tmp_path / "albench-state" / "quick"
-    leftover = state / f"{_job_hash(args, tmp_path)}.pt"
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", *ONE_JOB, "--no-progress"]) == 0
+    leftover = tmp_path / "albench-state" / "quick" / f"{_job_hash(ONE_JOB)}.pt"
     leftover.write_bytes(b"left by a kill")
     leftover.with_name(leftover.name + ".prev").write_bytes(b"left by a kill")
-    again = albench_cli("run", *args, "--no-progress", cwd=tmp_path)
-    assert again.returncode == 0 and "1 finished already" in again.stderr, again.stderr
+    capsys.readouterr()
+    assert main(["run", *ONE_JOB, "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "1 finished already" in err, err
     assert not leftover.exists() and not leftover.with_name(leftover.name + ".prev").exists()
 
 
