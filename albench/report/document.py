@@ -86,6 +86,9 @@ class Writer:
         for fmt in self.formats:
             rel = f"{task}/{head.name}.{fmt}"
             fig.savefig(self._path(rel), format=fmt, dpi=DPI, metadata=METADATA[fmt])
+            # laid out by the first save: the other formats keep its positions instead of
+            # running the layout again (a pre-draw and a constrained layout per save)
+            fig.set_layout_engine(None)
             item.files.append(rel)
         return item
 

@@ -103,6 +103,9 @@ STYLE = {
     "pdf.fonttype": 42,
     "legend.frameon": False,
     "axes.titlesize": "medium",
+    # every figure names its own layout; a matplotlibrc's automatic one would redo it
+    "figure.autolayout": False,
+    "figure.constrained_layout.use": False,
 }
 
 
