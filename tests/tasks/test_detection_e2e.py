@@ -26,6 +26,7 @@ def test_shapes_through_the_cli_logs_map_every_cycle(tmp_path, albench_cli, stor
     proc = albench_cli(
         *["run", "--benchmark", "quick", "--tasks", "shapes"],
         *["--strategies", "random,entropy,learn_loss", "--trials", "1", "--no-progress"],
+        *["--jobs", "1"],  # one process: the subject is the task, not the scheduling
         *["--data-root", str(tmp_path / "data"), *overrides],
         cwd=tmp_path,
         # one intra-op thread: the small SSD gains little from more, and a shared CI machine

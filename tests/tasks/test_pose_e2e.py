@@ -25,6 +25,7 @@ def test_stickmen_runs_through_the_cli_and_logs_pckh_every_cycle(tmp_path, alben
     env = os.environ | {"MLFLOW_TRACKING_URI": store_in(tmp_path)}
     args = ["run", "--benchmark", "quick", "--tasks", "stickmen", "--trials", "1"]
     args += ["--strategies", "random,learn_loss", "--no-progress"]
+    args += ["--jobs", "1"]  # one process: the subject is the task, not the scheduling
     args += [item for s in REDUCED for item in ("--set", s)]
     proc = albench_cli(*args, cwd=tmp_path, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
