@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import copy_store
+
 TINY = """
 [benchmark]
 name = "tables"
@@ -31,7 +33,7 @@ train = {epochs = 1, batch_size = 8, lr_milestones = [], stop_grad_epoch = 0}
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
+def logged(tmp_path_factory, empty_store) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
     """(task, strategy) -> the run's last test_scores CSV and first selected CSV."""
     from albench.cli import main
     from albench.tracking import Tracker
@@ -40,7 +42,7 @@ def logged(tmp_path_factory) -> dict[tuple[str, str], dict[str, pd.DataFrame]]:
     path = tmp / "tables.toml"
     path.write_text(TINY)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+        mp.setenv("MLFLOW_TRACKING_URI", copy_store(empty_store, tmp))
         mp.chdir(tmp)
         args = ["run", "--benchmark", str(path), "--no-progress", "--data-root", "data"]
         assert main(args) == 0

@@ -33,6 +33,7 @@ from albench.report.data import RunRecord, _metric_info, _strategy_infos, load_r
 from albench.report.figures import strategy_styles
 from albench.report.sections import TaskContext, scatter_models
 from albench.tracking import Tracker
+from tests.conftest import copy_store
 
 LABELED = [10, 20, 30]
 ACC = {  # strategy -> trial -> accuracy per cycle (as in test_report_stats.py)
@@ -96,10 +97,10 @@ def _log_job(tracker, exp_id, task, strategy, trial, acc, status="FINISHED", err
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> dict:
+def store(tmp_path_factory, empty_store) -> dict:
     """The "toy" experiment (and an empty one) in a fresh sqlite store."""
     root = tmp_path_factory.mktemp("store")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = copy_store(empty_store, root)
     tracker = Tracker(uri)
     exp = tracker.experiment_id("toy")
     tracker.experiment_id("empty")
@@ -295,11 +296,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(cli_store, capsys, argv, expected,
     assert not (tmp_path / "reports").exists()
 
 
-def test_only_report_runs_counts_as_no_runs(tmp_path, monkeypatch, capsys):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    tracker = Tracker(uri)
+def test_only_report_runs_counts_as_no_runs(mlflow_uri, capsys):
+    tracker = Tracker(mlflow_uri)
     exp = tracker.experiment_id("quick")
     run = tracker.start_run(exp, "report", {"albench.kind": "report"}, {})
     tracker.end_run(run)
@@ -309,11 +307,8 @@ def test_only_report_runs_counts_as_no_runs(tmp_path, monkeypatch, capsys):
     assert "has no runs" in _one_line(capsys)
 
 
-def test_default_experiment_is_the_only_one_with_runs(tmp_path, monkeypatch, capsys):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.chdir(tmp_path)
-    tracker = Tracker(uri)
+def test_default_experiment_is_the_only_one_with_runs(mlflow_uri, tmp_path, capsys):
+    tracker = Tracker(mlflow_uri)
     exp = tracker.experiment_id("solo")
     for trial, acc in enumerate(ACC["random"][:2]):
         _log_job(tracker, exp, "toy", "random", trial, acc)

@@ -40,6 +40,7 @@ from albench.report.paths import scrub, show_path, show_uri
 from albench.report.render import REPORT_FORMAT, render, render_comparison
 from albench.report.stats import holm
 from albench.tracking import Tracker
+from tests.conftest import copy_store
 
 LABELED = [100, 200, 300]
 N_TEST = 400
@@ -121,9 +122,9 @@ def _log(tracker, exp_id, experiment, job, values):
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> dict:
+def store(tmp_path_factory, empty_store) -> dict:
     root = tmp_path_factory.mktemp("v2store")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = copy_store(empty_store, root)
     tracker = Tracker(uri)
     v2, v2b = tracker.experiment_id("v2"), tracker.experiment_id("v2b")
     for strategy, trials in TOY.items():

@@ -47,7 +47,7 @@ def test_one_try_is_random_sampling_and_bad_settings_are_refused():
             cls(**bad)
 
 
-def test_the_probe_scores_with_the_test_split_and_restores_the_model(tmp_path, monkeypatch):
+def test_the_probe_scores_with_the_test_split_and_restores_the_model(mlflow_uri, monkeypatch):
     """A real digits job with the look-ahead oracle: groups x tries probes per selection,
     each an accuracy on the test split; the model after select() is the one before it
     (every probe restored); the run is deterministic."""
@@ -57,8 +57,6 @@ def test_the_probe_scores_with_the_test_split_and_restores_the_model(tmp_path, m
     from albench.tracking import Tracker
     from tests.conftest import tiny_digits
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     calls = []
     cls = STRATEGIES.get("lookahead_oracle")
     original = cls.select
@@ -90,22 +88,24 @@ def test_the_probe_scores_with_the_test_split_and_restores_the_model(tmp_path, m
     monkeypatch.setattr(Learner, "scan", remember)
     monkeypatch.setattr(cls, "select", spy)
     task = tiny_digits()
-    job = Job("t", "t", task, "lookahead_oracle", {"groups": 2, "tries": 3}, tracking_uri=uri)
+    job = Job(
+        "t", "t", task, "lookahead_oracle", {"groups": 2, "tries": 3}, tracking_uri=mlflow_uri
+    )
     first = run_job(job)
     assert first.status == "FINISHED"
     assert len(calls) == 2 * 3 * (task.al.cycles - 1)  # groups x tries per selection
     assert all(0.0 <= v <= 1.0 for _, v in calls)  # accuracies on the test split
-    assert [r.info.status for r in Tracker(uri).runs("t")] == ["FINISHED"]
+    assert [r.info.status for r in Tracker(mlflow_uri).runs("t")] == ["FINISHED"]
     calls.clear()
     again = run_job(
-        Job("t", "t2", task, "lookahead_oracle", {"groups": 2, "tries": 3}, tracking_uri=uri)
+        Job("t", "t2", task, "lookahead_oracle", {"groups": 2, "tries": 3}, tracking_uri=mlflow_uri)
     )
     assert again.metric == first.metric  # the probes are seeded: the same picks, the same run
 
 
 @pytest.mark.parametrize("reinit", [False, True])
 def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
-    tmp_path, monkeypatch, reinit
+    mlflow_uri, monkeypatch, reinit
 ):
     """The probe runs the next cycle's training exactly: the test metric logged at cycle c+1
     is the best probe score of the selection at cycle c (one group of K, 3 tries), whether
@@ -114,8 +114,6 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
     from albench.tracking import Tracker
     from tests.conftest import tiny_digits
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     cls = STRATEGIES.get("lookahead_oracle")
     original, scores = cls.select, []
 
@@ -129,9 +127,9 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
     monkeypatch.setattr(cls, "select", spy)
     task = tiny_digits(cycles=4, reinit_model=reinit)
     params = {"groups": 1, "tries": 3}
-    cached = run_job(Job("t", "t", task, "lookahead_oracle", params, tracking_uri=uri))
-    run = Tracker(uri).runs("t")[0]
-    history = Tracker(uri).metric_history(run.info.run_id, "eval/accuracy")
+    cached = run_job(Job("t", "t", task, "lookahead_oracle", params, tracking_uri=mlflow_uri))
+    run = Tracker(mlflow_uri).runs("t")[0]
+    history = Tracker(mlflow_uri).metric_history(run.info.run_id, "eval/accuracy")
     assert [v for _, v in history][1:] == scores  # cycle c+1 scored what its probe said
     assert cached.status == "FINISHED"
 
@@ -151,7 +149,7 @@ def test_the_look_ahead_is_exact_each_cycle_scores_what_its_probe_said(
 
     monkeypatch.setattr(_JobRun, "_probe", forgetful)
     scores.clear()
-    again = run_job(Job("t", "t2", task, "lookahead_oracle", params, tracking_uri=uri))
+    again = run_job(Job("t", "t2", task, "lookahead_oracle", params, tracking_uri=mlflow_uri))
     assert again.metric == cached.metric
-    run2 = [r for r in Tracker(uri).runs("t2")][0]
-    assert Tracker(uri).metric_history(run2.info.run_id, "eval/accuracy") == history
+    run2 = [r for r in Tracker(mlflow_uri).runs("t2")][0]
+    assert Tracker(mlflow_uri).metric_history(run2.info.run_id, "eval/accuracy") == history

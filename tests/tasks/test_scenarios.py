@@ -603,7 +603,9 @@ def test_facts_that_could_not_be_logged_are_refused_before_any_training(
         prepare(Job("t", "t", tiny_digits(), "random"))
 
 
-def test_the_embedding_pass_of_the_picks_diagnostics_changes_no_result(tmp_path, monkeypatch):
+def test_the_embedding_pass_of_the_picks_diagnostics_changes_no_result(
+    tmp_path, monkeypatch, store_in
+):
     """The near-duplicate share costs an inference pass per cycle; it touches no random
     stream and no weight, so every metric of a run is the same with and without it."""
     from albench.loop import _JobRun, run_job
@@ -617,7 +619,8 @@ def test_the_embedding_pass_of_the_picks_diagnostics_changes_no_result(tmp_path,
         keys = [k for k in run.data.metrics if k.startswith(("eval/", "train/", "picks/class"))]
         return {k: tracker.metric_history(run.info.run_id, k) for k in sorted(keys)}
 
-    with_pass = history(f"sqlite:///{tmp_path / 'a.db'}")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    with_pass = history(store_in(tmp_path / "a"))
     monkeypatch.setattr(_JobRun, "_crowding", lambda self, picked, labeled: {})
-    without = history(f"sqlite:///{tmp_path / 'b.db'}")
+    without = history(store_in(tmp_path / "b"))
     assert with_pass == without and len(with_pass["eval/accuracy"]) == 3
