@@ -193,6 +193,20 @@ class _Run:
             check_tracking_store(self.uri)
             check_folder(self.state_dir, "--state-dir", create=False)
         self.device, self.gpus = self._where()
+        from albench.registry import STRATEGIES, TASKS
+
+        bench = self.bench  # every parameter checked before the job code is imported
+        self.params = {
+            t.name: TASKS.resolve_params(t.registered, dict(t.params), f"tasks.{t.name}.params")
+            for t in bench.tasks
+        }
+        self.hparams = {
+            (t.name, s): STRATEGIES.resolve_params(
+                s, bench.strategy_hparams(t.name, s), f"strategies.{s}"
+            )
+            for t in bench.tasks
+            for s in bench.strategies_for(t.name)
+        }
         self.jobs = [
             self._job(task, strategy, trial)
             for task in self.bench.tasks
@@ -217,19 +231,14 @@ class _Run:
         """A job with its task parameters and strategy hyper-parameters resolved: the values
         given, then every code default (so the configuration hash covers the defaults)."""
         from albench.loop import Job
-        from albench.registry import STRATEGIES, TASKS
 
         bench, options = self.bench, self.options
-        params = TASKS.resolve_params(
-            task.registered, dict(task.params), f"tasks.{task.name}.params"
-        )
-        hparams = bench.strategy_hparams(task.name, strategy)
         return Job(
             benchmark=bench.name,
             experiment=options.experiment or bench.name,
-            task=dataclasses.replace(task, params=params),
+            task=dataclasses.replace(task, params=self.params[task.name]),
             strategy=strategy,
-            strategy_params=STRATEGIES.resolve_params(strategy, hparams, f"strategies.{strategy}"),
+            strategy_params=self.hparams[task.name, strategy],
             trial=trial,
             seed=bench.seed,
             data_root=str(Path(options.data_root).resolve()),

@@ -171,6 +171,19 @@ def test_help_list_and_bad_input_import_nothing_heavy():
     assert _heavy_modules_after(["plan", "--benchmark", "quick", "--strategies", "x"]) == (2, [])
 
 
+def test_a_bad_parameter_is_refused_before_the_job_code_is_imported(tmp_path, monkeypatch):
+    """Parameters are checked against the task and strategy classes (torch), every one of
+    them before the job code (albench.loop: pandas, scipy) is imported, even where the
+    bad one belongs to the last strategy of the benchmark."""
+    monkeypatch.chdir(tmp_path)
+    quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
+    for bad in ("strategies.learn_loss.margin=abc", "tasks.digits.params.nosuch=1"):
+        rc, heavy = _heavy_modules_after([*quick, "--set", bad])
+        assert rc == 2 and "torch" in heavy, heavy
+        assert not {"pandas", "scipy", "mlflow"} & set(heavy), heavy
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_bad_store_or_state_folder_is_refused_before_anything_heavy(tmp_path, monkeypatch):
     """Where the results would go is checked first: a run against an in-memory, unknown or
     unreachable store, or with a file for a state folder, imports no task, torch or MLflow."""
