@@ -148,7 +148,8 @@ def test_without_the_spending_or_the_correction_the_a_a_test_fails():
     differences more frequent than alpha: the rule needs both."""
     unspent = v.simulate(v.Design(SAME, BASELINES, 20), sims=1000, seed=5, spend=False)
     assert unspent["family_false"] > v.ALPHA
-    alone = v.simulate(v.Design(SAME, BASELINES, 20), sims=400, seed=5, correct=False)
+    # about a third of experiments (0.33 to 0.37 for seeds 5 to 8 at 150 simulations)
+    alone = v.simulate(v.Design(SAME, BASELINES, 20), sims=150, seed=5, correct=False)
     assert alone["family_false"] > v.ALPHA
 
 
