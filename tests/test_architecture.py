@@ -177,7 +177,7 @@ def test_a_bad_parameter_is_refused_before_the_job_code_is_imported(tmp_path, mo
     bad one belongs to the last strategy of the benchmark."""
     monkeypatch.chdir(tmp_path)
     quick = ["run", "--benchmark", "quick", "--tasks", "digits", "--trials", "1"]
-    for bad in ("strategies.learn_loss.margin=abc", "tasks.digits.params.nosuch=1"):
+    for bad in ("strategies.learn_loss_mse.weight=abc", "tasks.digits.params.nosuch=1"):
         rc, heavy = _heavy_modules_after([*quick, "--set", bad])
         assert rc == 2 and "torch" in heavy, heavy
         assert not {"pandas", "scipy", "mlflow"} & set(heavy), heavy

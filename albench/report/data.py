@@ -573,9 +573,8 @@ def load_picks(tracker: Any, data: ExperimentData) -> dict[str, Any]:
         if not files:
             continue
         with tempfile.TemporaryDirectory() as tmp:
-            try:  # the folder in one download, not a request per cycle
-                folder = tracker.download_artifact(run_id, "selected", tmp).parent
-                parts = [np.load(folder / f) for f in files]
+            try:
+                parts = [np.load(tracker.download_artifact(run_id, f, tmp)) for f in files]
             except (OSError, ValueError):
                 continue
         if all(p.ndim == 1 and p.dtype.kind in "iu" for p in parts):

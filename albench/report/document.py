@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import matplotlib
 import pandas as pd
 
-from albench.report.figures import DPI
+from albench.report.figures import DPI, NO_LAYOUT
 
 __all__ = ["METADATA", "Figure", "Heading", "Item", "Notes", "Section", "Table", "Writer"]
 
@@ -87,8 +88,10 @@ class Writer:
             rel = f"{task}/{head.name}.{fmt}"
             fig.savefig(self._path(rel), format=fmt, dpi=DPI, metadata=METADATA[fmt])
             # laid out by the first save: the other formats keep its positions instead of
-            # running the layout again (a pre-draw and a constrained layout per save)
-            fig.set_layout_engine(None)
+            # running the layout again (a pre-draw and a constrained layout per save); None
+            # reads the rc, so the rc says no layout whoever calls this
+            with matplotlib.rc_context(NO_LAYOUT):
+                fig.set_layout_engine(None)
             item.files.append(rel)
         return item
 

@@ -94,6 +94,8 @@ def scorer_label(scorer: str) -> str:
     return f"{scorer} score"
 
 
+# every figure names its own layout; a matplotlibrc's automatic one would redo it
+NO_LAYOUT = {"figure.autolayout": False, "figure.constrained_layout.use": False}
 STYLE = {
     **sns.axes_style("whitegrid"),
     **sns.plotting_context("paper", font_scale=1.1),
@@ -103,9 +105,7 @@ STYLE = {
     "pdf.fonttype": 42,
     "legend.frameon": False,
     "axes.titlesize": "medium",
-    # every figure names its own layout; a matplotlibrc's automatic one would redo it
-    "figure.autolayout": False,
-    "figure.constrained_layout.use": False,
+    **NO_LAYOUT,
 }
 
 

@@ -512,3 +512,20 @@ def test_comparison_from_the_command_line(store, tmp_path, monkeypatch, capsys):
     assert main([*argv, "--baselines", "random"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "apply to the report of one experiment" in err[0]
+
+
+def test_a_figure_keeps_its_first_saves_layout_whatever_the_rc(tmp_path):
+    """The formats after the first keep the first save's layout, also for a caller whose rc
+    asks for an automatic layout (which, set on a figure with a colorbar, would raise)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from albench.report.document import Heading
+
+    with matplotlib.rc_context({"figure.autolayout": True}):
+        fig = Figure(layout="constrained")
+        ax = fig.subplots()
+        fig.colorbar(ax.imshow([[0.0, 1.0]]))
+        Writer(tmp_path, ["png", "svg"]).figure(fig, "t", Heading("f", "a figure"))
+        assert fig.get_layout_engine() is None
+    assert (tmp_path / "t/f.png").is_file() and (tmp_path / "t/f.svg").is_file()
