@@ -209,9 +209,9 @@ class _Run:
         }
         self.jobs = [
             self._job(task, strategy, trial)
-            for task in self.bench.tasks
-            for trial in range(self.bench.trials_for(task.name))
-            for strategy in self.bench.strategies_for(task.name)
+            for task in bench.tasks
+            for trial in range(bench.trials_for(task.name))
+            for strategy in bench.strategies_for(task.name)
         ]
         self.sizes = _sizes(self.jobs, need_data=not dry)
 

@@ -89,10 +89,10 @@ def shell(notebook, albench_cli) -> dict:
     """``albench run --benchmark quick --tasks digits --trials 2`` where the notebook ran."""
     env = os.environ | {"MLFLOW_TRACKING_URI": notebook["uri"]}
     proc = albench_cli("run", *RUN, "--no-progress", cwd=notebook["folder"], env=env)
-    return {"proc": proc, "env": env, "root": notebook["folder"], "uri": notebook["uri"]}
+    return {"proc": proc, "env": env}
 
 
-def test_quick_benchmark_through_the_cli(shell):
+def test_quick_benchmark_through_the_cli(notebook, shell):
     """Trial 0's five runs (the notebook's) count as finished, trial 1's five are trained,
     and all ten learn."""
     proc = shell["proc"]
@@ -100,7 +100,7 @@ def test_quick_benchmark_through_the_cli(shell):
     assert "5 of 10 jobs to run (5 finished already)" in proc.stderr
     assert "5/5 jobs FINISHED" in proc.stderr
 
-    tracker = Tracker(shell["uri"])
+    tracker = Tracker(notebook["uri"])
     runs = tracker.runs("quick")
     assert len(runs) == 10 and {r.info.status for r in runs} == {"FINISHED"}
     names = {r.info.run_name for r in runs}
@@ -135,10 +135,10 @@ def _colour_of(strategy: str, out) -> tuple[int, ...]:
 
 
 @pytest.fixture(scope="module")
-def quick_report(shell, albench_cli):
+def quick_report(notebook, shell, albench_cli):
     """The report of the ten runs, made through the CLI."""
     assert shell["proc"].returncode == 0, shell["proc"].stderr
-    root, env = shell["root"], shell["env"]
+    root, env = notebook["folder"], shell["env"]
     rep = albench_cli("report", "--experiment", "quick", cwd=root, env=env)
     assert rep.returncode == 0, rep.stderr
     return {"root": root, "env": env, "out": root / "reports/quick", "stderr": rep.stderr}
